@@ -1,0 +1,47 @@
+"""ch9-interpret helpers: the thin package that the chapter 9 notebooks import.
+
+Nothing runs on import. The notebooks call :func:`setup` in their first code
+cell, then use the modules below.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from . import hooks, images, models, viz
+from .images import list_images, load_image
+from .models import ModelBundle, get_device, load_model, resolve_source
+
+__all__ = [
+    "ModelBundle", "get_device", "hooks", "images", "list_images", "load_image",
+    "load_model", "models", "resolve_source", "setup", "viz",
+]
+
+
+def setup(seed: int = 0, device: str = "auto", figsize: tuple[float, float] = (8.0, 4.0)) -> None:
+    """Prepare a notebook: seeds, figure defaults, a CJK font, and one status line.
+
+    The printed line says which model source the notebook will use (bundled or
+    torchvision, from ``$CH9_MODEL_SOURCE`` or what is cached) and the device.
+
+    """
+    import matplotlib
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    matplotlib.rcParams.update({"figure.figsize": figsize, "figure.dpi": 100,
+                                "savefig.dpi": 100, "image.interpolation": "nearest"})
+    viz.setup_cjk_font()
+    source = os.environ.get(models.ENV_SOURCE) or "auto"
+    if source == "auto":
+        cached = [n for n in ("vgg16_bn", "resnet18") if models.torchvision_weight_path(n).is_file()]
+        detail = f"auto: torchvision weights cached for {cached}" if cached else \
+            "auto: torchvision weights if downloadable, else bundled"
+    else:
+        detail = f"{source} (set by {models.ENV_SOURCE})"
+    print(f"model source: {detail} · device: {get_device(device).type}")

@@ -1,0 +1,123 @@
+"""Capturing activations and gradients with hooks that never outlive their use.
+
+Every hook is registered inside a context manager and removed in ``finally``;
+exceptions propagate. Gradients come from ``Tensor.register_hook`` on the
+captured output, as the textbook teaches, never from module backward hooks
+(they break on in-place ReLU, pytorch#61519).
+
+Introduced in notebooks/09_1_layer_outputs and notebooks/09_2_1_cam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+LayerSpec = nn.Module | Mapping[str, nn.Module] | Iterable[tuple[str, nn.Module]]
+
+
+def _as_named(layers: LayerSpec) -> list[tuple[str, nn.Module]]:
+    if isinstance(layers, nn.Module):
+        return [("output", layers)]
+    if isinstance(layers, Mapping):
+        named = list(layers.items())
+    else:
+        named = list(layers)
+    for item in named:
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], nn.Module)):
+            raise TypeError(f"expected (name, module) pairs, got {item!r}")
+    names = [n for n, _ in named]
+    if len(set(names)) != len(names):
+        raise ValueError(f"layer names must be unique, got {names}")
+    return named
+
+
+class Capture:
+    """Context manager that records layer outputs (and their gradients) in one pass.
+
+    Example::
+
+        with Capture({"layer4": model.layer4}, grads=True) as cap:
+            logits = model(x)
+            logits[0, k].backward()
+        acts, grads = cap.acts["layer4"], cap.grads["layer4"]
+
+    Args:
+        layers: one module, a ``{name: module}`` mapping, or ``(name, module)`` pairs.
+        grads: also record the gradient that reaches each output during backward
+            (via ``Tensor.register_hook``). Outputs then stay in the graph.
+        detach: store detached copies of the activations (default). The copy
+            matters: an in-place ReLU after the layer would change a mere view.
+
+    Shapes:
+        acts[name]: whatever the layer returns, e.g. ``(N, C, h, w)``.
+        grads[name]: same shape as ``acts[name]``.
+    """
+
+    def __init__(self, layers: LayerSpec, *, grads: bool = False, detach: bool = True) -> None:
+        self.layers = _as_named(layers)
+        self.want_grads = grads
+        self.detach = detach
+        self.acts: dict[str, torch.Tensor] = {}
+        self.grads: dict[str, torch.Tensor] = {}
+        self.outputs: dict[str, torch.Tensor] = {}  # live outputs, only when grads=True
+        self._handles: list[RemovableHandle] = []
+
+    def _hook_for(self, name: str):
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            if not isinstance(output, torch.Tensor):
+                raise TypeError(f"layer {name!r} returned {type(output).__name__}, not a tensor")
+            self.acts[name] = output.detach().clone() if self.detach else output
+            if self.want_grads and output.requires_grad:
+                self.outputs[name] = output
+
+                def store(grad: torch.Tensor) -> None:
+                    self.grads[name] = grad.detach()
+
+                self._handles.append(output.register_hook(store))
+
+        return hook
+
+    def __enter__(self) -> Capture:
+        try:
+            for name, module in self.layers:
+                self._handles.append(module.register_forward_hook(self._hook_for(name)))
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()  # returns None: an exception inside the block propagates
+
+    def remove(self) -> None:
+        """Remove every handle this capture registered (safe to call twice)."""
+        while self._handles:
+            self._handles.pop().remove()
+        self.outputs.clear()
+
+
+def capture_activations(
+    model: nn.Module, x: torch.Tensor, layers: LayerSpec
+) -> dict[str, torch.Tensor]:
+    """Run ``model(x)`` once without gradients and return every requested layer's output.
+
+    Shapes:
+        x: ``(N, 3, H, W)``; each value: the layer's output, e.g. ``(N, C, h, w)``.
+    """
+    with torch.no_grad(), Capture(layers) as cap:
+        model(x)
+    return cap.acts
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Number of forward, forward-pre and backward hooks left on ``model`` and its children."""
+    total = 0
+    for m in model.modules():
+        total += len(m._forward_hooks) + len(m._forward_pre_hooks)
+        total += len(m._backward_hooks) + len(getattr(m, "_backward_pre_hooks", {}))
+    return total

