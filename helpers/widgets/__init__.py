@@ -1,0 +1,7 @@
+"""The ipywidgets explorers that sit on top of the chapter's helpers.
+
+Each explorer caches the expensive part (forward and backward passes) so that
+a slider only redraws. One module per explorer; this file re-exports them.
+"""
+
+from .common import ImagePicker, to_png
