@@ -9,7 +9,7 @@ PORT   ?= 8888
 # Tests and nbval always use the bundled models, fully offline.
 TEST_ENV := CH9_MODEL_SOURCE=bundled HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: install lab test unit nbval sync clean
+.PHONY: install lab test unit nbval browser sync clean
 
 install: $(STAMP)
 
@@ -30,12 +30,16 @@ lab: install
 		$$( [ -z "$$DISPLAY" ] && echo --no-browser )
 
 test: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests
+	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
+	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
 
 unit: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests
+	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser
+
+browser: install
+	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
 
 nbval: install
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
