@@ -9,7 +9,7 @@ PORT   ?= 8888
 # Tests and nbval always use the bundled models, fully offline.
 TEST_ENV := CH9_MODEL_SOURCE=bundled HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: install lab test unit nbval browser sync clean
+.PHONY: install lab test unit nbval browser student sync clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ browser: install
 nbval: install
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
+
+# The student edition: solution cells replaced by stubs, in build/student/.
+student: install
+	$(BIN)/python scripts/make_student.py --out build/student
 
 # Re-pair every notebook with its .py (jupytext percent format).
 sync: install
