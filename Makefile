@@ -9,7 +9,7 @@ PORT   ?= 8888
 # Tests and nbval always use the bundled models, fully offline.
 TEST_ENV := CH9_MODEL_SOURCE=bundled HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: install lab test unit nbval browser student sync clean
+.PHONY: install lab test unit nbval browser student slides sync clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ nbval: install
 # The student edition: solution cells replaced by stubs, in build/student/.
 student: install
 	$(BIN)/python scripts/make_student.py --out build/student
+
+# Offline reveal.js slide decks of every notebook, in build/slides/.
+slides: install
+	bash scripts/make_slides.sh build/slides
 
 # Re-pair every notebook with its .py (jupytext percent format).
 sync: install
