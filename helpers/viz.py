@@ -184,3 +184,29 @@ def setup_cjk_font() -> str:
     rc["font.sans-serif"] = [family] + [f for f in rc["font.sans-serif"] if f != family]
     rc["axes.unicode_minus"] = False  # the CJK font may lack U+2212
     return family
+
+
+def overlay_box(
+    image: Image.Image, m: ArrayLike, box: tuple[int, int, int, int], alpha: float = 0.7,
+    cmap: str = "jet", outline: tuple[int, int, int] | None = (255, 255, 255),
+) -> Image.Image:
+    """Lay a map over only the region ``box`` of a photo, e.g. the centre crop the model saw.
+
+    With ``box = images.crop_box(image.size)`` a map computed on the 224x224 crop
+    lands where the model looked, instead of being stretched over the whole photo.
+
+    Shapes:
+        m: ``(h, w)``, any size: upsampled to the box; ``box``: ``(left, top, right, bottom)``.
+
+    Introduced in notebooks/09_2_1_cam.
+    """
+    left, top, right, bottom = box
+    if not (0 <= left < right <= image.width and 0 <= top < bottom <= image.height):
+        raise ValueError(f"box {box} does not lie inside the image of size {image.size}")
+    out = image.convert("RGB")  # a copy
+    out.paste(overlay(out.crop(box), m, alpha, cmap), (left, top))
+    if outline is not None:
+        from PIL import ImageDraw
+
+        ImageDraw.Draw(out).rectangle((left, top, right - 1, bottom - 1), outline=outline, width=2)
+    return out

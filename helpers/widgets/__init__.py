@@ -5,3 +5,4 @@ a slider only redraws. One module per explorer; this file re-exports them.
 """
 
 from .common import ImagePicker, to_png
+from .cam_explorer import cam_explorer

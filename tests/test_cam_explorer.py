@@ -1,0 +1,122 @@
+"""The CAM / Grad-CAM explorer: caching, class by name, uploads; and viz.overlay_box."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import statistics
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import viz
+from helpers.hooks import count_hooks
+from helpers.images import IMAGE_DIR, crop_box, load_image
+from helpers.widgets import cam_explorer
+
+
+@pytest.fixture
+def forward_counter(bundle):
+    """Counts forward passes of the bundled model (the hook is removed afterwards)."""
+    calls = []
+    handle = bundle.model.register_forward_pre_hook(lambda m, i: calls.append(1))
+    yield calls
+    handle.remove()
+
+
+def test_cache_costs_one_pass_per_new_map(bundle, forward_counter):
+    ex = cam_explorer(bundle, "cat_and_cup")
+    assert len(forward_counter) == ex.passes == 1
+    for a in (0.2, 0.4, 0.9):
+        ex.alpha.value = a
+    ex.cmap.value = "viridis"
+    assert len(forward_counter) == 1 and ex.renders == 5  # redraws only
+    first = ex.classes.value
+    other = ex.classes.options[3][1]
+    ex.classes.value = other
+    assert len(forward_counter) == 2
+    ex.classes.value = first
+    ex.classes.value = other
+    assert len(forward_counter) == 2  # both maps are cached
+    ex.layer.value = ex.layer_names[-3]
+    assert len(forward_counter) == 3
+    ex.layer.value = bundle.gradcam_layer_name
+    ex.method.value = "cam"
+    assert len(forward_counter) == 4 and ex.layer.disabled
+    ex.method.value = "gradcam"
+    assert len(forward_counter) == 4 and not ex.layer.disabled
+    ex.picker.dropdown.value = "coffee"
+    assert len(forward_counter) == 5 == ex.passes
+    assert bundle.categories[ex.class_idx] == "espresso"
+    assert count_hooks(bundle.model) == 1  # only the counter of this test
+
+
+def test_redraw_is_fast(bundle):
+    ex = cam_explorer(bundle, "rocket")
+    cpu = []
+    for i in range(9):
+        t0 = time.process_time()  # this process's own time, robust to a busy machine
+        ex.alpha.value = 0.1 * (i + 1)
+        cpu.append(time.process_time() - t0)
+    assert statistics.median(cpu) <= 0.05
+
+
+def test_class_by_name_and_picture_changes(bundle):
+    ex = cam_explorer(bundle, "cat_and_cup", alpha=0.0)  # heat only
+    cat_picture = np.asarray(ex.render(), dtype=np.float32)
+    passes = ex.passes
+    assert not ex.select_class("cupp")
+    assert "cupp" in ex.message.value and "cup" in ex.message.value
+    assert ex.class_idx != bundle.categories.index("cup") and ex.passes == passes
+    ex.class_name.value = "CUP"  # case does not matter
+    assert ex.class_idx == bundle.categories.index("cup") and ex.message.value == ""
+    assert ex.classes.value == ex.class_idx
+    cup_picture = np.asarray(ex.render(), dtype=np.float32)
+    assert np.abs(cup_picture - cat_picture).mean() > 10
+    ex.class_name.value = "goldfish"  # not in the top 5: appended to the dropdown
+    assert ex.classes.options[-1][1] == bundle.categories.index("goldfish")
+    assert len(ex.classes.options) == 6 and "其他" in ex.classes.options[-1][0]
+    assert "goldfish" in ex.describe()
+
+
+def test_bad_upload_keeps_state_and_good_upload_switches(bundle):
+    ex = cam_explorer(bundle, "cat")
+    before, passes, cls = np.asarray(ex.render()), ex.passes, ex.class_idx
+    assert not ex.picker.load_upload("notes.jpg", b"not an image at all")
+    assert "notes.jpg" in ex.picker.message.value
+    assert ex.passes == passes and ex.class_idx == cls
+    np.testing.assert_array_equal(np.asarray(ex.render()), before)
+    assert ex.picker.load_upload("咖啡.png", (IMAGE_DIR / "coffee.png").read_bytes())
+    assert ex.passes == passes + 1 and bundle.categories[ex.class_idx] == "espresso"
+    png = Image.open(io.BytesIO(ex.image_widget.value))
+    assert png.size == (384, 256)  # the 600x400 photo at the display width
+
+
+def test_model_without_cam_head(bundle):
+    no_head = dataclasses.replace(bundle, classifier_weight=None)
+    ex = cam_explorer(no_head, "cat", method="cam")
+    assert ex.method.value == "gradcam" and [v for _, v in ex.method.options] == ["gradcam"]
+    assert "CAM 不可用" in ex.method_note.value
+    assert "浏览器" in ex._repr_mimebundle_()["text/plain"]
+    with pytest.raises(ValueError, match="feature_layers"):
+        cam_explorer(bundle, "cat", layer="no.such.layer")
+
+
+def test_overlay_box_places_the_map_inside_the_box_only():
+    image = load_image("rocket")  # 640 x 427
+    box = crop_box(image.size)
+    m = np.random.default_rng(0).random((7, 7)).astype(np.float32)
+    out = np.asarray(viz.overlay_box(image, m, box, alpha=0.6, outline=None))
+    photo = np.asarray(image)
+    left, top, right, bottom = box
+    inside = np.asarray(viz.overlay(image.crop(box), m, alpha=0.6))
+    np.testing.assert_array_equal(out[top:bottom, left:right], inside)
+    outside = np.ones(photo.shape[:2], dtype=bool)
+    outside[top:bottom, left:right] = False
+    np.testing.assert_array_equal(out[outside], photo[outside])
+    framed = np.asarray(viz.overlay_box(image, m, box))
+    assert (framed[top + 50, left] == 255).all()  # the white frame
+    with pytest.raises(ValueError, match="inside the image"):
+        viz.overlay_box(image, m, (0, 0, 700, 100))
