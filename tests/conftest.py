@@ -11,6 +11,9 @@ from torch import nn
 os.environ.setdefault("CH9_MODEL_SOURCE", "bundled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Tiny models run fastest on one thread; on a busy 2-core machine a second
+# intra-op thread mostly spins (10x slower Grad-CAM on the tiny net).
+torch.set_num_threads(1)
 
 
 class TinyGapNet(nn.Module):
