@@ -30,13 +30,13 @@ lab: install
 		$$( [ -z "$$DISPLAY" ] && echo --no-browser )
 
 test: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser
+	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
-	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
+	$(TEST_ENV) $(BIN)/python -m pytest tests/editions tests/browser
 
 unit: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser
+	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions
 
 browser: install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
