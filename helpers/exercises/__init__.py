@@ -5,3 +5,4 @@ reference implementation and prints ✓ or ✗ with a hint in Chinese.
 """
 
 from .core import run_check
+from . import cam

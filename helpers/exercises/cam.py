@@ -1,0 +1,213 @@
+"""Checks for the exercises (练习) of notebooks 09_2_1_cam and 09_2_2_grad_cam.
+
+Each check draws fresh random inputs (random feature maps, random small
+networks), computes the answer with a reference implementation, and compares.
+Facts about a model (which layer feeds the pooling) are computed from the model.
+
+Introduced in notebooks/09_2_1_cam and notebooks/09_2_2_grad_cam.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..hooks import Capture, count_hooks
+from .core import run_check
+
+
+def _acts_weight(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+    c, h, w, k = (int(v) for v in rng.integers((3, 2, 2, 4), (17, 8, 8, 12)))
+    acts = torch.from_numpy(rng.random((1, c, h, w), dtype=np.float32))  # (1, C, h, w) >= 0
+    weight = torch.from_numpy(rng.normal(size=(k, c)).astype(np.float32))  # (classes, C)
+    return acts, weight, int(rng.integers(k))
+
+
+def ref_cam_from_weights(acts: torch.Tensor, fc_weight: torch.Tensor, class_idx: int) -> torch.Tensor:
+    """CAM before ReLU: ``sum_k W[c, k] A^k``. Shapes: acts (1, C, h, w) -> (h, w)."""
+    return torch.einsum("k,khw->hw", fc_weight[class_idx], acts[0])
+
+
+def check_cam_from_weights(student: Callable | None) -> bool:
+    """练习：用全连接层的权重给通道加权求和，得到 CAM。"""
+    return run_check("CAM 的加权求和", student, ref_cam_from_weights, _acts_weight,
+                     hint="取出 fc_weight[class_idx]（长度 C），与 acts[0] 的每个通道相乘后按通道求和，结果形状 (h, w)。")
+
+
+def ref_second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """CAM (before ReLU) of the class with the second-highest score. Shapes: -> (h, w)."""
+    second = int(logits[0].topk(2).indices[1])
+    return ref_cam_from_weights(acts, fc_weight, second)
+
+
+def _second_inputs(rng: np.random.Generator):
+    acts, weight, _ = _acts_weight(rng)
+    logits = torch.from_numpy(rng.permutation(weight.shape[0]).astype(np.float32))[None]  # no ties
+    return acts, weight, logits
+
+
+def check_second_class_cam(student: Callable | None) -> bool:
+    """练习：解释另一个类别——得分第二高的类别的 CAM。"""
+    return run_check("第二名类别的 CAM", student, ref_second_class_cam, _second_inputs,
+                     hint="先用 logits[0].topk(2) 找到得分第二高的类别下标，再对它做加权求和。")
+
+
+class _Block(nn.Module):
+    """A ResNet-style block: conv-bn-relu-conv-bn, add the input, ReLU."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + x)
+
+
+class _ToyNet(nn.Module):
+    """stem, a residual block, an optional head after it, global average pooling, fc."""
+
+    def __init__(self, c: int, head: str, classes: int = 6) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.ReLU())
+        self.block = _Block(c)
+        self.head = {"none": nn.Identity(), "bn": nn.BatchNorm2d(c),
+                     "conv": nn.Sequential(nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU())}[head]
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(c, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.head(self.block(self.stem(x)))), 1))
+
+
+def ref_find_cam_layer(model: nn.Module, x: torch.Tensor, candidates: list[tuple[str, nn.Module]]) -> str:
+    """Name of the candidate whose output, averaged over (h, w), is exactly what the fc reads."""
+    fc = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad(), Capture(candidates) as cap:
+        logits = model(x)  # (1, classes)
+    for name, _ in candidates:
+        a = cap.acts[name]  # (1, C, h, w)
+        if a.ndim == 4 and a.shape[1] == fc.in_features:
+            if torch.allclose(fc(a.mean(dim=(2, 3))), logits, atol=1e-4, rtol=1e-4):
+                return name
+    raise ValueError("no candidate feeds the pooling")
+
+
+def _toy_inputs() -> Callable[[np.random.Generator], tuple]:
+    # The right answer's name and its place in the list change between trials,
+    # so neither a stored name nor "the first/last candidate" can pass.
+    trials = itertools.cycle([("none", 0), ("conv", -1), ("bn", 1)])
+
+    def make(rng: np.random.Generator):
+        torch.manual_seed(int(rng.integers(2**31)))
+        head, place = next(trials)
+        model = _ToyNet(int(rng.integers(4, 9)), head).eval()
+        for m in model.modules():  # non-trivial BN statistics
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+        named = dict(model.named_modules())
+        names = ["stem", "block.conv2", "block.bn2", "block"]
+        names += {"none": [], "bn": ["head"], "conv": ["head.0", "head.1", "head"]}[head]
+        answer = "block" if head == "none" else "head"
+        others = [names[i] for i in rng.permutation(len(names)) if names[i] != answer]
+        others.insert(place % len(names), answer)
+        x = torch.from_numpy(rng.normal(size=(1, 3, 12, 12)).astype(np.float32))
+        return model, x, [(n, named[n]) for n in others]
+
+    return make
+
+
+def check_find_cam_layer(student: Callable | None, bundle=None) -> bool:
+    """练习：找出教材“本该”挂钩子的层——其输出经全局平均池化后正好是全连接层的输入。
+
+    先在随机生成的小网络上检查（答案每次由模型算出），再在 ``bundle`` 的模型上检查。
+    """
+    hint = ("用 hooks.Capture 记录每个候选层的输出 A，再看哪一层满足 "
+            "fc(A.mean(dim=(2, 3))) 与模型的 logits 相等（最后一个 nn.Linear 就是 fc）。")
+    ok = run_check("CAM 应该挂钩子的层（随机小网络）", student, ref_find_cam_layer, _toy_inputs(),
+                   hint=hint, trials=3)
+    if ok and bundle is not None:
+        x = torch.from_numpy(np.random.default_rng().normal(size=(1, 3, 224, 224)).astype(np.float32))
+        inputs = (bundle.model, x.to(bundle.device), list(bundle.feature_layers[-4:]))
+        ok = run_check(f"CAM 应该挂钩子的层（{bundle.name}）", student, ref_find_cam_layer,
+                       lambda rng: inputs, hint=hint, trials=1)
+    return ok
+
+
+# ------------------------------------------------------------ Grad-CAM ---
+
+
+def ref_gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
+    """alpha_k: the gradients averaged over (h, w). Shapes: (1, C, h, w) -> (C,)."""
+    return grads[0].mean(dim=(1, 2))
+
+
+def _grads(rng: np.random.Generator) -> tuple[torch.Tensor]:
+    c, h, w = (int(v) for v in rng.integers((2, 2, 3), (17, 8, 9)))
+    return (torch.from_numpy(rng.normal(size=(1, c, h, w)).astype(np.float32)),)
+
+
+def check_gradcam_weights(student: Callable | None) -> bool:
+    """练习：由梯度计算 Grad-CAM 的通道权重 alpha_k（对梯度做全局平均池化）。"""
+    return run_check("Grad-CAM 的通道权重", student, ref_gradcam_weights, _grads,
+                     hint="对 grads[0] 在空间维 (h, w) 上求平均，结果是长度为 C 的向量。")
+
+
+def ref_gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """``ReLU(sum_k alpha_k A^k)``. Shapes: acts, grads (1, C, h, w) -> (h, w)."""
+    return torch.relu(torch.einsum("k,khw->hw", ref_gradcam_weights(grads), acts[0]))
+
+
+def _acts_grads(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    (grads,) = _grads(rng)
+    acts = torch.from_numpy(rng.normal(size=grads.shape).astype(np.float32))  # signs vary
+    return acts, grads
+
+
+def check_gradcam_map(student: Callable | None) -> bool:
+    """练习：由激活和梯度算出 Grad-CAM 图 ReLU(Σ_k α_k A^k)。"""
+    return run_check("Grad-CAM 图", student, ref_gradcam_map, _acts_grads,
+                     hint="先算 alpha = grads[0].mean(dim=(1, 2))，再对 acts[0] 加权求和，最后 ReLU。")
+
+
+def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor, class_idx: int) -> torch.Tensor:
+    """d logits[0, class_idx] / d (layer's output). Shapes: -> (1, C, h, w)."""
+    with Capture(layer, grads=True) as cap:
+        logits = model(x)
+        (grads,) = torch.autograd.grad(logits[0, class_idx], cap.outputs["output"])
+    return grads
+
+
+def _grad_inputs(rng: np.random.Generator):
+    torch.manual_seed(int(rng.integers(2**31)))
+    c = int(rng.integers(3, 8))
+    model = nn.Sequential(nn.Conv2d(3, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1),
+                          nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * c, 5))
+    layer = model[int(rng.choice([0, 1, 2, 3]))]
+    x = torch.from_numpy(rng.normal(size=(1, 3, 8, 8)).astype(np.float32))
+    return model, layer, x, int(rng.integers(5))
+
+
+def _no_hooks_left(student: Callable) -> Callable:
+    def wrapped(model, layer, x, class_idx):
+        out = student(model, layer, x, class_idx)
+        if count_hooks(model):
+            raise RuntimeError("函数结束后模型上还留着钩子：记得 handle.remove()（或用 with hooks.Capture）")
+        return out
+
+    return wrapped
+
+
+def check_layer_gradient(student: Callable | None) -> bool:
+    """练习：用前向钩子 + Tensor.register_hook 取得类别得分对某层输出的梯度。"""
+    return run_check("某层输出的梯度", None if student is None else _no_hooks_left(student),
+                     ref_layer_gradient, _grad_inputs,
+                     hint="在前向钩子里对 output 调用 register_hook 保存梯度，"
+                          "对 logits[0, class_idx] 调用 backward()，最后移除钩子。")
