@@ -5,4 +5,5 @@ reference implementation and prints ✓ or ✗ with a hint in Chinese.
 """
 
 from .core import run_check
+from . import layers
 from . import cam

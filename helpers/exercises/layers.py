@@ -1,0 +1,207 @@
+"""Checks for the exercises (练习) of notebooks/09_1_layer_outputs.
+
+Each check calls the student's function on fresh random inputs (and, where the
+exercise is about the model, on the model's own layer shapes) and compares it
+with a reference written here. No answer is stored.
+
+Introduced in notebooks/09_1_layer_outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import hooks
+from ..models import ModelBundle
+from .core import run_check
+
+Shape = tuple[int, ...]
+
+
+MakeInputs = Callable[[np.random.Generator], tuple]
+
+
+def _cycle(*makers: MakeInputs) -> MakeInputs:
+    """``make_inputs`` that takes each kind of input in turn, so every kind is tried."""
+    count = [0]
+
+    def make(rng: np.random.Generator) -> tuple:
+        maker = makers[count[0] % len(makers)]
+        count[0] += 1
+        return maker(rng)
+
+    return make
+
+
+# ------------------------------------------------- 1. showImg's numbers ---
+
+
+def _showimg_normalize(channel: np.ndarray) -> np.ndarray:
+    a = np.maximum(np.asarray(channel, dtype=np.float64), 0.0)  # (h, w) ReLU
+    span = a.max() - a.min()
+    if span <= 1e-12 * max(1.0, abs(a.max())):
+        return np.zeros_like(a)
+    return ((a - a.min()) / span) ** 2
+
+
+def _channel(rng: np.random.Generator, shift: float) -> tuple[np.ndarray]:
+    h, w = (int(v) for v in rng.integers(3, 15, size=2))
+    return (rng.normal(shift, 1.0, size=(h, w)).astype(np.float32),)
+
+
+def check_showimg_normalize(student: Callable[[np.ndarray], np.ndarray] | None) -> bool:
+    """Check ``showimg_normalize(channel) -> (h, w)``: ReLU, min-max to [0, 1], square.
+
+    Shapes:
+        channel: ``(h, w)`` float array; returns ``(h, w)``.
+    """
+    return run_check(
+        "练习 1 showImg 的归一化", student, _showimg_normalize,
+        _cycle(lambda r: _channel(r, 0.0), lambda r: _channel(r, -10.0),  # all < 0: flat after ReLU
+               lambda r: _channel(r, 3.0)),
+        "先 ReLU（np.maximum(a, 0)），再减最小值、除以（最大值 − 最小值），最后平方；"
+        "ReLU 后全为 0 的通道（max == min）要返回全 0，不能除以 0。",
+        trials=6, atol=1e-5,
+    )
+
+
+# ------------------------------------------------- 2. first 14x14 layer ---
+
+
+def _first_layer_of_size(shapes: Sequence[tuple[str, Shape]], size: int) -> str | None:
+    for name, shape in shapes:
+        if len(shape) == 4 and shape[2] == size and shape[3] == size:
+            return name
+    return None
+
+
+def _random_shapes(
+    rng: np.random.Generator, present: bool, decoy: bool = False
+) -> tuple[list[tuple[str, Shape]], int]:
+    """A random VGG-like list of layer shapes and a size to look for.
+
+    Each spatial size lasts two to four layers (so "first" differs from "last");
+    with ``decoy``, two layers with only one side equal to the size come first.
+    """
+    sides = [int(rng.choice([224, 112, 96]))]
+    while sides[-1] > 7 and len(sides) < 6:
+        sides.append(sides[-1] // 2)
+    shapes: list[tuple[str, Shape]] = []
+    for side in sides:
+        channels = int(rng.choice([16, 32, 64, 128]))
+        for _ in range(int(rng.integers(2, 5))):
+            shapes.append((f"layer{len(shapes)}.{rng.integers(100)}", (1, channels, side, side)))
+    size = int(rng.choice(sides[1:])) if present else int(rng.choice([5, 9, 300]))
+    if present and decoy:
+        first = next(i for i, (_, s) in enumerate(shapes) if s[2] == size)
+        for odd in rng.permutation([(size, 2 * size), (2 * size, size)]):
+            shapes.insert(first, (f"decoy{len(shapes)}", (1, 8, int(odd[0]), int(odd[1]))))
+    return shapes, size
+
+
+def layer_shapes(bundle: ModelBundle) -> list[tuple[str, Shape]]:
+    """``(name, output shape)`` of every feature layer for one ``(1, 3, 224, 224)`` input."""
+    x = torch.zeros(1, 3, 224, 224, device=bundle.device)
+    acts = hooks.capture_activations(bundle.model, x, bundle.feature_layers)
+    return [(name, tuple(acts[name].shape)) for name, _ in bundle.feature_layers]
+
+
+def check_first_layer_of_size(
+    student: Callable[[Sequence[tuple[str, Shape]], int], str | None] | None,
+    bundle: ModelBundle | None = None,
+) -> bool:
+    """Check ``first_layer_of_size(shapes, size) -> name or None``.
+
+    With ``bundle`` the last trial uses the model's real layer shapes and size 14,
+    so the model's own answer is computed here, not stored.
+
+    Shapes:
+        shapes: list of ``(name, (N, C, h, w))``.
+    """
+    makers = [lambda r: _random_shapes(r, True, decoy=True), lambda r: _random_shapes(r, False),
+              lambda r: _random_shapes(r, True)]
+    if bundle is not None:
+        real = layer_shapes(bundle)
+        makers.append(lambda r: (real, 14))
+    return run_check(
+        "练习 2 第一个输出 14×14 的层", student, _first_layer_of_size, _cycle(*makers),
+        "按顺序检查每一层的形状 (N, C, h, w)，返回第一个 h == w == size 的层名；一个都没有就返回 None。",
+        trials=len(makers),
+    )
+
+
+# ------------------------------------------------------- 3. dead channels ---
+
+
+def _count_dead_channels(acts: torch.Tensor) -> int:
+    a = acts.reshape(acts.shape[-3], -1)  # (C, h*w)
+    return int((a.clamp(min=0).amax(dim=1) == 0).sum())
+
+
+def _random_acts(rng: np.random.Generator) -> tuple[torch.Tensor]:
+    c, h, w = int(rng.integers(6, 40)), int(rng.integers(2, 9)), int(rng.integers(2, 9))
+    a = rng.normal(0.0, 1.0, size=(c, h, w)) + 1.0
+    kinds = rng.integers(0, 4, size=c)  # 0 alive, 1 all negative, 2 all zero, 3 one live pixel
+    kinds[rng.permutation(c)[:3]] = [1, 2, 3]  # every kind at least once
+    for k in np.flatnonzero(kinds):
+        a[k] = -np.abs(a[k]) - 1.0 if kinds[k] != 2 else 0.0
+        if kinds[k] == 3:  # negative mean, yet alive: one pixel > 0
+            a[k, rng.integers(h), rng.integers(w)] = 0.5
+    if rng.random() < 0.5:
+        return (torch.tensor(a[None], dtype=torch.float32),)  # (1, C, h, w)
+    return (torch.tensor(a, dtype=torch.float32),)  # (C, h, w)
+
+
+def check_count_dead_channels(student: Callable[[torch.Tensor], int] | None) -> bool:
+    """Check ``count_dead_channels(acts) -> int``: channels that are all zero after ReLU.
+
+    Shapes:
+        acts: ``(C, h, w)`` or ``(1, C, h, w)``.
+    """
+    return run_check(
+        "练习 3 数“死”通道", student, _count_dead_channels, _random_acts,
+        "“死”通道：ReLU 之后整张图都是 0，也就是这个通道的最大值 <= 0。"
+        "不要用平均值判断：只要有一个像素 > 0，通道就还活着。输入可能带 batch 维 (1, C, h, w)。",
+        trials=4,
+    )
+
+
+# ------------------------------------------------- 4. most active channels ---
+
+
+def _top_channels(acts: torch.Tensor, k: int) -> list[int]:
+    means = acts.clamp(min=0).flatten(1).mean(dim=1)  # (C,)
+    return [int(i) for i in torch.sort(means, descending=True, stable=True).indices[:k]]
+
+
+def _random_top(rng: np.random.Generator) -> tuple[torch.Tensor, int]:
+    c, h, w = int(rng.integers(8, 30)), int(rng.integers(2, 7)), int(rng.integers(2, 7))
+    a = rng.normal(0.0, 1.0, size=(c, h, w)) * rng.uniform(0.2, 3.0, size=(c, 1, 1))
+    a[:, 0, 0] = rng.uniform(0.5, 5.0, size=c)  # every channel alive: no ties at mean 0
+    return torch.tensor(a, dtype=torch.float32), int(rng.integers(3, min(c, 10)))
+
+
+def _same_list(got: Any, expected: list[int]) -> bool:
+    try:
+        values = got.tolist() if hasattr(got, "tolist") else list(got)
+        return [int(v) for v in values] == expected and all(float(v) == int(v) for v in values)
+    except (TypeError, ValueError):
+        return False
+
+
+def check_top_channels(student: Callable[[torch.Tensor, int], Sequence[int]] | None) -> bool:
+    """Check ``top_channels(acts, k) -> k channel indices``, most active (mean after ReLU) first.
+
+    Shapes:
+        acts: ``(C, h, w)``; returns ``k`` indices.
+    """
+    return run_check(
+        "练习 4 最活跃的通道", student, _top_channels, _random_top,
+        "先 ReLU，再对每个通道的 h×w 求平均，得到 C 个数；从大到小排序，取前 k 个通道的编号"
+        "（torch.argsort(..., descending=True) 或 topk）。",
+        trials=3, compare=_same_list,
+    )
