@@ -159,7 +159,7 @@ with torch.no_grad():
 #
 # ### 第 5 步：教材的 `showImg`，修好并解释
 #
-# 教材用 `showImg` 把一个通道（一张 $h \times w$ 的图）画成热力图。教材写法的要点如下（**这段不能运行**，问题见注释）：
+# 教材用 `showImg` 把一个通道（一张 $h \times w$ 的图）画成热力图。下面按教材的写法摘出与勘误有关的几行（**这段不能运行**，问题见注释，细节以教材原文为准）：
 #
 # ```python
 # import matplotlib.cm as cm
@@ -202,8 +202,9 @@ print("showImg == viz.show_channel on every channel of layers", 1, "and", len(ou
 # `viz.show_channel` 就是上面这个修好的 `showImg`，后面直接用它。
 #
 # 教材的 `[:, :, 1:]` 错在哪里？`cmap(img)` 的最后一维是 R、G、B、A（A 是不透明度，jet 里恒为 1）。
-# 取 `1:` 得到 G、B、A，画出来时被当成 R、G、B：原来的绿色分量变成红色，蓝色变成绿色，而蓝色通道恒为 1，整张图偏紫偏蓝。
-# 所以教材对图中颜色的描述（“红色表示……”）与它的代码画出的颜色对不上，错开了一个通道。下面并排对比：
+# 取 `1:` 得到 G、B、A，画出来时被当成 R、G、B：原来的绿色分量显示成红色，蓝色显示成绿色，而显示出的蓝色恒为 1，
+# 整张图只剩青、蓝、品红几种颜色：弱响应是天蓝色，强响应反而是纯蓝色。
+# 所以按 jet 色图（蓝弱红强）去读教材代码画出的图，颜色是对不上的，错开了一个通道。下面并排对比：
 
 # %%
 shallow = outputs[1][0]  # (C, h, w), layer 1
@@ -415,12 +416,12 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 # > | --- | --- | --- |
 # > | `models.vgg16_bn(pretrained=True)` | `pretrained` 自 torchvision 0.13 起弃用，会警告，将被删除 | `models.vgg16_bn(weights=models.VGG16_BN_Weights.IMAGENET1K_V1)` |
 # > | `path + '\\' + name` 之类的 Windows 路径 | 只能在 Windows 上运行 | `pathlib.Path` 或本课程的 `load_image(...)`，任何系统、中文路径都可以 |
-# > | `Normalize(mean=0.5, std=0.2)` 用于所有模型 | 模型应看到训练时的归一化：VGG 用 ImageNet 均值/标准差，Lite0 用 0.5/0.5 | `bundle.preprocess` / `bundle.to_input` |
+# > | `Normalize([0.5]*3, [0.2]*3)` | 只是 ImageNet 均值/标准差的近似；模型应看到它训练时的归一化（VGG：ImageNet 统计量；Lite0：0.5/0.5） | `bundle.preprocess` / `bundle.to_input` |
 # > | `cm.get_cmap('jet')` | Matplotlib 3.9 已删除 `cm.get_cmap`，`AttributeError` | `matplotlib.colormaps['jet']` |
 # > | `cmap(img)[:, :, 1:]` | 取到的是 G、B、A，颜色错开一个通道，教材对颜色的描述因此对不上 | `cmap(img)[..., :3]` |
 # > | `showImg` 中 `(img - min) / (max - min)` | 通道全为 0 时是 0/0，得到 NaN | 先判断 `max > min`，否则返回全 0 |
 # > | `return img` 写在 `showImg` 外面 | `SyntaxError: 'return' outside function` | `return` 缩进到函数体里 |
-# > | `img.detach().numpy()` | 模型在 GPU 上时报错 | `img.detach().cpu().numpy()` |
+# > | `img.detach().numpy()` | 在 CPU 上没问题，模型放到 GPU 上时报错 | `img.detach().cpu().numpy()` |
 # > | `Img44_60` 与 `img44_60` 混用 | Python 区分大小写，`NameError` | 统一写成 `img44_60` |
 # > | `resize((h, w))` | PIL 要的是 `(w, h)`：非方形照片形状不匹配，方形照片被转置 | `resize((w, h))`，`w, h = image.size` |
 # >
