@@ -148,11 +148,11 @@ def test_overlay_matches_book_blend(tiny_bundle, noise_image):
 
 def test_grid_mode_shows_first_channels_in_order(tiny_bundle, noise_image):
     ex = feature_map_explorer(tiny_bundle, noise_image, layer=3, mode="grid16", order="index",
-                              width=8 * 113 - 1)
+                              width=4 * 113 - 1)
     assert ex.channels_shown() == list(range(8))  # features.3 (max pool) has 8 channels
     pic = ex.picture()
-    assert pic.shape == (112, 8 * 113 - 1, 3)  # one row of eight 112x112 tiles
-    tile = pic[:, 113 * 5: 113 * 5 + 112]  # channel 5
+    assert pic.shape == (2 * 113 - 1, 4 * 113 - 1, 3)  # two rows of four 112x112 tiles
+    tile = pic[113: 113 + 112, 113: 113 + 112]  # channel 5: row 1, column 1
     expected = viz.show_channel(ex.acts["features.3"][0, 5]) * 255
     assert np.abs(tile.astype(np.float32) - expected).max() <= 0.5 + 1e-3
     ex.order.value = "active"

@@ -273,7 +273,7 @@ class FeatureMapExplorer:
                 self._scaled = (alpha, alpha * self._photo + 0.5)
             heat = np.take((1.0 - alpha) * self._lut, idx, axis=0)  # (S, S, 3)
             return (self._scaled[1] + heat).astype(np.uint8)  # alpha*photo + (1-alpha)*heat
-        grid = tile_channels(prepare_maps(a[channels]), ncols=min(8, len(channels)))
+        grid = tile_channels(prepare_maps(a[channels]), ncols=4 if len(channels) <= 16 else 8)
         h, w = grid.shape[:2]
         height = max(1, round(h * self.width / w))
         method = Image.Resampling.BOX if w > self.width else Image.Resampling.NEAREST
