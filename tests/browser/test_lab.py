@@ -5,7 +5,7 @@ Screenshots are saved under build/browser/.
 
 from __future__ import annotations
 
-from driver import open_notebook, run_all
+from driver import image_bytes, nudge_slider, open_notebook, run_all, wait_for_change, widget_root
 
 from conftest import BUILD
 
@@ -17,3 +17,22 @@ def test_start_here_runs_in_jupyterlab(lab, page):
     # The matplotlib figure with a Chinese title was rendered as a PNG output.
     assert page.locator(".jp-RenderedImage img").count() >= 1
     page.screenshot(path=str(BUILD / "00_start_here.png"), full_page=True)
+
+
+def _explore(page, root, name: str, label: str, presses: int, key: str) -> None:
+    before = image_bytes(root)
+    nudge_slider(root, label, presses, key)
+    after = wait_for_change(root, before)
+    assert after != before
+    root.screenshot(path=str(BUILD / f"{name}.png"))
+
+
+def test_layer_explorer_9_1_reacts_to_sliders(lab, page):
+    open_notebook(page, lab, "09_1_layer_outputs.ipynb")
+    state = run_all(page)
+    assert state["errors"] == [] and state["done"] == state["total"], state
+    root = widget_root(page, "照片权重")
+    root.screenshot(path=str(BUILD / "09_1_explorer_start.png"))
+    _explore(page, root, "09_1_explorer_layer", "层", 3, "ArrowLeft")  # starts at the last layer
+    _explore(page, root, "09_1_explorer_alpha", "照片权重", 4, "ArrowLeft")
+    assert root.locator(".jp-OutputArea-output[data-mime-type*='error']").count() == 0
