@@ -9,7 +9,7 @@ PORT   ?= 8888
 # Tests and nbval always use the bundled models, fully offline.
 TEST_ENV := CH9_MODEL_SOURCE=bundled HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: install lab test unit nbval browser student slides sync clean
+.PHONY: install lab test unit nbval browser student slides bench sync clean
 
 install: $(STAMP)
 
@@ -52,6 +52,10 @@ student: install
 # Offline reveal.js slide decks of every notebook, in build/slides/.
 slides: install
 	bash scripts/make_slides.sh build/slides
+
+# Benchmarks: writes benchmarks/RESULTS.md (medians and ratios; asserts nothing).
+bench: install
+	$(TEST_ENV) $(BIN)/python benchmarks/run_all.py
 
 # Re-pair every notebook with its .py (jupytext percent format).
 sync: install

@@ -12,6 +12,7 @@ Run: ``CH9_MODEL_SOURCE=bundled .venv/bin/python benchmarks/bench_feature_explor
 from __future__ import annotations
 
 import io
+import json
 import os
 import statistics
 import time
@@ -103,6 +104,9 @@ def main() -> None:
     slider = [v for k, v in results.items() if not k.startswith("new image")]
     print(f"slider redraws: worst median {max(slider):.1f} ms (target <= 50 ms); "
           f"matplotlib / explorer overlay = {baseline / results['alpha (overlay)']:.1f}x")
+    # One machine-readable line for benchmarks/run_all.py.
+    print("RESULT " + json.dumps({"explorer": "9.1 feature maps", "redraw_worst_median_ms":
+                                  round(max(slider), 1)}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,144 @@
+"""Run every benchmark and write benchmarks/RESULTS.md (``make bench``).
+
+Each ``bench_*.py`` script is run in its own process; what it prints goes into
+RESULTS.md verbatim, and its ``RESULT {json}`` lines feed the targets table.
+Every notebook is also run in a fresh kernel to time it. Nothing is asserted:
+a missed target is listed with the measured figure.
+
+Usage: python benchmarks/run_all.py [--skip-notebooks] [--test-seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata as md
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PACKAGES = ["torch", "torchvision", "numpy", "pillow", "matplotlib", "ipywidgets", "timm",
+            "transformers", "grad-cam", "torchcam", "captum"]
+NOTEBOOK_TARGET_S = 60.0
+REDRAW_TARGET_MS = 50.0
+TEST_TARGET_S = 15 * 60
+
+
+def machine() -> list[str]:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kib / 2**20:.0f} GiB memory"
+    except (OSError, ValueError, IndexError):
+        pass
+    versions = ", ".join(f"{p} {_version(p)}" for p in PACKAGES)
+    return [f"- Machine: {platform.machine()}, {cpu}, {os.cpu_count()} cores{mem}, no GPU used",
+            f"- Python {platform.python_version()}; {versions}",
+            f"- Date: {datetime.date.today().isoformat()}"]
+
+
+def _version(package: str) -> str:
+    try:
+        return md.version(package)
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def run(cmd: list[str], timeout: int = 1800) -> tuple[str, list[dict]]:
+    env = dict(os.environ, CH9_MODEL_SOURCE="bundled", HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    results = []
+    lines = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            results.append(json.loads(line[len("RESULT "):]))
+        else:
+            lines.append(line)
+    if proc.returncode != 0:
+        lines.append(f"[exit code {proc.returncode}]\n{proc.stderr[-2000:]}")
+    return "\n".join(lines), results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--test-seconds", type=float, default=None,
+                        help="measured wall time of `make test`, to report against its target")
+    args = parser.parse_args(argv)
+
+    sections: list[str] = []
+    results: list[dict] = []
+    for script in sorted(HERE.glob("bench_*.py")):
+        print(f"running {script.name} ...", flush=True)
+        text, res = run([sys.executable, str(script)])
+        results += res
+        sections += [f"## {script.stem}", "", "```", text.strip(), "```", ""]
+
+    notebooks: list[dict] = []
+    if not args.skip_notebooks:
+        for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+            print(f"timing {nb.name} ...", flush=True)
+            text, _ = run([sys.executable, str(HERE / "notebook_timing.py"), str(nb)])
+            try:
+                notebooks.append(json.loads(text.strip().splitlines()[-1]))
+            except (json.JSONDecodeError, IndexError):
+                notebooks.append({"notebook": nb.name, "error": text[-500:]})
+
+    targets = []
+    for r in results:
+        if "redraw_worst_median_ms" in r:
+            v = r["redraw_worst_median_ms"]
+            targets.append((f"{r['explorer']}: slider redraw median", f"{v:.1f} ms",
+                            f"<= {REDRAW_TARGET_MS:.0f} ms", v <= REDRAW_TARGET_MS))
+        if "gradcam_ours_ms" in r:
+            ours, peer = r["gradcam_ours_ms"], r["fastest_peer_ms"]
+            targets.append((f"Grad-CAM vs fastest peer ({r['fastest_peer']})",
+                            f"{ours:.1f} ms vs {peer:.1f} ms ({ours / peer:.2f}x)",
+                            "no slower than the fastest peer", ours <= peer * 1.05))
+    for nb in notebooks:
+        if "wall_s" in nb:
+            targets.append((f"notebook {nb['notebook']}: wall time", f"{nb['wall_s']:.1f} s",
+                            f"about {NOTEBOOK_TARGET_S:.0f} s", nb["wall_s"] <= NOTEBOOK_TARGET_S * 1.25))
+    if args.test_seconds is not None:
+        targets.append(("`make test` (after install)", f"{args.test_seconds / 60:.1f} min",
+                        "< 15 min", args.test_seconds < TEST_TARGET_S))
+
+    out = ["# Benchmark results", "",
+           "Written by `make bench` (`benchmarks/run_all.py`); nothing here asserts a time.", ""]
+    out += machine() + ["", "## Targets", "", "| what | measured | target | met |",
+                        "| --- | --- | --- | --- |"]
+    out += [f"| {w} | {m} | {t} | {'yes' if ok else '**missed**'} |" for w, m, t, ok in targets]
+    missed = [w for w, _, _, ok in targets if not ok]
+    out += ["", f"Missed targets: {', '.join(missed) if missed else 'none'}.", ""]
+    if notebooks:
+        out += ["## Notebooks (fresh kernel, bundled models, CPU)", "",
+                "| notebook | wall time (s) | kernel start to first picture (s) | peak memory (MiB) |",
+                "| --- | --- | --- | --- |"]
+        for nb in notebooks:
+            if "wall_s" in nb:
+                out.append(f"| {nb['notebook']} | {nb['wall_s']} | {nb['first_picture_s']} | "
+                           f"{nb['peak_rss_mib']} |")
+            else:
+                out.append(f"| {nb['notebook']} | failed: {nb['error'][:80]!r} | | |")
+        out.append("")
+    out += sections
+    (HERE / "RESULTS.md").write_text("\n".join(out) + "\n", encoding="utf-8")
+    print(f"wrote {HERE / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
