@@ -89,3 +89,9 @@ def wait_for_change(root, before: bytes, timeout: float = 30) -> bytes:
             return now
         time.sleep(0.3)
     raise AssertionError("the picture did not change")
+
+
+def choose_option(root, label: str, index: int) -> None:
+    """Pick option ``index`` of the dropdown whose description is ``label``."""
+    dropdown = root.locator(".widget-dropdown").filter(has_text=label).first
+    dropdown.locator("select").select_option(index=index)

@@ -5,7 +5,9 @@ Screenshots are saved under build/browser/.
 
 from __future__ import annotations
 
-from driver import image_bytes, nudge_slider, open_notebook, run_all, wait_for_change, widget_root
+from driver import (
+    choose_option, image_bytes, nudge_slider, open_notebook, run_all, wait_for_change, widget_root,
+)
 
 from conftest import BUILD
 
@@ -36,3 +38,16 @@ def test_layer_explorer_9_1_reacts_to_sliders(lab, page):
     _explore(page, root, "09_1_explorer_layer", "层", 3, "ArrowLeft")  # starts at the last layer
     _explore(page, root, "09_1_explorer_alpha", "照片权重", 4, "ArrowLeft")
     assert root.locator(".jp-OutputArea-output[data-mime-type*='error']").count() == 0
+
+
+def test_cam_explorer_9_2_2_reacts_to_class_choice(lab, page):
+    open_notebook(page, lab, "09_2_2_grad_cam.ipynb")
+    state = run_all(page)
+    assert state["errors"] == [] and state["done"] == state["total"], state
+    root = widget_root(page, "照片权重")
+    before = image_bytes(root)
+    choose_option(root, "类别", 3)  # cat_and_cup: a cup class among the top 5
+    after = wait_for_change(root, before)
+    assert after != before
+    root.screenshot(path=str(BUILD / "09_2_2_explorer_class.png"))
+    _explore(page, root, "09_2_2_explorer_alpha", "照片权重", 4, "ArrowLeft")
