@@ -51,7 +51,8 @@ def _layer_of(model: nn.Module, layer: nn.Module | str) -> tuple[str, nn.Module]
         except AttributeError:
             raise ValueError(f"model has no submodule named {layer!r}") from None
     if not isinstance(layer, nn.Module):
-        raise TypeError(f"layer must be an nn.Module or a submodule name, got {type(layer).__name__}")
+        raise TypeError(f"layer must be an nn.Module or a submodule name, "
+                        f"got {type(layer).__name__}")
     for name, module in model.named_modules():
         if module is layer:
             return name or "model", module

@@ -332,7 +332,8 @@ for label, names in (("猫", CAT_CLASSES), ("杯子", CUP_CLASSES)):
     maps[label] = cam.class_weight_cam(model, bundle.cam_layer, W, x_both, class_idx=k)
     row, col = np.unravel_index(maps[label].cam.argmax(), (224, 224))
     side = "left" if col < 112 else "right"
-    print(f"{bundle.categories[k]:<12s} p = {float(first.probs[k]):.3f}, peak at column {col} ({side} half)")
+    print(f"{bundle.categories[k]:<12s} p = {float(first.probs[k]):.3f}, "
+          f"peak at column {col} ({side} half)")
 cat_col = np.unravel_index(maps["猫"].cam.argmax(), (224, 224))[1]
 cup_col = np.unravel_index(maps["杯子"].cam.argmax(), (224, 224))[1]
 assert cat_col < 112 <= cup_col  # the cat is on the left, the cup on the right
@@ -390,7 +391,8 @@ if exercises.cam.check_cam_from_weights(cam_from_weights):
 # （不做 ReLU）。提示：`logits[0].topk(2)`。
 
 # %% tags=["solution"]
-def second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+def second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor,
+                     logits: torch.Tensor) -> torch.Tensor:
     """CAM (before ReLU) of the runner-up class. Shapes: logits (1, classes) -> (h, w)."""
     second = int(logits[0].topk(2).indices[1])
     return (fc_weight[second][:, None, None] * acts[0]).sum(dim=0)  # (h, w)
@@ -400,7 +402,8 @@ def second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor, logits: torch.
 if exercises.cam.check_second_class_cam(second_class_cam):
     with torch.no_grad(), hooks.Capture({"A": bundle.cam_layer}) as cap:
         logits = model(x)  # (1, 1000), the cat photo
-    runner_up = cam.class_weight_cam(model, bundle.cam_layer, W, x, int(logits[0].topk(2).indices[1]))
+    second = int(logits[0].topk(2).indices[1])
+    runner_up = cam.class_weight_cam(model, bundle.cam_layer, W, x, second)
     assert torch.allclose(second_class_cam(cap.acts["A"], W, logits), runner_up.raw, atol=1e-5)
     print("runner-up class on the cat photo:", bundle.categories[runner_up.class_idx])
 

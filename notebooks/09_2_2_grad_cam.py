@@ -130,8 +130,10 @@ finally:
     handle.remove()  # also when something above fails
 model.zero_grad(set_to_none=True)  # backward() also filled every parameter's .grad: free them
 acts, grads = acts_list[0], grads_list[0]  # (1, C, h, w) each
-print(f"class {idx}: {bundle.categories[idx]} ({float(logits.detach().softmax(dim=1)[0, idx]):.3f})")
-print("acts:", tuple(acts.shape), "| grads:", tuple(grads.shape), "| hooks left:", hooks.count_hooks(model))
+p = float(logits.detach().softmax(dim=1)[0, idx])
+print(f"class {idx}: {bundle.categories[idx]} ({p:.3f})")
+print("acts:", tuple(acts.shape), "| grads:", tuple(grads.shape),
+      "| hooks left:", hooks.count_hooks(model))
 
 weights = grads.mean(dim=(2, 3))[0]  # (C,): alpha_k, global average pooling of the gradients
 raw_book = (weights[:, None, None] * acts[0]).sum(dim=0)  # (h, w): weighted sum of the channels

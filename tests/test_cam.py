@@ -171,7 +171,9 @@ def test_bundled_cam_equals_grad_cam(bundle, cat_and_cup):
 
 def test_cat_and_cup_maps_land_on_different_objects(bundle, cat_and_cup):
     probs = cam.grad_cam(bundle.model, bundle.gradcam_layer, cat_and_cup).probs
-    best = lambda names: max((bundle.categories.index(n) for n in names), key=lambda k: probs[k])  # noqa: E731
+    def best(names):
+        return max((bundle.categories.index(n) for n in names), key=lambda k: probs[k])
+
     for fn in (cam.grad_cam, lambda m, layer, x, c: cam.class_weight_cam(
             m, layer, bundle.classifier_weight, x, c)):
         cat_map = fn(bundle.model, bundle.cam_layer, cat_and_cup, best(CAT_CLASSES)).cam

@@ -29,13 +29,14 @@ def assert_rejects(check, wrong, capsys, *extra):
 
 
 def test_cam_from_weights(capsys):
-    ok, out = run(ex.check_cam_from_weights, lambda a, w, c: (w[c][:, None, None] * a[0]).sum(0), capsys)
+    right = lambda a, w, c: (w[c][:, None, None] * a[0]).sum(0)  # noqa: E731
+    ok, out = run(ex.check_cam_from_weights, right, capsys)
     assert ok and "✓" in out
     assert_rejects(ex.check_cam_from_weights, [
         lambda a, w, c: a[0].sum(0),  # no weights
         lambda a, w, c: torch.zeros(a.shape[-2:]),  # a constant
         lambda a, w, c: a,  # a copy of the input
-        lambda a, w, c: torch.relu((w[c][:, None, None] * a[0]).sum(0)) * 0 + (w[0][:, None, None] * a[0]).sum(0),
+        lambda a, w, c: right(a, w, (c + 1) % w.shape[0]),  # another class
     ], capsys)
 
 
@@ -68,7 +69,7 @@ def test_find_cam_layer_on_toys_and_the_bundled_model(capsys, bundle):
         lambda m, x, c: "head",
         lambda m, x, c: c[-1][0],  # the last candidate
         lambda m, x, c: c[0][0],
-        lambda m, x, c: [n for n, _ in m.named_modules() if n in dict(c)][-1],  # last by module order
+        lambda m, x, c: [n for n, _ in m.named_modules() if n in dict(c)][-1],  # by module order
     ], capsys)
 
 
@@ -90,7 +91,9 @@ def test_gradcam_weights(capsys):
 
 
 def test_gradcam_map(capsys):
-    right = lambda a, g: torch.relu((g[0].mean(dim=(1, 2))[:, None, None] * a[0]).sum(0))  # noqa: E731
+    def right(a, g):
+        return torch.relu((g[0].mean(dim=(1, 2))[:, None, None] * a[0]).sum(0))
+
     assert run(ex.check_gradcam_map, right, capsys)[0]
     assert_rejects(ex.check_gradcam_map, [
         lambda a, g: (g[0].mean(dim=(1, 2))[:, None, None] * a[0]).sum(0),  # no ReLU

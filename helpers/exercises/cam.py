@@ -27,7 +27,8 @@ def _acts_weight(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, 
     return acts, weight, int(rng.integers(k))
 
 
-def ref_cam_from_weights(acts: torch.Tensor, fc_weight: torch.Tensor, class_idx: int) -> torch.Tensor:
+def ref_cam_from_weights(acts: torch.Tensor, fc_weight: torch.Tensor,
+                         class_idx: int) -> torch.Tensor:
     """CAM before ReLU: ``sum_k W[c, k] A^k``. Shapes: acts (1, C, h, w) -> (h, w)."""
     return torch.einsum("k,khw->hw", fc_weight[class_idx], acts[0])
 
@@ -38,7 +39,8 @@ def check_cam_from_weights(student: Callable | None) -> bool:
                      hint="取出 fc_weight[class_idx]（长度 C），与 acts[0] 的每个通道相乘后按通道求和，结果形状 (h, w)。")
 
 
-def ref_second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+def ref_second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor,
+                         logits: torch.Tensor) -> torch.Tensor:
     """CAM (before ReLU) of the class with the second-highest score. Shapes: -> (h, w)."""
     second = int(logits[0].topk(2).indices[1])
     return ref_cam_from_weights(acts, fc_weight, second)
@@ -86,7 +88,8 @@ class _ToyNet(nn.Module):
         return self.fc(torch.flatten(self.pool(self.head(self.block(self.stem(x)))), 1))
 
 
-def ref_find_cam_layer(model: nn.Module, x: torch.Tensor, candidates: list[tuple[str, nn.Module]]) -> str:
+def ref_find_cam_layer(model: nn.Module, x: torch.Tensor,
+                       candidates: list[tuple[str, nn.Module]]) -> str:
     """Name of the candidate whose output, averaged over (h, w), is exactly what the fc reads."""
     fc = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
     with torch.no_grad(), Capture(candidates) as cap:
@@ -134,7 +137,8 @@ def check_find_cam_layer(student: Callable | None, bundle=None) -> bool:
     ok = run_check("CAM 应该挂钩子的层（随机小网络）", student, ref_find_cam_layer, _toy_inputs(),
                    hint=hint, trials=3)
     if ok and bundle is not None:
-        x = torch.from_numpy(np.random.default_rng().normal(size=(1, 3, 224, 224)).astype(np.float32))
+        x = np.random.default_rng().normal(size=(1, 3, 224, 224)).astype(np.float32)
+        x = torch.from_numpy(x)  # (1, 3, 224, 224), fresh each time
         inputs = (bundle.model, x.to(bundle.device), list(bundle.feature_layers[-4:]))
         ok = run_check(f"CAM 应该挂钩子的层（{bundle.name}）", student, ref_find_cam_layer,
                        lambda rng: inputs, hint=hint, trials=1)
@@ -177,7 +181,8 @@ def check_gradcam_map(student: Callable | None) -> bool:
                      hint="先算 alpha = grads[0].mean(dim=(1, 2))，再对 acts[0] 加权求和，最后 ReLU。")
 
 
-def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor, class_idx: int) -> torch.Tensor:
+def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
+                       class_idx: int) -> torch.Tensor:
     """d logits[0, class_idx] / d (layer's output). Shapes: -> (1, C, h, w)."""
     with Capture(layer, grads=True) as cap:
         logits = model(x)

@@ -221,7 +221,7 @@ class CamExplorer:
         self.select_class(change["new"])
 
     def select_class(self, name: str) -> bool:
-        """Explain the class called ``name`` (case-insensitive); unknown names only show a message."""
+        """Explain the class called ``name`` (any case); an unknown name only shows a message."""
         text = (name or "").strip()
         if not text:
             return False
