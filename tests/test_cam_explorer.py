@@ -120,3 +120,21 @@ def test_overlay_box_places_the_map_inside_the_box_only():
     assert (framed[top + 50, left] == 255).all()  # the white frame
     with pytest.raises(ValueError, match="inside the image"):
         viz.overlay_box(image, m, (0, 0, 700, 100))
+
+
+def test_thin_photo_and_failing_model_keep_the_explorer_usable(bundle, monkeypatch):
+    ex = cam_explorer(bundle, "cat")
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 400), (200, 30, 30)).save(buf, format="PNG")
+    assert ex.picker.load_upload("line.png", buf.getvalue())
+    left, top, right, bottom = ex._box
+    assert right > left and bottom > top and ex.render().size == (1, 384)
+    before, cls = np.asarray(ex.render()), ex.class_idx
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("helpers.cam.grad_cam", broken)
+    ex.picker.dropdown.value = "coffee"
+    assert "out of memory" in ex.message.value and ex.class_idx == cls
+    np.testing.assert_array_equal(np.asarray(ex.render()), before)

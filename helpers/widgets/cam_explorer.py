@@ -36,6 +36,8 @@ from .common import ImagePicker, to_png
 METHODS = (("Grad-CAM", "gradcam"), ("CAM", "cam"))
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
 CACHE_SIZE = 64  # maps kept (each about 0.2 MB)
+_IMAGE_STATE = ("_image_id", "_x", "_photo", "_box", "_photo_array", "_crop_array", "probs",
+                "class_idx")
 
 
 @lru_cache(maxsize=8)
@@ -145,9 +147,10 @@ class CamExplorer:
         scale = min(1.0, self.width / max(image.size))
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         self._photo = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
-        left, top, right, bottom = crop_box(image.size)
-        self._box = (max(0, round(left * scale)), max(0, round(top * scale)),
-                     min(size[0], round(right * scale)), min(size[1], round(bottom * scale)))
+        left, top, right, bottom = (round(v * scale) for v in crop_box(image.size))
+        left, top = min(max(0, left), size[0] - 1), min(max(0, top), size[1] - 1)
+        self._box = (left, top, min(size[0], max(right, left + 1)),  # at least 1x1 pixel
+                     min(size[1], max(bottom, top + 1)))
         self._photo_array = np.asarray(self._photo, dtype=np.uint8)  # (H, W, 3)
         box = self._photo_array[self._box[1]:self._box[3], self._box[0]:self._box[2]]
         self._crop_array = box.astype(np.float32)  # (bh, bw, 3)
@@ -204,7 +207,16 @@ class CamExplorer:
     # --------------------------------------------------------- handlers ---
 
     def _on_image(self, image: Image.Image, label: str) -> None:
-        self._load(image)
+        saved = {k: getattr(self, k) for k in _IMAGE_STATE}
+        try:
+            self._load(image)
+        except Exception as err:  # e.g. the model fails on this photo: keep the old one
+            for k, v in saved.items():
+                setattr(self, k, v)
+            self._set_classes(self.class_idx)
+            self.message.value = (f"<span style='color:#b00'>无法解释 {html.escape(label)}："
+                                  f"{html.escape(str(err))}（仍显示上一张图片）</span>")
+            return
         self.message.value = ""
         self.render()
 
