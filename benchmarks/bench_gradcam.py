@@ -21,6 +21,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -177,6 +178,9 @@ def main() -> None:
           f"ours / fastest peer = {ours / statistics.median(times[fastest]):.2f} "
           f"(below 1 means ours is faster).")
     print("Batch of 8: not measured, helpers.cam.grad_cam takes one image (1, 3, H, W).")
+    # One machine-readable line for benchmarks/run_all.py.
+    print("RESULT " + json.dumps({"gradcam_ours_ms": round(ours * 1e3, 2), "fastest_peer": fastest,
+                                  "fastest_peer_ms": round(statistics.median(times[fastest]) * 1e3, 2)}))
 
 
 if __name__ == "__main__":
