@@ -13,7 +13,7 @@
 #     name: ch9-interpret
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 9.1 CNN 各网络层输出的可视化
 #
 # 教材第 9 章“面向解释的深度神经网络可视化方法”第 1 节，例 9.1。
@@ -27,7 +27,7 @@
 # 5. 用前向钩子（forward hook）一次前向就拿到所有层的输出（9.2 节的预习）；
 # 6. 用数字而不只用眼睛读图：每层有多少通道“什么也没提取到”，特征图的尺寸和通道数怎样随深度变化。
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -41,7 +41,7 @@ from helpers import exercises, hooks, images, load_image, load_model, viz, widge
 
 helpers.setup()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 为什么要“打开黑盒”
 #
 # 深度神经网络的判断往往很准，但我们说不清它**为什么**这样判断：输入进去、结果出来，中间几百万个参数做了什么看不见，这就是所谓的**黑盒模型**。
@@ -53,7 +53,8 @@ helpers.setup()
 # - **事后可解释性**（post-hoc interpretability）：模型已经训练好（通常是复杂的深度网络），再用额外的方法去分析它，例如把中间层的输出画出来（本节）、画类激活图（9.2 节）、看注意力权重（9.3 节）。
 #
 # 本章讲的都是事后可解释性方法。
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 卷积层的输入与输出特征图
 #
 # 一个卷积层的输入有 $n$ 个通道（例如彩色图片有 R、G、B 三个通道），层里有 $m$ 个卷积核（kernel），**每个卷积核的形状是 $n \times k \times k$**：
@@ -62,7 +63,7 @@ helpers.setup()
 #
 # 池化层（pooling layer）对每个通道分别取最大值或平均值：**通道数不变，尺寸变小**。
 
-# %%
+# %% slideshow={"slide_type": "-"}
 x_demo = torch.randn(1, 3, 32, 32)  # (N, n=3, H, W)
 conv = nn.Conv2d(in_channels=3, out_channels=8, kernel_size=3, padding=1)
 pool = nn.MaxPool2d(kernel_size=2)
@@ -70,7 +71,7 @@ print("kernels (m, n, k, k):", tuple(conv.weight.shape))
 print("conv output:        ", tuple(conv(x_demo).shape))  # (1, 8, 32, 32): one channel per kernel
 print("pool output:        ", tuple(pool(conv(x_demo)).shape))  # (1, 8, 16, 16): same channels
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 例 9.1 逐步运行
 #
 # ### 第 1 步：加载预训练模型
@@ -79,15 +80,16 @@ print("pool output:        ", tuple(pool(conv(x_demo)).shape))  # (1, 8, 16, 16)
 # 没有网络、也没有缓存权重时，`load_model` 改用课程自带的 EfficientNet-Lite0，并打印出来；下面所有代码对两种模型都适用，
 # **输出里的层名、形状和数字取决于实际使用的模型**，请以打印的 `model in use` 为准。
 
-# %%
+# %% slideshow={"slide_type": "-"}
 bundle = load_model("vgg16_bn")  # the book's model; offline: the bundled EfficientNet-Lite0
 model = bundle.model
 print("model in use:", bundle.name, "| source:", bundle.source)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # > **勘误**：教材写 `models.vgg16_bn(pretrained=True)`。参数 `pretrained` 从 torchvision 0.13 起已弃用（会给出警告，将来会删除），
 # > 现在的写法是 `models.vgg16_bn(weights=models.VGG16_BN_Weights.IMAGENET1K_V1)`。`load_model` 内部就是这样加载的。
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 第 2 步：把模型“拆开再组装”
 #
 # 分类网络分两段：前面的卷积部分提取特征，后面的分类头（classifier）根据特征给出 1000 个类别的分数。
@@ -98,7 +100,7 @@ print("model in use:", bundle.name, "| source:", bundle.source)
 #
 # `bundle.feature_layers` 按顺序给出这些 `(名字, 模块)`。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 layer_names = [name for name, _ in bundle.feature_layers]
 cnn_layers = [module for _, module in bundle.feature_layers]
 if bundle.name == "vgg16_bn":  # the book's own construction gives the same 45 modules
@@ -108,7 +110,7 @@ print(f"{bundle.name}: {len(cnn_layers)} layers")
 for i in (0, 1, 2, len(cnn_layers) - 1):
     print(f"  {i:2d} {layer_names[i]:<12s} {type(cnn_layers[i]).__name__}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 第 3 步：读入图片并预处理
 #
 # 教材的预处理是：缩放到短边 256（`Resize(256)`）、中心裁剪 224×224（`CenterCrop(224)`）、转成张量（`ToTensor`，像素值变为 0～1）、
@@ -119,7 +121,7 @@ for i in (0, 1, 2, len(cnn_layers) - 1):
 # 自带的 EfficientNet-Lite0 训练时用的是均值 0.5、标准差 0.5（输入落在 −1～1），用 0.2 会把输入放大 2.5 倍（它缩放图片时还用双三次插值）。
 # 所以后面一律用 `bundle.preprocess`（`bundle.to_input` 再加上 batch 维），它按模型自己的训练方式归一化。下面比较两种预处理：
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 image = load_image("cat")  # the book: Image.open(path + '\\' + name), which only works on Windows
 print("photo size (w, h):", image.size)
 book_transform = transforms.Compose([
@@ -136,15 +138,16 @@ for label, inp in (("book 0.5/0.2", x_book), ("model's own", x)):
     print(f"{label:<13s} input range [{inp.min():.3f}, {inp.max():.3f}]"
           f" -> {bundle.categories[int(k)]} ({float(p):.3f})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # 两种预处理给出的概率不同，最可能的类别甚至也可能不同：归一化不对，各层的激活就跟着变，后面看到的每一张特征图都会不同。
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 第 4 步：让图片逐层前向，打印每层输出的形状
 #
 # `outputs[i]` 保存第 `i` 层的输出。注意 `clone()`：VGG 的 ReLU 是原地（in-place，`inplace=True`）操作，
 # 如果只把张量本身放进列表，下一层的 ReLU 会把刚存进去的批归一化输出改掉。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 outputs = []  # outputs[i]: output of cnn_layers[i], (1, C, h, w)
 feat = x
 with torch.no_grad():
@@ -153,10 +156,11 @@ with torch.no_grad():
         outputs.append(feat.clone())  # clone: a later in-place ReLU would overwrite a stored tensor
         print(f"{i:2d} {layer_names[i]:<12s} {type(layer).__name__:<22s} {tuple(feat.shape)}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 读这张表：越往深处，特征图的**尺寸越小**（步长为 2 的卷积或池化让边长减半，224 → 112 → 56 → 28 → 14 → 7），**通道越多**（卷积核越来越多）。
 # 浅层的特征图大而少，记录边缘、颜色这类局部细节；深层的特征图小而多，每个位置对应原图上一大片区域，记录更抽象的组合特征。
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 第 5 步：教材的 `showImg`，修好并解释
 #
 # 教材用 `showImg` 把一个通道（一张 $h \times w$ 的图）画成热力图。下面按教材的写法摘出与勘误有关的几行（**这段不能运行**，问题见注释，细节以教材原文为准）：
@@ -180,7 +184,7 @@ with torch.no_grad():
 # 3. **平方**：0～1 之间的数平方后小的更小，弱响应被压下去，强响应更突出；
 # 4. **jet 色图**：0 是深蓝，1 是深红；`colormaps['jet'](img)` 返回 RGBA 四个通道，取前三个 `[..., :3]` 才是 RGB。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def showImg(img: torch.Tensor) -> np.ndarray:
     """The textbook's showImg, fixed. Shapes: img (h, w) -> (h, w, 3) RGB in [0, 1]."""
     img = img.detach().cpu().numpy()  # (h, w); .cpu() also works when the model is on a GPU
@@ -198,7 +202,7 @@ for i in (1, len(outputs) - 1):
                                    atol=1e-6)
 print("showImg == viz.show_channel on every channel of layers", 1, "and", len(outputs) - 1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # `viz.show_channel` 就是上面这个修好的 `showImg`，后面直接用它。
 #
 # 教材的 `[:, :, 1:]` 错在哪里？`cmap(img)` 的最后一维是 R、G、B、A（A 是不透明度，jet 里恒为 1）。
@@ -206,7 +210,7 @@ print("showImg == viz.show_channel on every channel of layers", 1, "and", len(ou
 # 整张图只剩青、蓝、品红几种颜色：弱响应是天蓝色，强响应反而是纯蓝色。
 # 所以按 jet 色图（蓝弱红强）去读教材代码画出的图，颜色是对不上的，错开了一个通道。下面并排对比：
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 shallow = outputs[1][0]  # (C, h, w), layer 1
 top = int(shallow.clamp(min=0).mean(dim=(1, 2)).argmax())  # its most active channel
 rgba = matplotlib.colormaps["jet"](viz.normalize(shallow[top].clamp(min=0)) ** 2)  # (h, w, 4)
@@ -220,7 +224,7 @@ for ax in axes:
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 图 9-3、图 9-4：第 2 个卷积层和最后一层的输出
 #
 # 教材画出第 2 个卷积层输出的第 0、20、40、60 个通道（图 9-3），以及最后一层输出的同样 4 个通道（图 9-4）。
@@ -228,7 +232,7 @@ plt.show()
 # 在 EfficientNet-Lite0 上是 `blocks.0.0`（紧跟在第一层卷积 `conv_stem` 后的深度可分离卷积块）。
 # 某一层如果不到 61 个通道，通道号 60 就越界了，这时改为在该层均匀取 4 个通道，并打印实际用的通道号。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 conv_positions = [i for i, m in enumerate(cnn_layers)
                   if any(isinstance(s, nn.Conv2d) for s in m.modules())]
 second_conv, last = conv_positions[1], len(cnn_layers) - 1
@@ -259,14 +263,15 @@ def show_four(i: int, figure: str) -> None:
 
 show_four(second_conv, "图 9-3")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 show_four(last, "图 9-4")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # 浅层（图 9-3）的特征图保留了猫的轮廓，有的通道对边缘有反应，有的对某种颜色或纹理有反应，还能认出原图；
 # 最后一层（图 9-4）只有 7×7，每个格子对应原图上约 32×32 像素的一片，已经看不出形状，只剩下“哪一片区域让这个卷积核有反应”。
 # 全是深蓝的格子说明该通道在 ReLU 后全为 0：这个卷积核在这张图上**什么也没提取到**。
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 图 9-5、图 9-6：把深层的一个通道放大，叠加到原图上
 #
 # 7×7 的图太粗，看不出对应原图哪里。教材的做法：用双三次插值（bicubic interpolation）把它放大到原图大小（图 9-5），
@@ -275,7 +280,7 @@ show_four(last, "图 9-4")
 #
 # > **勘误**：PIL 的 `resize` 参数是 `(宽, 高)`，即 `(w, h)`；教材写成 `(h, w)`。对不是正方形的照片，放大后的热力图形状和照片对不上（下面演示）。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 deep = outputs[last][0]  # (C, 7, 7)
 k = 60 if deep.shape[0] > 60 else deep.shape[0] - 1
 if float(deep[k].max()) <= 0:
@@ -303,14 +308,14 @@ try:
 except ValueError as err:
     print("ValueError:", err)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 方形照片不会报错，但热力图被**转置**了（左右和上下对调），更难发现。
 #
 # 还有一处容易忽略：模型看到的只是中心裁剪出的 224×224 区域（见第 3 步），教材把热力图拉伸到整张照片上，
 # 对不是正方形的照片，位置会偏。`images.crop_box` 给出这块区域在原图上的位置，把热力图只叠在这块区域上才是准确的（右图）；
 # `viz.overlay_box` 一步完成同样的事（9.2 节会用到）。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 box = images.crop_box(image.size)  # (left, top, right, bottom) kept by Resize(256)+CenterCrop(224)
 aligned = image.copy()
 aligned.paste(viz.overlay(image.crop(box), m, alpha=0.7), box[:2])
@@ -331,14 +336,14 @@ for ax in axes:
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 第 6 步：一次前向拿到所有层的输出（钩子，9.2 节预习）
 #
 # 逐层前向要把模型拆开。另一种办法是不拆模型，在每一层上注册一个**前向钩子**（`register_forward_hook`）：
 # 模型正常地整体前向一次，每经过一层，钩子就把这一层的输出存下来。9.2 节的类激活图就靠这个办法取中间层的输出。
 # 用完一定要把钩子移除（放在 `finally` 里，出错也会移除），否则它会一直挂在模型上。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 captured = {}
 
 
@@ -364,13 +369,13 @@ for i, name in enumerate(layer_names):
     torch.testing.assert_close(acts[name], outputs[i], rtol=1e-4, atol=1e-4)
 print(f"all {len(layer_names)} layers: one pass with hooks == layer by layer")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 第 7 步：用数字读图
 #
 # 图 9-4 里有不少全是深蓝的通道。到底有多少？下面对每一层统计：**ReLU 之后整个通道都是 0 的通道占多少**
 # （和 `showImg` 一样先做 ReLU，所以这正是画出来一片深蓝、“什么也没提取到”的通道），同时画出每层的通道数和特征图边长。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 channels = [acts[n].shape[1] for n in layer_names]
 sides = [acts[n].shape[2] for n in layer_names]
 dead = [float((acts[n][0].clamp(min=0).amax(dim=(1, 2)) == 0).float().mean()) for n in layer_names]
@@ -397,7 +402,7 @@ for i in worst:
     print(f"  {i:2d} {layer_names[i]:<12s} {dead[i]:.3f} of {channels[i]} channels")
 print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(dead))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 怎么读这张图（数字以上面打印的模型为准）：
 #
 # - 上图：边长按 2 的倍数一级级减半，通道数一级级增加；最后一层特征图最小、通道最多；
@@ -407,7 +412,7 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 #
 # 换一张图片再运行一次，比例会变：哪些通道“死”，取决于图片里有什么。
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 勘误汇总
 #
 # > **勘误**：例 9.1 的代码在当前的库版本上有以下问题，本笔记本都已改正。
@@ -427,7 +432,7 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 # >
 # > 另外要注意：逐层保存输出时要 `clone()`，否则原地 ReLU 会改掉已保存的张量；热力图只对应中心裁剪区域，应按 `images.crop_box` 对齐。
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 交互探索：任意层、任意通道
 #
 # 下面的浏览器对当前图片只做**一次**前向，把所有层的输出缓存起来；拖动滑块只是重新画图，所以很快。
@@ -441,36 +446,37 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 #
 # 照片显示的是模型实际看到的中心裁剪区域。没有运行内核（例如在网页上静态查看）时，滑块不能拖动。
 
-# %%
+# %% slideshow={"slide_type": "-"}
 explorer = widgets.feature_map_explorer(bundle, "cat")  # a sample name or a PIL image
 explorer
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "skip"}
 # 浏览器也可以用代码驱动，例如跳到图 9-3 用的那一层，看它最活跃的通道：
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 explorer.layer.value = second_conv
 explorer.channel.value = 0
 print(explorer.describe())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 动手试试：
 #
 # 1. 在最后一层按“平均激活从大到小”看前几个通道，它们亮的位置是不是都在猫身上？换成咖啡杯（coffee）呢？
 # 2. 从第 0 层一路拖到最后一层，特征图从“看得出是猫”到“看不出是什么”，大约在哪一层发生？
 # 3. 切到“前 64 个通道”，比较浅层和深层里全蓝（全为 0）的格子有多少，和第 7 步的统计对得上吗？
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
 # 每个练习写一个函数，下一个单元格会用**随机生成的新输入**把你的函数和参考实现比较，立即给出 ✓ 或 ✗ 和提示；
 # 通过以后，再把你的函数用到本节的模型上。
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 1：`showImg` 的数值部分
 #
 # 写出 `showImg` 在上色之前的三步：ReLU、最小-最大归一化到 0～1（ReLU 后全为 0 的平坦通道返回全 0）、平方。输入输出都是 NumPy 数组。
 
-# %% tags=["solution"]
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
 def showimg_normalize(channel: np.ndarray) -> np.ndarray:
     """ReLU, min-max to [0, 1] (a flat channel gives zeros), then square.
 
@@ -484,18 +490,18 @@ def showimg_normalize(channel: np.ndarray) -> np.ndarray:
     return ((a - a.min()) / span) ** 2
 
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 if exercises.layers.check_showimg_normalize(showimg_normalize):
     a = outputs[1][0, top]  # (h, w), the channel of the colour comparison above
     assert np.allclose(showimg_normalize(a.cpu().numpy()), viz.normalize(a.clamp(min=0)) ** 2)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：第一个输出 14×14 的层
 #
 # 给定每层的名字和输出形状 `[(name, (N, C, h, w)), ...]`，返回第一个满足 h = w = `size` 的层名；没有这样的层就返回 `None`。
 # 检查函数除了随机生成的形状，还会用当前模型真实的各层形状来考你（答案由模型算出，不是存好的）。
 
-# %% tags=["solution"]
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
 def first_layer_of_size(shapes: list, size: int) -> str | None:
     """Name of the first layer whose output is size x size, or None.
 
@@ -508,17 +514,17 @@ def first_layer_of_size(shapes: list, size: int) -> str | None:
     return None
 
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 if exercises.layers.check_first_layer_of_size(first_layer_of_size, bundle):
     layer_shapes = [(name, tuple(acts[name].shape)) for name in layer_names]
     print(f"{bundle.name}: first 14x14 layer is", first_layer_of_size(layer_shapes, 14))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 3：数一数“死”通道
 #
 # 返回 ReLU 后整个通道都为 0 的通道个数（即最大值 ≤ 0 的通道）。输入是 `(C, h, w)` 或带 batch 维的 `(1, C, h, w)` 张量。
 
-# %% tags=["solution"]
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
 def count_dead_channels(acts: torch.Tensor) -> int:
     """Number of channels that are all zero after ReLU.
 
@@ -529,17 +535,17 @@ def count_dead_channels(acts: torch.Tensor) -> int:
     return int((a.max(dim=1).values <= 0).sum())
 
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 if exercises.layers.check_count_dead_channels(count_dead_channels):
     print(f"{layer_names[last]}: {count_dead_channels(acts[layer_names[last]])} of"
           f" {channels[last]} channels are all zero after ReLU")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 4：最活跃的通道
 #
 # 返回 ReLU 后平均激活最大的 `k` 个通道的编号，从大到小排列。浏览器里的“按平均激活从大到小”就是这样排的。
 
-# %% tags=["solution"]
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
 def top_channels(acts: torch.Tensor, k: int) -> list[int]:
     """Indices of the k channels with the largest mean activation after ReLU, largest first.
 
@@ -550,7 +556,7 @@ def top_channels(acts: torch.Tensor, k: int) -> list[int]:
     return means.argsort(descending=True)[:k].tolist()
 
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 if exercises.layers.check_top_channels(top_channels):
     best = top_channels(acts[layer_names[last]][0], 5)
     print(f"{layer_names[last]}: most active channels {best}")

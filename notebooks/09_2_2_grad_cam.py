@@ -13,7 +13,7 @@
 #     name: ch9-interpret
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 9.2.2 基于梯度的类激活图（Grad-CAM）
 #
 # 教材第 9 章第 2 节“基于类激活图的决策解释”的第 2 小节，例 9.3（VGG16-bn）。
@@ -26,7 +26,7 @@
 # 4. 推导并用数字验证：在“全局平均池化 + 一个全连接层”的网络上，Grad-CAM 与 CAM 只差一个正的常数 $1/(hw)$；
 # 5. 看目标层（target layer）由浅到深时热力图怎样变化。
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import warnings
 
 import matplotlib
@@ -40,7 +40,7 @@ from helpers import cam, exercises, hooks, images, load_image, load_model, viz, 
 
 helpers.setup()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Grad-CAM 的思路
 #
 # CAM 用全连接层的权重 $W_{c,k}$ 衡量第 $k$ 个通道对类别 $c$ 的重要性。没有“全局平均池化 + 一个全连接层”时，就没有这样现成的权重。
@@ -51,12 +51,13 @@ helpers.setup()
 # L^c_{\text{Grad-CAM}} = \mathrm{ReLU}\Big(\sum_k \alpha^c_k A^k\Big).$$
 #
 # ReLU 只留下对类别 $c$ 起正面作用的区域。梯度对任何可求导的网络都能算，所以 Grad-CAM 可以用在任意一层、任意结构上。
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 1 步：张量的梯度钩子 `Tensor.register_hook`
 #
 # 教材的例子：$y = x^2$，$z = 4y$。在 $x = 3$ 处，$\frac{dz}{dy} = 4$，$\frac{dz}{dx} = \frac{dz}{dy}\cdot\frac{dy}{dx} = 4 \cdot 2x = 24$。
 
-# %%
+# %% slideshow={"slide_type": "-"}
 x_s = torch.tensor(3.0, requires_grad=True)  # a leaf tensor: created by us, requires_grad=True
 y = x_s**2
 z = 4 * y
@@ -69,7 +70,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # reading .grad of a non-leaf tensor warns
     print("y.is_leaf:", y.is_leaf, "| y.grad:", y.grad)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 反向传播时 $\frac{dz}{dy}$ 明明算过（没有它就算不出 $\frac{dz}{dx}$），但 `y.grad` 是 `None`：PyTorch 只把梯度存进
 # **叶子张量**（leaf tensor，例如模型参数）的 `.grad`；中间变量的梯度用完就释放。一个深度网络有成千上万个中间结果，
 # 全部保存会让显存或内存的占用翻倍，而训练时只需要参数的梯度。
@@ -78,7 +79,7 @@ with warnings.catch_warnings():
 # 或者像上面那样用 `y.register_hook(f)`，在梯度算出来的那一刻交给函数 `f`。Grad-CAM 用的是后者：
 # 在前向钩子里拿到某层的输出张量，再给这个张量注册梯度钩子。
 
-# %%
+# %% slideshow={"slide_type": "-"}
 x_s.grad = None
 y = x_s**2
 y.retain_grad()  # ask PyTorch to keep this intermediate gradient
@@ -86,7 +87,7 @@ z = 4 * y
 z.backward()
 print("with retain_grad: y.grad =", float(y.grad), "| x.grad =", float(x_s.grad))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 2 步：加载模型，选定目标层
 #
 # 教材用 torchvision 的 VGG16-bn，目标层是 `avgpool`。VGG16-bn 的 `avgpool` 是 `AdaptiveAvgPool2d((7, 7))`：
@@ -94,7 +95,7 @@ print("with retain_grad: y.grad =", float(y.grad), "| x.grad =", float(x_s.grad)
 # 离线时 `load_model` 改用课程自带的 EfficientNet-Lite0，目标层是送进全局平均池化的 `bn2`（1280 个 7×7 的通道）。
 # **下面的层名、形状和数字以打印出的模型为准。**
 
-# %%
+# %% slideshow={"slide_type": "-"}
 bundle = load_model("vgg16_bn")  # the book's model; offline: the bundled EfficientNet-Lite0
 model = bundle.model
 layer = bundle.gradcam_layer  # the book's target layer: avgpool for VGG16-bn
@@ -102,14 +103,14 @@ print("model in use:", bundle.name, "| source:", bundle.source)
 print("target layer:", bundle.gradcam_layer_name, "|", type(layer).__name__)
 print("CAM from class weights possible:", bundle.classifier_weight is not None)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 3 步：例 9.3 逐步运行（图 9-8）
 #
 # 教材的步骤：在目标层上注册前向钩子，钩子里保存输出（激活 `acts`），并对输出张量调用 `register_hook` 保存它的梯度（`grads`）
 # → 前向 → 取概率最大的类别 → 从这个类别的分数反向传播 → 对梯度做全局平均得到通道权重 → 加权求和
 # → 与 9.2.1 相同的画图流程（ReLU 并平方、归一化、双三次放大、上色、按 0.7 : 0.3 与照片混合）。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 acts_list, grads_list = [], []
 
 
@@ -157,12 +158,12 @@ for ax in axes:
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 离线使用自带模型时，图 9-8 与 9.2.1 的图 9-7 一模一样：这不是巧合，第 4 步会说明原因。
 #
 # `cam.grad_cam` 做的是同一件事，结果相同；`viz.overlay` 负责放大、上色和混合：
 
-# %%
+# %% slideshow={"slide_type": "-"}
 res = cam.grad_cam(model, layer, x)  # class_idx=None: the top-1 class
 assert res.class_idx == idx
 assert torch.allclose(res.weights, weights, rtol=1e-4, atol=1e-7)
@@ -173,14 +174,15 @@ assert np.abs(np.asarray(picture, dtype=int) - np.asarray(blend_book, dtype=int)
 print("step by step == cam.grad_cam; hooks left:", hooks.count_hooks(model),
       "| parameters with a .grad:", sum(p.grad is not None for p in model.parameters()))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 教材的写法对整个网络调用 `backward()`：除了目标层的梯度，还顺带算出了全部参数的梯度（VGG16-bn 有 1.38 亿个参数），
 # 最后还要 `zero_grad` 清掉。`cam.grad_cam` 只需要 $\partial y^c / \partial A$：它在这一次调用期间把参数的 `requires_grad` 暂时关掉（结束后恢复），
 # 用 `torch.autograd.grad` 只从类别分数反向传到目标层为止，所以比教材的写法快，也不会在参数上留下 `.grad`。
 #
 # 另外，前向钩子里的 `clone()` 不能省：如果目标层后面紧跟一个原地（in-place）ReLU（VGG 里每个批归一化层后面都是），
 # 不复制的话存下的激活会被改写。`avgpool` 和 `bn2` 后面没有原地运算，`cam.grad_cam` 对任何层都做了这种保护。
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 4 步：Grad-CAM 是 CAM 的推广
 #
 # 对“全局平均池化 + 一个全连接层”的网络，$y^c = \sum_k W_{c,k} \frac{1}{hw}\sum_{i,j} A^k_{ij} + b_c$，所以
@@ -191,7 +193,7 @@ print("step by step == cam.grad_cam; hooks left:", hooks.count_hooks(model),
 # Grad-CAM 与 CAM 只差一个正的常数 $1/(hw)$；ReLU 和归一化之后，两张图完全相同。
 # VGG16-bn 不是这种结构，所以这里用 ResNet18（离线时是自带的 EfficientNet-Lite0）来验证，目标层是送进全局平均池化的那一层。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 gap = bundle if bundle.classifier_weight is not None else load_model("resnet18")
 x_gap = gap.to_input(image)  # (1, 3, 224, 224)
 g = cam.grad_cam(gap.model, gap.cam_layer, x_gap)
@@ -206,13 +208,13 @@ assert np.allclose(c.cam, g.cam, atol=1e-4)
 print("CAM == (h*w) * Grad-CAM before ReLU; after ReLU and min-max the maps are identical:",
       f"max difference {np.abs(c.cam - g.cam).max():.3f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 5 步：目标层的选择
 #
 # Grad-CAM 可以挂在任何一层上。下面在每种特征图尺寸（56、28、14、7）各取**最后**一层作为目标层，
 # 对同一张“猫 + 咖啡”的照片分别解释“猫”和“杯子”两个类别。层的列表由模型算出，所以对 VGG16-bn 和 EfficientNet-Lite0 都适用。
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 both = load_image("cat_and_cup")
 x_both = bundle.to_input(both)  # (1, 3, 224, 224)
 crop = both.crop(images.crop_box(both.size)).resize((224, 224), Image.Resampling.BICUBIC)
@@ -239,7 +241,7 @@ for row, (label, k) in enumerate(classes.items()):
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 怎么读（数字以上面打印的为准）：
 #
 # - **最深的层**（7×7）：图很粗，但**针对类别**：“猫”的图几乎全在左半边，“杯子”的图在右半边；
@@ -247,41 +249,42 @@ plt.show()
 #   左右两半的比例都向 0.5 靠拢：浅层特征主要是边缘、颜色、纹理，与类别关系不大，按梯度加权后也分不清猫和杯子。
 #
 # 所以 Grad-CAM 通常选最后一个卷积层（或送进分类头的那一层）：它在“语义”和“空间分辨率”之间取得平衡。
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 动手试一试
 #
 # 在浏览器里换目标层、换类别（top-5，或输入任意类别名）、调节照片权重 α、换颜色表，也可以上传自己的照片。
 # 当前模型没有“全局平均池化 + 一个全连接层”的分类头时（VGG16-bn），“CAM”按钮不可用，并说明原因。
 
-# %%
+# %% slideshow={"slide_type": "-"}
 explorer = widgets.cam_explorer(bundle, "cat_and_cup")
 explorer
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
 # ### 练习 1：Grad-CAM 的通道权重
 #
 # 写出 `gradcam_weights(grads)`：输入梯度 `grads`（形状 `(1, C, h, w)`），返回每个通道的权重 $\alpha_k$（形状 `(C,)`）。
 
-# %% tags=["solution"]
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
 def gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
     """alpha_k = mean over (i, j) of the gradients. Shapes: grads (1, C, h, w) -> (C,)."""
     return grads[0].mean(dim=(1, 2))
 
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 if exercises.cam.check_gradcam_weights(gradcam_weights):
     assert torch.allclose(gradcam_weights(grads), res.weights, rtol=1e-4, atol=1e-7)
     print("your weights == cam.grad_cam's weights on the cat photo")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：取得某层输出的梯度
 #
 # 写出 `layer_gradient(model, layer, x, class_idx)`：用前向钩子 + `Tensor.register_hook`，返回类别 `class_idx` 的分数对 `layer`
 # 输出的梯度（形状与该层输出相同）。函数结束时模型上不能留下钩子（检查函数会查）。
 
-# %% tags=["solution"]
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
 def layer_gradient(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor,
                    class_idx: int) -> torch.Tensor:
     """d logits[0, class_idx] / d (output of layer). Shapes: returns the layer's output shape."""
@@ -298,25 +301,25 @@ def layer_gradient(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tens
     return store["grad"]
 
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 if exercises.cam.check_layer_gradient(layer_gradient):
     assert torch.allclose(layer_gradient(model, layer, x, idx), grads, rtol=1e-4, atol=1e-7)
     model.zero_grad(set_to_none=True)
     print("your gradient == the one caught in 第 3 步")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 3：Grad-CAM 图
 #
 # 写出 `gradcam_map(acts, grads)`：返回 $\mathrm{ReLU}\big(\sum_k \alpha_k A^k\big)$（形状 `(h, w)`，不放大、不归一化）。
 
-# %% tags=["solution"]
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
 def gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     """ReLU(sum_k alpha_k A^k). Shapes: acts, grads (1, C, h, w) -> (h, w)."""
     alpha = grads[0].mean(dim=(1, 2))  # (C,)
     return torch.relu((alpha[:, None, None] * acts[0]).sum(dim=0))
 
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 if exercises.cam.check_gradcam_map(gradcam_map):
     assert torch.allclose(gradcam_map(acts, grads), res.raw.clamp(min=0), rtol=1e-4, atol=1e-5)
     print("your map == cam.grad_cam's map (before upsampling) on the cat photo")
