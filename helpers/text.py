@@ -155,7 +155,8 @@ def attention_from_bert(text: str, model: Any = None,
 
     Args:
         text: the sentence; longer than the model's maximum it is truncated (warning).
-        model, tokenizer: a Hugging Face BERT and its tokenizer; default MiniLM.
+        model, tokenizer: a Hugging Face BERT and its tokenizer; default MiniLM. A model
+            loaded with SDPA attention is switched to eager attention in place.
 
     Returns:
         ``(attn, tokens)``; each row of ``attn`` sums to 1.
@@ -169,8 +170,10 @@ def attention_from_bert(text: str, model: Any = None,
         raise ValueError("pass both model and tokenizer, or neither (for MiniLM)")
     if model is None:
         model, tokenizer = load_bert("minilm")
-    if model.config._attn_implementation != "eager":
-        model.set_attn_implementation("eager")  # SDPA returns no weights
+    if model.config._attn_implementation != "eager":  # SDPA and flash return no weights
+        if not hasattr(model, "set_attn_implementation"):  # older transformers
+            raise ValueError("load the model with attn_implementation='eager' to get attention")
+        model.set_attn_implementation("eager")
     max_len = min(tokenizer.model_max_length, model.config.max_position_embeddings)
     n = len(tokenizer(text)["input_ids"])
     if n > max_len:
@@ -273,6 +276,12 @@ def evaluate_shipped(kind: str, directory: str | Path | None = None) -> float:
     folder = Path(directory) if directory is not None else tm.MODEL_DIR
     metrics = json.loads((folder / "text_metrics.json").read_text(encoding="utf-8"))
     model, vocab = tm.load_text_model(kind, folder)
-    test = tm.split_corpus(metrics["seed"], subset=metrics.get("subset"))["test"]
-    probs = tm.predict(model, vocab, [tm.tokenize(t) for t, _ in test])  # (N, 2)
-    return (probs.argmax(1) == torch.tensor([y for _, y in test])).float().mean().item()
+    docs, labels = _test_split(metrics["seed"], metrics.get("subset"))
+    probs = tm.predict(model, vocab, docs)  # (N, 2)
+    return (probs.argmax(1) == torch.tensor(labels)).float().mean().item()
+
+
+@functools.lru_cache(maxsize=2)
+def _test_split(seed: int, subset: int | None) -> tuple[list[list[str]], list[int]]:
+    test = tm.split_corpus(seed, subset=subset)["test"]
+    return [tm.tokenize(t) for t, _ in test], [y for _, y in test]
