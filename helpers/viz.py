@@ -210,3 +210,80 @@ def overlay_box(
 
         ImageDraw.Draw(out).rectangle((left, top, right - 1, bottom - 1), outline=outline, width=2)
     return out
+
+
+def highlight_figure(
+    words: list[str], weights: ArrayLike | list[float], normalize: bool = False,
+    width: float = 6.0, fontsize: float = 14.0, show_weights: bool = True,
+) -> matplotlib.figure.Figure:
+    """Words on a red background whose opacity is the weight, as a matplotlib figure (PNG/PDF).
+
+    The picture of :func:`helpers.text.highlight_html`, with the same checks (same
+    errors for a length mismatch, NaN, negative or all-zero weights) and the same
+    ``normalize`` (divide by the maximum). Words wrap onto new lines at ``width``
+    inches; a CJK font with a Latin fallback draws every glyph.
+
+    Args:
+        words: the words (or tokens).
+        weights: one weight per word, in [0, 1] unless ``normalize``.
+        normalize: divide the weights by their maximum.
+        width: figure width in inches.
+        fontsize: word size in points.
+        show_weights: print each weight (two decimals) under its word.
+
+    Returns:
+        A ``Figure`` not managed by pyplot (no global state): in Jupyter it
+        displays itself; ``fig.savefig("words.png")`` exports it.
+
+    Shapes:
+        words: (T,), weights: (T,).
+
+    Introduced in notebooks/09_3_attention.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    from . import text
+
+    text.highlight_html(words, weights, normalize=normalize)  # the same validation and errors
+    w = to_numpy(weights).astype(np.float64)
+    alphas = w / w.max() if normalize else w
+    prop = font_manager.FontProperties(family=[setup_cjk_font(), "DejaVu Sans"], size=fontsize)
+    small = prop.copy()
+    small.set_size(fontsize * 0.6)
+    fig = Figure(figsize=(width, 1.0), dpi=100)
+    FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    px = fig.dpi / 72.0  # pixels per point
+    pad, gap = 4.0 * px, 3.0 * px
+    box_h = fontsize * 1.5 * px
+    line_h = box_h + (fontsize * 0.8 * px if show_weights else 0.0) + 2 * gap
+    max_x = width * fig.dpi - pad
+    places, x, row = [], pad, 0
+    for word in words:
+        tw = renderer.get_text_width_height_descent(str(word), prop, ismath=False)[0] + 2 * gap
+        if show_weights:
+            tw = max(tw, renderer.get_text_width_height_descent("0.00", small, ismath=False)[0])
+        if x + tw > max_x and x > pad:
+            x, row = pad, row + 1
+        places.append((x, row, tw))
+        x += tw + gap
+    height = (row + 1) * line_h + 2 * pad
+    if row == 0:  # one line: no empty margin on the right
+        width = (places[-1][0] + places[-1][2] + pad) / fig.dpi
+    fig.set_size_inches(width, height / fig.dpi)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_xlim(0.0, width * fig.dpi)
+    ax.set_ylim(height, 0.0)  # y grows downwards, in pixels
+    ax.axis("off")
+    for word, a, value, (x, row, tw) in zip(words, alphas, w, places, strict=True):
+        y = pad + row * line_h
+        ax.add_patch(Rectangle((x, y), tw, box_h, facecolor=(1.0, 0.0, 0.0, float(a)),
+                               edgecolor=(0.8, 0.8, 0.8), linewidth=0.5))
+        ax.text(x + tw / 2, y + box_h / 2, str(word), ha="center", va="center_baseline",
+                fontproperties=prop)
+        if show_weights:
+            ax.text(x + tw / 2, y + box_h + gap, f"{value:.2f}", ha="center", va="top",
+                    fontproperties=small, color="0.35")
+    return fig
