@@ -150,3 +150,50 @@ def test_same_input_same_map_on_the_bundled_model(bundle):
     b = cam.grad_cam(bundle.model, bundle.gradcam_layer, x)
     np.testing.assert_array_equal(a.cam, b.cam)
     assert a.class_idx == b.class_idx and count_hooks(bundle.model) == 0
+
+
+# -------------------------------------------------------------- explorers ---
+
+@pytest.fixture(scope="module")
+def explorers(bundle):
+    from helpers import widgets
+
+    return (widgets.feature_map_explorer(bundle, "cat"),
+            widgets.cam_explorer(bundle, "cat_and_cup"))
+
+
+def test_explorer_indices_cannot_leave_their_range(explorers):
+    from traitlets import TraitError
+
+    fm, _ = explorers
+    fm.layer.value = 10_000  # sliders clamp to their bounds
+    assert fm.layer.value == fm.layer.max == len(fm.names) - 1
+    fm.layer.value = -5
+    assert fm.layer.value == 0
+    fm.channel.value = 10_000
+    assert fm.channel.value == fm.channel.max == fm.acts[fm.layer_name].shape[1] - 1
+    fm.channel.value = 1.5  # an integer slider casts a float to an integer
+    assert fm.channel.value == 1 and isinstance(fm.channel.value, int)
+    with pytest.raises(TraitError):
+        fm.layer.value = "conv_stem"
+    fm.render()  # still draws after all of that
+
+
+def test_cam_explorer_unknown_class_name_keeps_state(explorers):
+    _, ce = explorers
+    before = (ce.classes.value, ce.image_widget.value)
+    assert not ce.select_class("no such <b>class</b>")
+    assert "&lt;b&gt;" in ce.message.value
+    assert (ce.classes.value, ce.image_widget.value) == before
+    assert ce.select_class("Coffee Mug")  # any case
+    assert ce.message.value == ""
+
+
+@pytest.mark.parametrize("payload", [b"", b"GIF89a broken", b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
+                                     "文本".encode()])
+def test_explorers_survive_bad_uploads(explorers, payload):
+    for ex in explorers:
+        before = ex.image_widget.value  # the PNG the student sees
+        assert not ex.picker.load_upload("坏文件.jpg", payload)
+        assert "坏文件.jpg" in ex.picker.message.value
+        assert ex.image_widget.value == before
