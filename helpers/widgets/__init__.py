@@ -7,3 +7,4 @@ a slider only redraws. One module per explorer; this file re-exports them.
 from .common import ImagePicker, to_png
 from .feature_maps import feature_map_explorer
 from .cam_explorer import cam_explorer
+from .attention import attention_heatmap, head_view, model_view, sentiment_box
