@@ -1,7 +1,9 @@
 """ch9-interpret helpers: the thin package that the chapter 9 notebooks import.
 
 Nothing runs on import. The notebooks call :func:`setup` in their first code
-cell, then use the modules below.
+cell, then use the modules below. ``widgets``, ``exercises``, ``text`` and
+``textmodels`` load on first use (``from helpers import widgets``), so that
+importing ``helpers`` does not pull in ipywidgets or transformers.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import random
 import numpy as np
 import torch
 
-from . import hooks, images, models, viz
+from . import cam, hooks, images, models, viz
 from .images import list_images, load_image
 from .models import ModelBundle, get_device, load_model, resolve_source
 
 __all__ = [
-    "ModelBundle", "get_device", "hooks", "images", "list_images", "load_image",
+    "ModelBundle", "cam", "get_device", "hooks", "images", "list_images", "load_image",
     "load_model", "models", "resolve_source", "setup", "viz",
 ]
 
