@@ -12,11 +12,7 @@ Run: ``CH9_MODEL_SOURCE=bundled .venv/bin/python benchmarks/bench_feature_explor
 from __future__ import annotations
 
 import io
-import json
 import os
-import statistics
-import time
-from collections.abc import Callable
 
 os.environ.setdefault("CH9_MODEL_SOURCE", "bundled")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -27,20 +23,7 @@ import torch  # noqa: E402
 from helpers import load_model, viz  # noqa: E402
 from helpers.images import crop_box, load_image  # noqa: E402
 from helpers.widgets import feature_map_explorer  # noqa: E402
-
-REPEATS = 40
-
-
-def median_ms(step: Callable[[int], None], repeats: int = REPEATS) -> float:
-    """Median wall time of ``step(i)`` in milliseconds (after two warm-up calls)."""
-    step(0)
-    step(1)
-    times = []
-    for i in range(repeats):
-        t0 = time.perf_counter()
-        step(i)
-        times.append(time.perf_counter() - t0)
-    return 1000.0 * statistics.median(times)
+from timing import REPEATS, median_ms, print_result  # noqa: E402
 
 
 def main() -> None:
@@ -105,8 +88,7 @@ def main() -> None:
     print(f"slider redraws: worst median {max(slider):.1f} ms (target <= 50 ms); "
           f"matplotlib / explorer overlay = {baseline / results['alpha (overlay)']:.1f}x")
     # One machine-readable line for benchmarks/run_all.py.
-    print("RESULT " + json.dumps({"explorer": "9.1 feature maps", "redraw_worst_median_ms":
-                                  round(max(slider), 1)}))
+    print_result(explorer="9.1 feature maps", redraw_worst_median_ms=round(max(slider), 1))
 
 
 if __name__ == "__main__":
