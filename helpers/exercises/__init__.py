@@ -7,3 +7,4 @@ reference implementation and prints ✓ or ✗ with a hint in Chinese.
 from .core import run_check
 from . import layers
 from . import cam
+from . import attention

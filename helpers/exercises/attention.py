@@ -1,0 +1,159 @@
+"""Checks for the exercises (练习) of notebooks/09_3_attention.
+
+Each check draws fresh random inputs (scores with padding, attention tensors
+with planted heads, small random attention classifiers), computes the answer
+with a reference implementation, and compares. Nothing is stored: the answer
+that a planted structure implies changes from trial to trial.
+
+Introduced in notebooks/09_3_attention.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .. import textmodels as tm
+from .core import run_check
+
+
+# ------------------------------------------------------------ masked softmax ---
+
+
+def ref_masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Attention weights from raw scores; padding (mask False) gets weight 0.
+
+    Shapes:
+        scores: (N, T) float, mask: (N, T) bool -> weights: (N, T), rows sum to 1.
+    """
+    return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+
+
+def _scores_mask(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    n, t = (int(v) for v in rng.integers((2, 4), (6, 12)))
+    scores = torch.from_numpy((rng.normal(size=(n, t)) * 3).astype(np.float32))  # (N, T)
+    lengths = rng.integers(1, t + 1, size=n)
+    lengths[0] = max(1, t - 2)  # at least one row with padding
+    mask = torch.from_numpy(np.arange(t)[None, :] < lengths[:, None])  # (N, T), True = word
+    scores[~mask] = torch.from_numpy(rng.normal(size=int((~mask).sum())).astype(np.float32)) + 5
+    return scores, mask  # padding scores are large, so forgetting the mask shows
+
+
+def check_masked_softmax(student: Callable | None) -> bool:
+    """练习：把原始打分变成注意力权重（softmax），填充位置（mask 为 False）的权重必须为 0。"""
+    return run_check("带掩码的 softmax", student, ref_masked_softmax, _scores_mask,
+                     hint="先用 scores.masked_fill(~mask, float('-inf')) 把填充位置设成负无穷，"
+                          "再在最后一维上做 softmax；每行权重之和为 1。")
+
+
+# ------------------------------------------------------------ next-token head ---
+
+
+def ref_next_token_head(attn: torch.Tensor, layer: int) -> int:
+    """The head of ``layer`` whose mean attention from token i to token i+1 is largest.
+
+    Shapes:
+        attn: (layers, heads, T, T).
+    """
+    nxt = attn[layer].diagonal(offset=1, dim1=-2, dim2=-1)  # (heads, T-1): a[h, i, i+1]
+    return int(nxt.mean(dim=-1).argmax())
+
+
+def _planted_heads() -> Callable[[np.random.Generator], tuple[torch.Tensor, int]]:
+    """Attention with a next-token head, a previous-token head and a self head in the asked
+    layer, and a different next-token head in the other layers. The asked layer is the last,
+    then the first, then a random one; the answer is a different head in every trial."""
+    used: list[int] = []
+
+    def make(rng: np.random.Generator) -> tuple[torch.Tensor, int]:
+        n_layers, n_heads = int(rng.integers(3, 6)), int(rng.integers(5, 9))
+        t = int(rng.integers(6, 14))
+        attn = torch.from_numpy(rng.normal(size=(n_layers, n_heads, t, t)).astype(np.float32))
+        attn = attn.softmax(-1)  # (L, H, T, T)
+        layer = [n_layers - 1, 0, int(rng.integers(n_layers))][len(used) % 3]
+        free = [h for h in range(n_heads) if h not in used]
+        nxt = int(rng.choice(free))
+        used.append(nxt)
+        others = [h for h in range(n_heads) if h != nxt]
+        prev, same, decoy = (int(h) for h in rng.permutation(others)[:3])
+        to_next = torch.diag(torch.ones(t - 1), 1)  # (T, T): token i -> i+1
+        to_next[-1, -1] = 1.0
+        to_prev = torch.diag(torch.ones(t - 1), -1)  # token i -> i-1
+        to_prev[0, 0] = 1.0
+        for i in range(n_layers):
+            head = nxt if i == layer else decoy
+            attn[i, head] = 0.2 * attn[i, head] + 0.8 * to_next
+        attn[layer, prev] = 0.2 * attn[layer, prev] + 0.8 * to_prev
+        attn[layer, same] = 0.2 * attn[layer, same] + 0.8 * torch.eye(t)
+        return attn, layer
+
+    return make
+
+
+def check_next_token_head(student: Callable | None) -> bool:
+    """练习：在给定的层里，找出“最关注下一个词元”的注意力头（平均 a[i, i+1] 最大的头）。"""
+    return run_check("最关注下一个词元的头", student, ref_next_token_head, _planted_heads(),
+                     hint="取 attn[layer]（形状 (heads, T, T)），每个头取第 i 行第 i+1 列的权重"
+                          "（attn[layer].diagonal(offset=1, dim1=-2, dim2=-1)），按头求平均后取最大者的下标。")
+
+
+# ------------------------------------------------------------ favoured word ---
+
+
+def ref_favoured_word(model: tm.AttnGRUClassifier, vocab: tm.Vocab, words: list[str]) -> str:
+    """The word to which the classifier's attention pooling gives the largest weight."""
+    ids, mask = tm.make_batch([words], vocab, add_cls=False)  # (1, T)
+    with torch.no_grad():
+        _, weights = model(ids, mask)  # (1, T)
+    return words[int(weights[0].argmax())]
+
+
+def _classifier_sentence(rng: np.random.Generator) -> tuple:
+    torch.manual_seed(int(rng.integers(2**31)))
+    pool = [f"词{k}" for k in range(30)]
+    vocab = tm.Vocab(list(tm.SPECIALS) + pool)
+    model = tm.AttnGRUClassifier(len(vocab), emb_dim=8, hidden=8, attn_dim=8).eval()
+    with torch.no_grad():
+        model.attn_v.weight.mul_(8.0)  # peaked attention, so the favoured word is clear
+    words = [str(w) for w in rng.choice(pool, size=int(rng.integers(5, 12)), replace=False)]
+    return model, vocab, words
+
+
+def check_favoured_word(student: Callable | None) -> bool:
+    """练习：对随机初始化的小注意力分类器，求它的注意力最偏向句中哪个词。"""
+    return run_check("注意力最偏向的词", student, ref_favoured_word, _classifier_sentence,
+                     hint="用 textmodels.make_batch([words], vocab, add_cls=False) 得到 ids 和 mask，"
+                          "model(ids, mask) 返回 (logits, weights)，weights[0] 最大处对应的词就是答案。")
+
+
+# ------------------------------------------------------------ scaled dot-product ---
+
+
+def ref_attention_probs(q: torch.Tensor, k: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Multi-head ``softmax(Q_h K_h^T / sqrt(d_head))``; head h uses columns h*d_head..(h+1)*d_head.
+
+    Shapes:
+        q, k: (T, D) with D = n_heads * d_head -> probs: (n_heads, T, T).
+    """
+    t, d = q.shape
+    d_head = d // n_heads
+    qh = q.view(t, n_heads, d_head).transpose(0, 1)  # (heads, T, d_head)
+    kh = k.view(t, n_heads, d_head).transpose(0, 1)  # (heads, T, d_head)
+    return (qh @ kh.transpose(-1, -2) / math.sqrt(d_head)).softmax(dim=-1)
+
+
+def _qk(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+    n_heads, d_head, t = int(rng.choice([2, 3, 4])), int(rng.choice([4, 8])), int(rng.integers(3, 9))
+    q = torch.from_numpy((rng.normal(size=(t, n_heads * d_head)) * 1.5).astype(np.float32))
+    k = torch.from_numpy((rng.normal(size=(t, n_heads * d_head)) * 1.5).astype(np.float32))
+    return q, k, n_heads
+
+
+def check_attention_probs(student: Callable | None) -> bool:
+    """练习：由 Q、K 算出多头自注意力的权重 softmax(Q_h K_h^T / sqrt(d_head))。"""
+    return run_check("多头注意力权重", student, ref_attention_probs, _qk,
+                     hint="d_head = D // n_heads；把 q、k 变成 (n_heads, T, d_head)（view 再 transpose），"
+                          "再算 q @ k^T / sqrt(d_head)，最后在最后一维做 softmax。")
