@@ -227,7 +227,7 @@ def highlight_figure(
         words: the words (or tokens).
         weights: one weight per word, in [0, 1] unless ``normalize``.
         normalize: divide the weights by their maximum.
-        width: figure width in inches.
+        width: figure width in inches (fixed, so the figure size does not depend on the font).
         fontsize: word size in points.
         show_weights: print each weight (two decimals) under its word.
 
@@ -270,8 +270,6 @@ def highlight_figure(
         places.append((x, row, tw))
         x += tw + gap
     height = (row + 1) * line_h + 2 * pad
-    if row == 0:  # one line: no empty margin on the right
-        width = (places[-1][0] + places[-1][2] + pad) / fig.dpi
     fig.set_size_inches(width, height / fig.dpi)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.set_xlim(0.0, width * fig.dpi)

@@ -173,6 +173,14 @@ def test_model_view_tiles_every_layer_and_head(attn):
     hidden = np.asarray(views.model_view(attn, TOKENS, hide_special=True, cell=cell))
     no_op = hidden[22 + cell + 4: 22 + 2 * cell + 4, 40 + 2 * (cell + 4): 40 + 2 * (cell + 4) + cell]
     assert (no_op > 240).all()  # without [CLS] that head has nothing left
+    own = np.asarray(views.model_view(attn * 0.25, TOKENS, cell=cell, vmax=None))
+    for layer in range(2):
+        for head in range(3):
+            y, x = 22 + layer * (cell + 4), 40 + head * (cell + 4)
+            tile = own[y:y + cell, x:x + cell].reshape(-1, 3)
+            assert (tile == darkest).all(axis=1).any()  # each head's maximum is darkest
+    faint = np.asarray(views.model_view(attn * 0.25, TOKENS, cell=cell))
+    assert not (faint == darkest).all(axis=-1).any()  # on the common scale nothing reaches 1
 
 
 # --------------------------------------------------------------------- text box ---

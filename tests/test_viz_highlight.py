@@ -64,6 +64,7 @@ def test_chinese_renders_without_missing_glyphs():
 def test_long_sentences_wrap_and_pyplot_is_untouched():
     before = plt.get_fignums()
     one = viz.highlight_figure(["好"] * 3, [0.5] * 3)
+    assert one.get_size_inches()[0] == pytest.approx(6.0)  # fixed width, whatever the font
     many = viz.highlight_figure(["非常好"] * 60, [0.5] * 60, width=4.0)
     assert plt.get_fignums() == before  # not managed by pyplot: no figure leaks
     assert many.get_size_inches()[0] == pytest.approx(4.0)

@@ -296,11 +296,13 @@ def attention_heatmap(attn_head: torch.Tensor | np.ndarray, tokens: Sequence[str
 
 
 def model_view(attn: torch.Tensor | np.ndarray, tokens: Sequence[str], hide_special: bool = False,
-               cell: int = 48, cmap: str = "Blues") -> Image.Image:
+               cell: int = 48, cmap: str = "Blues", vmax: float | None = 1.0) -> Image.Image:
     """Every layer x head as a small heat map, in one grid (BertViz's model view, as pixels).
 
-    Colour = attention weight on one scale for all heads (0 white, 1 darkest), so
-    heads can be compared; ``hide_special`` drops ``[CLS]``/``[SEP]`` and renormalizes.
+    Colour = attention weight from 0 (white) to ``vmax`` (darkest), one scale for
+    all heads so that they can be compared; ``vmax=None`` scales each head by its
+    own maximum (for diffuse attention over long sentences). ``hide_special``
+    drops ``[CLS]``/``[SEP]`` and renormalizes.
 
     Shapes:
         attn: (layers, heads, T, T) -> a PIL image of layers rows x heads columns.
@@ -311,7 +313,9 @@ def model_view(attn: torch.Tensor | np.ndarray, tokens: Sequence[str], hide_spec
         a, tokens = text.strip_special(a, tokens, renormalize=True)
     n_layers, n_heads, t, _ = a.shape
     lut = (matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[..., :3] * 255).astype(np.uint8)
-    idx = np.minimum(a.numpy() * 256.0, 255).astype(np.uint8)  # (L, H, T, T)
+    a = a.numpy()
+    top = a.max(axis=(-1, -2), keepdims=True) if vmax is None else np.full((1, 1, 1, 1), vmax)
+    idx = np.minimum(a / np.maximum(top, 1e-12) * 256.0, 255).astype(np.uint8)  # (L, H, T, T)
     left, top, gap = 40, 22, 4
     img = Image.new("RGB", (left + n_heads * (cell + gap), top + n_layers * (cell + gap)), "white")
     draw = ImageDraw.Draw(img)
