@@ -60,7 +60,8 @@ transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar in
 # %% slideshow={"slide_type": "subslide"}
 words = ["努力", "实现", "中华", "民族", "的", "伟大", "复兴"]
 weights = [0.05, 0.10, 0.20, 0.05, 0.00, 0.20, 0.40]  # the book's numbers (figure 9-9)
-print(f"{len(words)} words, weights sum to {sum(weights):.3f}, strongest: {words[int(np.argmax(weights))]}")
+strongest = words[int(np.argmax(weights))]
+print(f"{len(words)} words, weights sum to {sum(weights):.3f}, strongest: {strongest}")
 display(HTML(text.highlight_html(words, weights)))  # opacity of the red = weight
 
 # %% [markdown] slideshow={"slide_type": "-"}
@@ -179,13 +180,14 @@ box
 # 2. 逐个删掉每个词（留一法，leave-one-out），找出删掉后概率下降最多的词，看它是不是注意力最大的词。
 
 # %% slideshow={"slide_type": "subslide"}
-test_docs = [textmodels.tokenize(t) for t, _ in textmodels.split_corpus(metrics["seed"])["test"][:240]]
-docs = [d[: textmodels.MAX_WORDS] for d in test_docs if len(d) >= 3][:200]
+test_split = textmodels.split_corpus(metrics["seed"])["test"]  # held-out reviews
+docs = [textmodels.tokenize(t)[: textmodels.MAX_WORDS] for t, _ in test_split[:240]]
+docs = [d for d in docs if len(d) >= 3][:200]
 p0 = textmodels.predict(model, vocab, docs)  # (N, 2)
 pred = p0.argmax(dim=1)  # (N,)
 idx = torch.arange(len(docs))
-with torch.no_grad():
-    top = [int(model(*textmodels.make_batch([d], vocab, add_cls=False))[1][0].argmax()) for d in docs]
+with torch.no_grad():  # position of the highest attention weight in each review
+    top = [int(model(*textmodels.make_batch([d], vocab, add_cls=False))[1].argmax()) for d in docs]
 rng = np.random.default_rng(0)
 rand = [int(rng.choice([i for i in range(len(d)) if i != t])) for d, t in zip(docs, top)]
 
@@ -204,10 +206,10 @@ for name, where in (("highest-attention word", top), ("a random word", rand)):
 
 loo = textmodels.predict(model, vocab, [drop(d, i) for d in docs for i in range(len(d))])
 starts = np.cumsum([0] + [len(d) for d in docs])
-most = [int((p0[n, pred[n]] - loo[starts[n]:starts[n + 1], pred[n]]).argmax()) for n in range(len(docs))]
-agree = np.mean([m == t for m, t in zip(most, top)])
-print(f"{len(docs)} reviews, {np.mean([len(d) for d in docs]):.3f} words on average; the word whose "
-      f"removal hurts most is the highest-attention word in {agree:.3f} of them")
+falls = [p0[n, pred[n]] - loo[starts[n]:starts[n + 1], pred[n]] for n in range(len(docs))]  # (T_n,)
+agree = np.mean([int(f.argmax()) == t for f, t in zip(falls, top)])
+print(f"{len(docs)} reviews, {np.mean([len(d) for d in docs]):.3f} words on average; the word "
+      f"whose removal hurts most is the highest-attention word in {agree:.3f} of them")
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # 读这几个数：删掉注意力最大的词，比删掉随机的词对预测的影响**大得多**——注意力确实指向了重要的词；
@@ -240,7 +242,7 @@ print(f"{len(docs)} reviews, {np.mean([len(d) for d in docs]):.3f} words on aver
 # > 加载模型时要写 `attn_implementation="eager"`（`text.load_bert` 已经这样加载）。
 
 # %% slideshow={"slide_type": "subslide"}
-bert, tokenizer = text.load_bert("minilm")  # AutoModel.from_pretrained(path, attn_implementation="eager")
+bert, tokenizer = text.load_bert("minilm")  # from_pretrained(..., attn_implementation="eager")
 cfg = bert.config
 print(f"MiniLM: {cfg.num_hidden_layers} layers x {cfg.num_attention_heads} heads, hidden size "
       f"{cfg.hidden_size}, attention: {cfg._attn_implementation}")
@@ -274,7 +276,8 @@ with torch.no_grad():
     K = sa.key(H).view(-1, n_heads, d).transpose(0, 1)  # (heads, T, d)
     A = torch.softmax(Q @ K.transpose(-1, -2) / math.sqrt(d), dim=-1)  # (heads, T, T)
 assert torch.allclose(A, attn[layer], atol=1e-5)
-print(f"layer {layer}: d = {d}, max |softmax(QK^T/sqrt(d)) - attentions| < 1e-5 for all {n_heads} heads")
+print(f"layer {layer}: d = {d}, max |softmax(QK^T/sqrt(d)) - attentions| < 1e-5 "
+      f"for all {n_heads} heads")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 头视图（head view）
@@ -291,7 +294,8 @@ view
 
 # %% slideshow={"slide_type": "-"}
 row = attn[5, 11, tokens.index("it")]  # (T,): where "it" looks in layer 5, head 11
-print("'it' attends to:", [(tokens[j], round(float(row[j]), 3)) for j in row.argsort(descending=True)[:3]])
+print("'it' attends to:",
+      [(tokens[j], round(float(row[j]), 3)) for j in row.argsort(descending=True)[:3]])
 print(view.describe())
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -409,7 +413,8 @@ def next_token_head(attn: torch.Tensor, layer: int) -> int:
 
 # %% slideshow={"slide_type": "skip"}
 if exercises.attention.check_next_token_head(next_token_head):
-    print("MiniLM, next-token head per layer:", [next_token_head(attn, l) for l in range(len(attn))])
+    heads = [next_token_head(attn, i) for i in range(len(attn))]
+    print("MiniLM, next-token head per layer:", heads)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 3：分类器的注意力最偏向哪个词

@@ -168,10 +168,11 @@ def test_model_view_tiles_every_layer_and_head(attn):
     darkest = np.asarray(views.model_view(torch.ones(1, 1, 1, 1), ["x"], cell=cell))[30, 50]
     tile = img[22:22 + cell, 40:40 + cell]  # layer 0 head 0: identity, T=8 -> 2x2 px per weight
     assert (tile[0, 0] == darkest).all() and (tile[0, cell - 1] > 240).all()
-    no_op = img[22 + cell + 4: 22 + 2 * cell + 4, 40 + 2 * (cell + 4): 40 + 2 * (cell + 4) + cell]
+    rows, cols = slice(22 + cell + 4, 22 + 2 * cell + 4), slice(48 + 2 * cell, 48 + 3 * cell)
+    no_op = img[rows, cols]  # layer 1 head 2
     assert (no_op[:, :2] == darkest).all() and (no_op[:, 2:] > 240).all()  # column [CLS]
     hidden = np.asarray(views.model_view(attn, TOKENS, hide_special=True, cell=cell))
-    no_op = hidden[22 + cell + 4: 22 + 2 * cell + 4, 40 + 2 * (cell + 4): 40 + 2 * (cell + 4) + cell]
+    no_op = hidden[rows, cols]
     assert (no_op > 240).all()  # without [CLS] that head has nothing left
     own = np.asarray(views.model_view(attn * 0.25, TOKENS, cell=cell, vmax=None))
     for layer in range(2):

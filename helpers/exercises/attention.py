@@ -146,7 +146,8 @@ def ref_attention_probs(q: torch.Tensor, k: torch.Tensor, n_heads: int) -> torch
 
 
 def _qk(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
-    n_heads, d_head, t = int(rng.choice([2, 3, 4])), int(rng.choice([4, 8])), int(rng.integers(3, 9))
+    n_heads, d_head = int(rng.choice([2, 3, 4])), int(rng.choice([4, 8]))
+    t = int(rng.integers(3, 9))
     q = torch.from_numpy((rng.normal(size=(t, n_heads * d_head)) * 1.5).astype(np.float32))
     k = torch.from_numpy((rng.normal(size=(t, n_heads * d_head)) * 1.5).astype(np.float32))
     return q, k, n_heads

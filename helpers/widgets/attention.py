@@ -196,8 +196,8 @@ class HeadView:
         order = np.argsort(w[qs, ks], kind="stable")  # strong lines on top
         self.lines = [(int(qs[n]), int(ks[n]), float(w[qs[n], ks[n]])) for n in order]
         for i, j, v in self.lines:
-            draw.line([(xl + 8, self._y(i)), (xr - 8, self._y(j))], fill=(r, g, b, int(40 + 215 * v)),
-                      width=1 + int(round(4 * v)))
+            draw.line([(xl + 8, self._y(i)), (xr - 8, self._y(j))],
+                      fill=(r, g, b, int(40 + 215 * v)), width=1 + int(round(4 * v)))
         if row is not None:  # the picked token: a box, and each key's weight on the right
             half = self.row_height // 2
             draw.rectangle((4, self._y(row) - half, xl + 4, self._y(row) + half - 1),
@@ -248,7 +248,8 @@ class HeadView:
         return data
 
 
-def head_view(attn: torch.Tensor | np.ndarray, tokens: Sequence[str], **options: object) -> HeadView:
+def head_view(attn: torch.Tensor | np.ndarray, tokens: Sequence[str],
+              **options: object) -> HeadView:
     """Build the exBERT-like head view (see :class:`HeadView`).
 
     Args:
