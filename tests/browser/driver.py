@@ -56,10 +56,11 @@ def run_all(page, timeout: float = 300) -> dict:
     raise TimeoutError(f"notebook did not finish running: {state}")
 
 
-def widget_root(page, marker: str):
-    """The rendered widget area whose text contains ``marker`` (the last one on the page)."""
+def widget_root(page, marker: str, index: int = -1):
+    """The rendered widget area whose text contains ``marker`` (by default the last one)."""
     areas = page.locator(".widget-vbox, .widget-box")
-    loc = page.locator(".jp-OutputArea-output").filter(has=areas).filter(has_text=marker).last
+    found = page.locator(".jp-OutputArea-output").filter(has=areas).filter(has_text=marker)
+    loc = found.last if index == -1 else found.nth(index)
     loc.scroll_into_view_if_needed()
     return loc
 

@@ -51,3 +51,12 @@ def test_cam_explorer_9_2_2_reacts_to_class_choice(lab, page):
     assert after != before
     root.screenshot(path=str(BUILD / "09_2_2_explorer_class.png"))
     _explore(page, root, "09_2_2_explorer_alpha", "照片权重", 4, "ArrowLeft")
+
+
+def test_head_view_9_3_reacts_to_the_head_slider(lab, page):
+    open_notebook(page, lab, "09_3_attention.ipynb")
+    state = run_all(page)
+    assert state["errors"] == [] and state["done"] == state["total"], state
+    root = widget_root(page, "隐藏 [CLS]/[SEP]", index=0)  # MiniLM's head view
+    _explore(page, root, "09_3_head_view_head", "头", 2, "ArrowLeft")
+    _explore(page, root, "09_3_head_view_layer", "层", 1, "ArrowLeft")
