@@ -67,10 +67,10 @@ def run_check(
         compare: ``compare(got, expected) -> bool``; default: allclose / equality.
 
     Returns:
-        True when every trial matches. Prints ✓, ✗ or ⏳ with the reason.
+        True when every trial matches. Prints ✓, ✗ or ○ with the reason.
     """
     if student is None:
-        print(f"⏳ {title}：还没有完成。写好函数后重新运行本单元格。")
+        print(f"○ {title}：还没有完成。写好函数后重新运行本单元格。")
         return False
     rng = np.random.default_rng(secrets.randbits(64))  # fresh inputs every time
     same = compare or (lambda g, e: _close(g, e, atol, rtol))
@@ -80,7 +80,7 @@ def run_check(
         try:
             got = student(*copy.deepcopy(args))
         except NotImplementedError:
-            print(f"⏳ {title}：还没有完成（函数里还是 NotImplementedError）。写好后重新运行本单元格。")
+            print(f"○ {title}：还没有完成（函数里还是 NotImplementedError）。写好后重新运行本单元格。")
             return False
         except Exception as err:  # the student's bug, reported, not raised
             print(f"✗ {title}：运行出错 {type(err).__name__}: {err}\n  提示：{hint}")

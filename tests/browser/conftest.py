@@ -99,6 +99,10 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("lab")
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, root / nb.name)  # run copies: the committed outputs stay untouched
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_student import build
+
+    build(root / "student", sorted((ROOT / "notebooks").glob("09_*.ipynb")))
     server = Lab(root)
     yield server
     server.stop()

@@ -60,3 +60,14 @@ def test_head_view_9_3_reacts_to_the_head_slider(lab, page):
     root = widget_root(page, "隐藏 [CLS]/[SEP]", index=0)  # MiniLM's head view
     _explore(page, root, "09_3_head_view_head", "头", 2, "ArrowLeft")
     _explore(page, root, "09_3_head_view_layer", "层", 1, "ArrowLeft")
+
+
+def test_student_edition_checks_respond_in_jupyterlab(lab, page):
+    open_notebook(page, lab, "student/09_2_1_cam.ipynb")
+    state = run_all(page)
+    assert state["errors"] == [] and state["done"] == state["total"], state
+    waiting = page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.widgets
+        .map(w => w.model.toJSON()).filter(c => c.cell_type === 'code')
+        .flatMap(c => c.outputs || []).map(o => o.text || '').join('')""")
+    assert waiting.count("○") >= 3 and "✓" not in waiting
+    page.screenshot(path=str(BUILD / "student_09_2_1.png"))

@@ -1,7 +1,7 @@
 """The student edition runs top to bottom, and every check says "not done yet" politely.
 
 Each notebook's student edition is executed in a fresh kernel. Errors are
-allowed only in exercise cells; every check cell must print the ⏳ message and
+allowed only in exercise cells; every check cell must print the ○ message and
 no traceback.
 """
 
@@ -48,4 +48,4 @@ def test_student_edition_runs_and_checks_answer_not_done(path, tmp_path):
     assert len(checks) >= 3
     for c in checks:
         text = _text(c)
-        assert "⏳" in text and "Traceback" not in text and "ERROR" not in text, text
+        assert "○" in text and "Traceback" not in text and "ERROR" not in text, text
