@@ -58,7 +58,8 @@ def _version(package: str) -> str:
 
 
 def run(cmd: list[str], timeout: int = 1800) -> tuple[str, list[dict]]:
-    env = dict(os.environ, CH9_MODEL_SOURCE="bundled", HF_HUB_OFFLINE="1", MPLBACKEND="Agg")
+    env = dict(os.environ, CH9_MODEL_SOURCE="bundled", HF_HUB_OFFLINE="1")
+    env.pop("MPLBACKEND", None)  # notebook kernels must keep the inline backend
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     results = []
     lines = []
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             ours, peer = r["gradcam_ours_ms"], r["fastest_peer_ms"]
             targets.append((f"Grad-CAM vs fastest peer ({r['fastest_peer']})",
                             f"{ours:.1f} ms vs {peer:.1f} ms ({ours / peer:.2f}x)",
-                            "no slower than the fastest peer", ours <= peer * 1.05))
+                            "no slower than the fastest peer", ours <= peer))
     for nb in notebooks:
         if "wall_s" in nb:
             targets.append((f"notebook {nb['notebook']}: wall time", f"{nb['wall_s']:.1f} s",
