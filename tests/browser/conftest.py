@@ -50,6 +50,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _write_settings(folder: Path) -> None:
+    """User settings for the test's JupyterLab only: every cell stays in the page
+    (no windowing, so a widget far down can be scrolled to), and no news toast."""
+    import json
+
+    for name, value in {
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+    }.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value), encoding="utf-8")
+
+
 class Lab:
     """A running JupyterLab server serving a copy of ``notebooks/``."""
 
@@ -58,8 +72,11 @@ class Lab:
         self.port = _free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
+        settings = root.parent / f"{root.name}-settings"
+        _write_settings(settings)
         env = dict(os.environ, CH9_MODEL_SOURCE="bundled", HF_HUB_OFFLINE="1",
-                   TRANSFORMERS_OFFLINE="1", JUPYTER_PLATFORM_DIRS="1")
+                   TRANSFORMERS_OFFLINE="1", JUPYTER_PLATFORM_DIRS="1",
+                   JUPYTERLAB_SETTINGS_DIR=str(settings))
         env.pop("MPLBACKEND", None)  # the kernel must keep its inline backend
         cmd = [
             sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
