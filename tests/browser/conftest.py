@@ -135,10 +135,34 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "page" in item.funcargs:
+        try:  # what the page looked like when the test failed
+            item.funcargs["page"].screenshot(path=str(BUILD / f"FAILED-{item.name}.png"))
+        except Exception:  # noqa: BLE001 - a screenshot must not hide the failure
+            pass
+
+
+def _shutdown_kernels(lab: Lab) -> None:
+    """Stop every kernel, so each test's notebook runs on a quiet machine."""
+    import json
+
+    base = f"{lab.url}/api/kernels"
+    with urllib.request.urlopen(f"{base}?token={lab.token}", timeout=10) as r:
+        kernels = json.load(r)
+    for k in kernels:
+        req = urllib.request.Request(f"{base}/{k['id']}?token={lab.token}", method="DELETE")
+        urllib.request.urlopen(req, timeout=30).close()
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, lab):
     BUILD.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     yield pg
     context.close()
+    _shutdown_kernels(lab)

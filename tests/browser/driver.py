@@ -43,6 +43,7 @@ def open_notebook(page, lab, name: str, timeout: float = 120) -> None:
 def run_all(page, timeout: float = 300) -> dict:
     """Clear outputs, run every cell, and wait until all have run; returns the final state."""
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.wait_for_function(f"() => ({NOTEBOOK_STATE})().done === 0", timeout=30_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     deadline = time.monotonic() + timeout
     state = None
@@ -61,7 +62,8 @@ def widget_root(page, marker: str, index: int = -1):
     areas = page.locator(".widget-vbox, .widget-box")
     found = page.locator(".jp-OutputArea-output").filter(has=areas).filter(has_text=marker)
     loc = found.last if index == -1 else found.nth(index)
-    loc.scroll_into_view_if_needed()
+    loc.wait_for(state="attached", timeout=120_000)  # widgets render after the kernel replies
+    loc.scroll_into_view_if_needed(timeout=60_000)
     return loc
 
 
@@ -81,7 +83,7 @@ def nudge_slider(root, label: str, presses: int = 1, key: str = "ArrowRight") ->
         handle.press(key)
 
 
-def wait_for_change(root, before: bytes, timeout: float = 30) -> bytes:
+def wait_for_change(root, before: bytes, timeout: float = 60) -> bytes:
     """Wait until the widget picture differs from ``before``; returns the new screenshot."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
