@@ -1,0 +1,64 @@
+"""Array mechanisms shared by every layer of the package: min-max scaling with a flat-map guard.
+
+This module sits at the bottom of the import graph: it imports nothing of ours,
+so ``images``, ``cam``, ``text``, ``viz``, ``widgets`` and ``exercises`` can all use it.
+
+Introduced in notebooks/09_1_layer_outputs (the guarded min-max of the book's ``showImg``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T", np.ndarray, torch.Tensor)
+
+FLAT_RTOL = 1e-12
+"""A map whose range is at most ``FLAT_RTOL * max(1, |max|)`` counts as flat."""
+
+
+def minmax(a: T, dims: Sequence[int] | None = None) -> T:
+    """Scale to [0, 1] with ``(a - min) / (max - min)``; a flat map becomes all zeros.
+
+    The book's ``showImg`` guards the same division with ``if max_min == 0``;
+    here the guard is relative, so a map of ``1e9 + tiny noise`` is also flat.
+
+    Args:
+        a: a numpy array or a torch tensor (floating point, or cast to float32).
+        dims: the axes to scale over; ``None`` means the whole array. With
+            ``dims=(1, 2)`` each channel of a ``(K, h, w)`` stack is scaled on its own.
+
+    Shapes:
+        a: any shape, e.g. ``(h, w)`` or ``(K, h, w)``; returns the same shape and type.
+
+    Raises:
+        ValueError: empty input, or NaN / inf values.
+    """
+    if isinstance(a, torch.Tensor):
+        t = a.detach() if a.is_floating_point() else a.detach().float()
+        if t.numel() == 0:
+            raise ValueError("cannot scale an empty map")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError("map contains NaN or inf values")
+        d = tuple(range(t.ndim)) if dims is None else tuple(dims)
+        lo, hi = t.amin(dim=d, keepdim=True), t.amax(dim=d, keepdim=True)
+        span = hi - lo
+        flat = span <= FLAT_RTOL * hi.abs().clamp_min(1.0)
+        out = (t - lo) / torch.where(flat, torch.ones_like(span), span)
+        return torch.where(flat, torch.zeros_like(out), out)
+    x = np.asarray(a)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float32)
+    if x.size == 0:
+        raise ValueError("cannot scale an empty map")
+    if not np.isfinite(x).all():
+        raise ValueError("map contains NaN or inf values")
+    d = None if dims is None else tuple(dims)
+    lo, hi = x.min(axis=d, keepdims=True), x.max(axis=d, keepdims=True)
+    span = hi - lo
+    flat = span <= FLAT_RTOL * np.maximum(1.0, np.abs(hi))
+    out = (x - lo) / np.where(flat, 1.0, span)
+    return np.where(flat, 0.0, out).astype(x.dtype, copy=False)
