@@ -1,8 +1,8 @@
 """ch9-interpret helpers: the thin package that the chapter 9 notebooks import.
 
 Nothing runs on import. The notebooks call :func:`setup` in their first code
-cell, then use the modules below. ``widgets``, ``exercises``, ``text`` and
-``textmodels`` load on first use (``from helpers import widgets``), so that
+cell, then use the modules below. ``widgets``, ``exercises``, ``text``, ``textviz``,
+``textdata`` and ``textmodels`` load on first use (``from helpers import widgets``), so that
 importing ``helpers`` does not pull in ipywidgets or transformers.
 """
 
@@ -14,13 +14,13 @@ import random
 import numpy as np
 import torch
 
-from . import cam, hooks, images, models, viz
+from . import cam, fonts, hooks, images, models, sources, viz
 from .images import list_images, load_image
 from .models import ModelBundle, get_device, load_model, resolve_source
 
 __all__ = [
-    "ModelBundle", "cam", "get_device", "hooks", "images", "list_images", "load_image",
-    "load_model", "models", "resolve_source", "setup", "viz",
+    "ModelBundle", "cam", "fonts", "get_device", "hooks", "images", "list_images", "load_image",
+    "load_model", "models", "resolve_source", "setup", "sources", "viz",
 ]
 
 
@@ -38,10 +38,10 @@ def setup(seed: int = 0, device: str = "auto", figsize: tuple[float, float] = (8
     torch.manual_seed(seed)
     matplotlib.rcParams.update({"figure.figsize": figsize, "figure.dpi": 100,
                                 "savefig.dpi": 100, "image.interpolation": "nearest"})
-    viz.setup_cjk_font()
+    fonts.setup_cjk_font()
     source = os.environ.get(models.ENV_SOURCE) or "auto"
     if source == "auto":
-        cached = [n for n in ("vgg16_bn", "resnet18") if models.torchvision_weight_path(n).is_file()]
+        cached = [n for n in ("vgg16_bn", "resnet18") if sources.torchvision_weight_path(n).is_file()]
         detail = f"auto: torchvision weights cached for {cached}" if cached else \
             "auto: torchvision weights if downloadable, else bundled"
     else:

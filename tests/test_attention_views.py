@@ -16,8 +16,9 @@ import torch
 from PIL import Image
 from traitlets import TraitError
 
-from helpers import text
+from helpers import text, textviz
 from helpers.widgets import attention as views
+from helpers.widgets import sentiment
 
 TOKENS = ["[CLS]", "我", "很", "喜欢", "这", "本", "书", "[SEP]"]
 T = len(TOKENS)
@@ -151,36 +152,36 @@ def test_widget_has_labelled_controls_and_a_plain_text_repr(attn):
 def test_heatmap_shows_the_matrix_with_tokens_and_chinese_glyphs(attn):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a missing glyph would raise
-        fig = views.attention_heatmap(attn[1, 1], TOKENS, title="层 1 头 1")
+        fig = textviz.attention_heatmap(attn[1, 1], TOKENS, title="层 1 头 1")
         fig.savefig(io.BytesIO(), format="png")
     ax = fig.axes[0]
     np.testing.assert_allclose(ax.images[0].get_array(), attn[1, 1].numpy())
     assert [t.get_text() for t in ax.get_xticklabels()] == TOKENS
     assert [t.get_text() for t in ax.get_yticklabels()] == TOKENS
     with pytest.raises(ValueError, match="T = 8"):
-        views.attention_heatmap(attn[0], TOKENS)
+        textviz.attention_heatmap(attn[0], TOKENS)
 
 
 def test_model_view_tiles_every_layer_and_head(attn):
     cell = 16
-    img = np.asarray(views.model_view(attn, TOKENS, cell=cell))
+    img = np.asarray(textviz.model_view(attn, TOKENS, cell=cell))
     assert img.shape == (22 + 2 * (cell + 4), 40 + 3 * (cell + 4), 3)
-    darkest = np.asarray(views.model_view(torch.ones(1, 1, 1, 1), ["x"], cell=cell))[30, 50]
+    darkest = np.asarray(textviz.model_view(torch.ones(1, 1, 1, 1), ["x"], cell=cell))[30, 50]
     tile = img[22:22 + cell, 40:40 + cell]  # layer 0 head 0: identity, T=8 -> 2x2 px per weight
     assert (tile[0, 0] == darkest).all() and (tile[0, cell - 1] > 240).all()
     rows, cols = slice(22 + cell + 4, 22 + 2 * cell + 4), slice(48 + 2 * cell, 48 + 3 * cell)
     no_op = img[rows, cols]  # layer 1 head 2
     assert (no_op[:, :2] == darkest).all() and (no_op[:, 2:] > 240).all()  # column [CLS]
-    hidden = np.asarray(views.model_view(attn, TOKENS, hide_special=True, cell=cell))
+    hidden = np.asarray(textviz.model_view(attn, TOKENS, hide_special=True, cell=cell))
     no_op = hidden[rows, cols]
     assert (no_op > 240).all()  # without [CLS] that head has nothing left
-    own = np.asarray(views.model_view(attn * 0.25, TOKENS, cell=cell, vmax=None))
+    own = np.asarray(textviz.model_view(attn * 0.25, TOKENS, cell=cell, vmax=None))
     for layer in range(2):
         for head in range(3):
             y, x = 22 + layer * (cell + 4), 40 + head * (cell + 4)
             tile = own[y:y + cell, x:x + cell].reshape(-1, 3)
             assert (tile == darkest).all(axis=1).any()  # each head's maximum is darkest
-    faint = np.asarray(views.model_view(attn * 0.25, TOKENS, cell=cell))
+    faint = np.asarray(textviz.model_view(attn * 0.25, TOKENS, cell=cell))
     assert not (faint == darkest).all(axis=-1).any()  # on the common scale nothing reaches 1
 
 
@@ -188,21 +189,21 @@ def test_model_view_tiles_every_layer_and_head(attn):
 
 
 def test_text_box_empty_input_is_a_friendly_message():
-    box = views.sentiment_box()
+    box = sentiment.sentiment_box()
     assert "请在上面的框里输入" in box.result.value
     box.text.value = "   \n "
     assert "请在上面的框里输入" in box.result.value and "Traceback" not in box.result.value
 
 
 def test_text_box_predicts_and_highlights():
-    box = views.sentiment_box("房间很干净，服务也很热情，非常满意")
+    box = sentiment.sentiment_box("房间很干净，服务也很热情，非常满意")
     assert "预测：正面" in box.result.value and box.result.value.count("<span") >= 5
     box.text.value = "太差了，再也不会来了"  # the observer re-renders
     assert "预测：负面" in box.result.value
 
 
 def test_text_box_escapes_html():
-    box = views.sentiment_box("<script>alert(1)</script>这本书很好看")
+    box = sentiment.sentiment_box("<script>alert(1)</script>这本书很好看")
     out = box.result.value
     assert "<script" not in out and "</script" not in out
     assert out.count("&lt;") == 2 and ">script<" in out  # jieba splits "<", "script", ">"
@@ -210,7 +211,7 @@ def test_text_box_escapes_html():
 
 
 def test_text_box_very_long_input_is_cut_with_a_note():
-    box = views.sentiment_box("这家酒店很好，" * 2000)
+    box = sentiment.sentiment_box("这家酒店很好，" * 2000)
     out = box.result.value
     assert "只分析前 1000 个字符" in out and "truncated to the first 128" in out
     assert out.count("<span") == 128
@@ -220,5 +221,5 @@ def test_text_box_shows_analysis_errors_as_text():
     def refuse(value):
         raise ValueError("<b>bad</b> input")
 
-    box = views.SentimentBox("hello", analyze=refuse)
+    box = sentiment.SentimentBox("hello", analyze=refuse)
     assert "无法分析" in box.result.value and "&lt;b&gt;bad" in box.result.value

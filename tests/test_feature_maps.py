@@ -20,7 +20,7 @@ from helpers import hooks, viz
 from helpers.images import IMAGE_DIR, crop_box, load_image
 from helpers.models import ModelBundle
 from helpers.widgets import feature_map_explorer
-from helpers.widgets.feature_maps import colormap_lut, colour_index, prepare_maps, rank_channels
+from helpers.widgets.feature_maps import rank_channels
 
 
 def decode(png: bytes) -> np.ndarray:
@@ -47,17 +47,6 @@ def tiny_bundle(tiny_net) -> ModelBundle:
 def noise_image() -> Image.Image:
     rng = np.random.default_rng(3)
     return Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8))
-
-
-def test_prepare_maps_is_show_channel_numbers():
-    rng = np.random.default_rng(0)
-    acts = rng.normal(size=(4, 5, 6)).astype(np.float32)
-    acts[2] = -1.0  # dead: flat after ReLU
-    out = prepare_maps(acts)
-    for k in range(4):
-        expected = viz.normalize(np.maximum(acts[k], 0)) ** 2
-        np.testing.assert_allclose(out[k], expected, atol=1e-6)
-    assert np.isfinite(out).all() and (out[2] == 0).all()
 
 
 def test_rank_channels_orders_by_mean_after_relu():
@@ -168,13 +157,6 @@ def test_order_active_keeps_channel_and_ranks(tiny_bundle, noise_image):
     top = int(rank_channels(ex.acts["features.6"][0])[0])
     assert ex.current_channel() == top and f"通道 {top}" in ex.info.value
     assert "排第 1" in ex.info.value
-
-
-def test_colormap_lut_is_rgb_jet():
-    lut = colormap_lut()
-    assert lut.shape == (256, 3) and lut.dtype == np.uint8
-    m = np.linspace(0, 1, 1001).reshape(1, -1)
-    np.testing.assert_allclose(lut[colour_index(m)] / 255, viz.colorize(m), atol=0.5 / 255 + 1e-6)
 
 
 def test_repr_is_short_and_deterministic(tiny_bundle, noise_image):

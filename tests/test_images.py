@@ -107,7 +107,8 @@ def test_tiny_image_loads(tmp_path):
 
 def test_crop_box_matches_resize_center_crop(bundle):
     im = load_image("rocket")  # 640x427, wide
-    box = crop_box(im.size)
+    box = bundle.crop_box(im.size)
+    assert box == crop_box(im.size, bundle.resize, bundle.crop)
     x = bundle.preprocess(im)  # (3, 224, 224)
     crop = np.asarray(im.crop(box).resize((224, 224), Image.Resampling.BICUBIC), np.float32)
     ref = (torch.from_numpy(crop / 255).permute(2, 0, 1) - 0.5) / 0.5  # bundled mean/std 0.5

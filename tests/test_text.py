@@ -129,30 +129,6 @@ def test_long_chinese_text_is_truncated_with_a_warning() -> None:
     assert len(words) == tm.MAX_WORDS == len(weights)
 
 
-def test_highlight_html_escapes_and_scales() -> None:
-    out = text.highlight_html(["<script>alert(1)</script>", "a&b", '"q"'], [0.5, 1.0, 0.0])
-    assert "<script>" not in out and "&lt;script&gt;alert(1)&lt;/script&gt;" in out
-    assert "a&amp;b" in out and "&quot;q&quot;" in out
-    assert out.count("<span") == 3 and "rgba(255, 0, 0, 0.500)" in out
-    normalized = text.highlight_html(["a", "b"], torch.tensor([0.2, 4.0]), normalize=True)
-    assert "rgba(255, 0, 0, 0.050)" in normalized and "rgba(255, 0, 0, 1.000)" in normalized
-
-
-@pytest.mark.parametrize("words, weights, message", [
-    ([], [], "got 0 words"),
-    (["a", "b"], [0.5], "got 2 words but 1 weights"),
-    (["a", "b"], [0.5, float("nan")], "finite, got nan at position 1"),
-    (["a", "b"], [float("inf"), 0.5], "finite, got inf at position 0"),
-    (["a", "b"], [0.5, -0.1], ">= 0, got -0.1 at position 1"),
-    (["a", "b"], [0.0, 0.0], "all 2 weights are 0"),
-    (["a", "b"], [0.5, 2.0], "<= 1 unless normalize=True, got max 2"),
-    (["a", "b"], [[0.5, 0.5]], "one-dimensional, got shape"),
-])
-def test_highlight_html_rejects_bad_weights(words, weights, message) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        text.highlight_html(words, weights)
-
-
 def test_strip_special_removes_cls_sep_and_renormalizes() -> None:
     torch.manual_seed(0)
     attn = torch.rand(2, 3, 5, 5).softmax(-1)  # (layers, heads, q, k)

