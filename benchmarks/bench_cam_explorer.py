@@ -41,12 +41,12 @@ def main() -> None:
 
     def set_class_new(i: int) -> None:
         ex.cache.clear()
-        ex._heat.clear()
+        ex.heat.clear()
         set_class_cached(i)
 
     def set_layer_new(i: int) -> None:
         ex.cache.clear()
-        ex._heat.clear()
+        ex.heat.clear()
         ex.layer.value = layers[i % len(layers)]
 
     results["alpha"] = median_ms(set_alpha)

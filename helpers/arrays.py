@@ -1,4 +1,4 @@
-"""Array mechanisms shared by every layer of the package: min-max scaling with a flat-map guard.
+"""Array mechanisms shared by every layer of the package: min-max with a flat-map guard, to_numpy.
 
 This module sits at the bottom of the import graph: it imports nothing of ours,
 so ``images``, ``cam``, ``text``, ``viz``, ``widgets`` and ``exercises`` can all use it.
@@ -18,6 +18,13 @@ T = TypeVar("T", np.ndarray, torch.Tensor)
 
 FLAT_RTOL = 1e-12
 """A map whose range is at most ``FLAT_RTOL * max(1, |max|)`` counts as flat."""
+
+
+def to_numpy(m: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A float32 numpy copy of a tensor or array (moved to the CPU, detached)."""
+    if isinstance(m, torch.Tensor):
+        m = m.detach().float().cpu().numpy()
+    return np.asarray(m, dtype=np.float32)
 
 
 def minmax(a: T, dims: Sequence[int] | None = None) -> T:

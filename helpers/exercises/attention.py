@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
 
+from .. import textdata as td
 from .. import textmodels as tm
-from .core import run_check
+from .core import cycle, run_check
 
 
 # ------------------------------------------------------------ masked softmax ---
@@ -68,14 +70,13 @@ def _planted_heads() -> Callable[[np.random.Generator], tuple[torch.Tensor, int]
     then the first, then a random one; the answer is a different head in every trial."""
     used: list[int] = []
 
-    def make(rng: np.random.Generator) -> tuple[torch.Tensor, int]:
+    def make(which: str, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
         n_layers, n_heads = int(rng.integers(3, 6)), int(rng.integers(5, 9))
         t = int(rng.integers(6, 14))
         attn = torch.from_numpy(rng.normal(size=(n_layers, n_heads, t, t)).astype(np.float32))
         attn = attn.softmax(-1)  # (L, H, T, T)
-        layer = [n_layers - 1, 0, int(rng.integers(n_layers))][len(used) % 3]
-        free = [h for h in range(n_heads) if h not in used]
-        nxt = int(rng.choice(free))
+        layer = {"last": n_layers - 1, "first": 0, "random": int(rng.integers(n_layers))}[which]
+        nxt = int(rng.choice([h for h in range(n_heads) if h not in used]))
         used.append(nxt)
         others = [h for h in range(n_heads) if h != nxt]
         prev, same, decoy = (int(h) for h in rng.permutation(others)[:3])
@@ -90,7 +91,7 @@ def _planted_heads() -> Callable[[np.random.Generator], tuple[torch.Tensor, int]
         attn[layer, same] = 0.2 * attn[layer, same] + 0.8 * torch.eye(t)
         return attn, layer
 
-    return make
+    return cycle(*(partial(make, which) for which in ("last", "first", "random")))
 
 
 def check_next_token_head(student: Callable | None) -> bool:
@@ -103,9 +104,9 @@ def check_next_token_head(student: Callable | None) -> bool:
 # ------------------------------------------------------------ favoured word ---
 
 
-def ref_favoured_word(model: tm.AttnGRUClassifier, vocab: tm.Vocab, words: list[str]) -> str:
+def ref_favoured_word(model: tm.AttnGRUClassifier, vocab: td.Vocab, words: list[str]) -> str:
     """The word to which the classifier's attention pooling gives the largest weight."""
-    ids, mask = tm.make_batch([words], vocab, add_cls=False)  # (1, T)
+    ids, mask = td.make_batch([words], vocab, add_cls=False)  # (1, T)
     with torch.no_grad():
         _, weights = model(ids, mask)  # (1, T)
     return words[int(weights[0].argmax())]
@@ -114,7 +115,7 @@ def ref_favoured_word(model: tm.AttnGRUClassifier, vocab: tm.Vocab, words: list[
 def _classifier_sentence(rng: np.random.Generator) -> tuple:
     torch.manual_seed(int(rng.integers(2**31)))
     pool = [f"词{k}" for k in range(30)]
-    vocab = tm.Vocab(list(tm.SPECIALS) + pool)
+    vocab = td.Vocab(list(td.SPECIALS) + pool)
     model = tm.AttnGRUClassifier(len(vocab), emb_dim=8, hidden=8, attn_dim=8).eval()
     with torch.no_grad():
         model.attn_v.weight.mul_(8.0)  # peaked attention, so the favoured word is clear

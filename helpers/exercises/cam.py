@@ -9,7 +9,7 @@ Introduced in notebooks/09_2_1_cam and notebooks/09_2_2_grad_cam.
 
 from __future__ import annotations
 
-import itertools
+from functools import partial
 from collections.abc import Callable
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..hooks import Capture, count_hooks
-from .core import run_check
+from .core import cycle, run_check
 
 
 def _acts_weight(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -102,29 +102,27 @@ def ref_find_cam_layer(model: nn.Module, x: torch.Tensor,
     raise ValueError("no candidate feeds the pooling")
 
 
-def _toy_inputs() -> Callable[[np.random.Generator], tuple]:
-    # The right answer's name and its place in the list change between trials,
-    # so neither a stored name nor "the first/last candidate" can pass.
-    trials = itertools.cycle([("none", 0), ("conv", -1), ("bn", 1)])
+def _toy_inputs(head: str, place: int, rng: np.random.Generator) -> tuple:
+    """A random toy network whose pooled layer is ``head``'s, placed at ``place`` in the list."""
+    torch.manual_seed(int(rng.integers(2**31)))
+    model = _ToyNet(int(rng.integers(4, 9)), head).eval()
+    for m in model.modules():  # non-trivial BN statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    named = dict(model.named_modules())
+    names = ["stem", "block.conv2", "block.bn2", "block"]
+    names += {"none": [], "bn": ["head"], "conv": ["head.0", "head.1", "head"]}[head]
+    answer = "block" if head == "none" else "head"
+    others = [names[i] for i in rng.permutation(len(names)) if names[i] != answer]
+    others.insert(place % len(names), answer)
+    x = torch.from_numpy(rng.normal(size=(1, 3, 12, 12)).astype(np.float32))
+    return model, x, [(n, named[n]) for n in others]
 
-    def make(rng: np.random.Generator):
-        torch.manual_seed(int(rng.integers(2**31)))
-        head, place = next(trials)
-        model = _ToyNet(int(rng.integers(4, 9)), head).eval()
-        for m in model.modules():  # non-trivial BN statistics
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 1.5)
-        named = dict(model.named_modules())
-        names = ["stem", "block.conv2", "block.bn2", "block"]
-        names += {"none": [], "bn": ["head"], "conv": ["head.0", "head.1", "head"]}[head]
-        answer = "block" if head == "none" else "head"
-        others = [names[i] for i in rng.permutation(len(names)) if names[i] != answer]
-        others.insert(place % len(names), answer)
-        x = torch.from_numpy(rng.normal(size=(1, 3, 12, 12)).astype(np.float32))
-        return model, x, [(n, named[n]) for n in others]
 
-    return make
+# The right answer's name and its place in the list change between trials,
+# so neither a stored name nor "the first/last candidate" can pass.
+TOY_TRIALS = (("none", 0), ("conv", -1), ("bn", 1))
 
 
 def check_find_cam_layer(student: Callable | None, bundle=None) -> bool:
@@ -134,14 +132,16 @@ def check_find_cam_layer(student: Callable | None, bundle=None) -> bool:
     """
     hint = ("用 hooks.Capture 记录每个候选层的输出 A，再看哪一层满足 "
             "fc(A.mean(dim=(2, 3))) 与模型的 logits 相等（最后一个 nn.Linear 就是 fc）。")
-    ok = run_check("CAM 应该挂钩子的层（随机小网络）", student, ref_find_cam_layer, _toy_inputs(),
-                   hint=hint, trials=3)
+    ok = run_check("CAM 应该挂钩子的层（随机小网络）", student, ref_find_cam_layer,
+                   cycle(*(partial(_toy_inputs, *t) for t in TOY_TRIALS)), hint=hint,
+                   trials=len(TOY_TRIALS))
     if ok and bundle is not None:
-        x = np.random.default_rng().normal(size=(1, 3, 224, 224)).astype(np.float32)
-        x = torch.from_numpy(x)  # (1, 3, 224, 224), fresh each time
-        inputs = (bundle.model, x.to(bundle.device), list(bundle.feature_layers[-4:]))
-        ok = run_check(f"CAM 应该挂钩子的层（{bundle.name}）", student, ref_find_cam_layer,
-                       lambda rng: inputs, hint=hint, trials=1)
+        def real(rng: np.random.Generator) -> tuple:
+            x = torch.from_numpy(rng.normal(size=(1, 3, 224, 224)).astype(np.float32))
+            return bundle.model, x.to(bundle.device), list(bundle.feature_layers[-4:])
+
+        ok = run_check(f"CAM 应该挂钩子的层（{bundle.name}）", student, ref_find_cam_layer, real,
+                       hint=hint, trials=1)
     return ok
 
 
@@ -183,10 +183,18 @@ def check_gradcam_map(student: Callable | None) -> bool:
 
 def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
                        class_idx: int) -> torch.Tensor:
-    """d logits[0, class_idx] / d (layer's output). Shapes: -> (1, C, h, w)."""
-    with Capture(layer, grads=True) as cap:
-        logits = model(x)
-        (grads,) = torch.autograd.grad(logits[0, class_idx], cap.outputs["output"])
+    """d logits[0, class_idx] / d (layer's output). Shapes: -> (1, C, h, w).
+
+    Written with a plain forward hook and ``torch.autograd.grad``, independent of
+    ``helpers.hooks``, so that the check does not test the helpers with themselves.
+    """
+    stored: list[torch.Tensor] = []
+    handle = layer.register_forward_hook(lambda module, inputs, output: stored.append(output))
+    try:
+        logits = model(x)  # (1, classes)
+    finally:
+        handle.remove()
+    (grads,) = torch.autograd.grad(logits[0, class_idx], stored[0])  # (1, C, h, w)
     return grads
 
 

@@ -17,24 +17,10 @@ import torch
 
 from .. import hooks
 from ..models import ModelBundle
-from .core import run_check
+from ..arrays import minmax
+from .core import cycle, run_check
 
 Shape = tuple[int, ...]
-
-
-MakeInputs = Callable[[np.random.Generator], tuple]
-
-
-def _cycle(*makers: MakeInputs) -> MakeInputs:
-    """``make_inputs`` that takes each kind of input in turn, so every kind is tried."""
-    count = [0]
-
-    def make(rng: np.random.Generator) -> tuple:
-        maker = makers[count[0] % len(makers)]
-        count[0] += 1
-        return maker(rng)
-
-    return make
 
 
 # ------------------------------------------------- 1. showImg's numbers ---
@@ -42,10 +28,7 @@ def _cycle(*makers: MakeInputs) -> MakeInputs:
 
 def _showimg_normalize(channel: np.ndarray) -> np.ndarray:
     a = np.maximum(np.asarray(channel, dtype=np.float64), 0.0)  # (h, w) ReLU
-    span = a.max() - a.min()
-    if span <= 1e-12 * max(1.0, abs(a.max())):
-        return np.zeros_like(a)
-    return ((a - a.min()) / span) ** 2
+    return minmax(a) ** 2  # a flat channel (all 0 after ReLU) gives zeros
 
 
 def _channel(rng: np.random.Generator, shift: float) -> tuple[np.ndarray]:
@@ -61,7 +44,7 @@ def check_showimg_normalize(student: Callable[[np.ndarray], np.ndarray] | None) 
     """
     return run_check(
         "练习 1 showImg 的归一化", student, _showimg_normalize,
-        _cycle(lambda r: _channel(r, 0.0), lambda r: _channel(r, -10.0),  # all < 0: flat after ReLU
+        cycle(lambda r: _channel(r, 0.0), lambda r: _channel(r, -10.0),  # all < 0: flat after ReLU
                lambda r: _channel(r, 3.0)),
         "先 ReLU（np.maximum(a, 0)），再减最小值、除以（最大值 − 最小值），最后平方；"
         "ReLU 后全为 0 的通道（max == min）要返回全 0，不能除以 0。",
@@ -128,7 +111,7 @@ def check_first_layer_of_size(
         real = layer_shapes(bundle)
         makers.append(lambda r: (real, 14))
     return run_check(
-        "练习 2 第一个输出 14×14 的层", student, _first_layer_of_size, _cycle(*makers),
+        "练习 2 第一个输出 14×14 的层", student, _first_layer_of_size, cycle(*makers),
         "按顺序检查每一层的形状 (N, C, h, w)，返回第一个 h == w == size 的层名；一个都没有就返回 None。",
         trials=len(makers),
     )

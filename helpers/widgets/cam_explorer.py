@@ -20,10 +20,7 @@ Introduced in notebooks/09_2_1_cam and notebooks/09_2_2_grad_cam.
 
 from __future__ import annotations
 
-import difflib
 import html
-from collections import OrderedDict
-from dataclasses import dataclass
 
 import ipywidgets as W
 import numpy as np
@@ -33,44 +30,13 @@ from PIL import Image
 from .. import cam, viz
 from ..models import ModelBundle
 from .base import Explorer
-from .common import ImagePicker
+from .classes import ClassPicker
+from .common import LRU, ImagePicker, error_html
+from .photo import Photo, display_photo
 
 METHODS = (("Grad-CAM", "gradcam"), ("CAM", "cam"))
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
 CACHE_SIZE = 64  # maps kept (each about 0.2 MB)
-TOP_CLASSES = 5  # classes offered in the dropdown, by probability
-
-
-@dataclass
-class Photo:
-    """One photo as the explorer holds it; a new photo replaces the whole object.
-
-    Attributes:
-        image_id: a counter, part of every cache key.
-        x: the model's input.
-        pixels: the photo scaled to the display width.
-        box: ``(left, top, right, bottom)`` of the centre crop the model saw, in ``pixels``.
-        crop: ``pixels`` inside ``box``, as float for the blend.
-        probs: softmax over the classes (``None`` until the first map is computed).
-
-    Shapes:
-        x: ``(1, 3, 224, 224)``; pixels: ``(H, W, 3)`` uint8; crop: ``(bh, bw, 3)`` float32.
-    """
-
-    image_id: int
-    x: torch.Tensor
-    pixels: np.ndarray
-    box: tuple[int, int, int, int]
-    crop: np.ndarray
-    probs: torch.Tensor | None = None
-
-
-def display_box(box: tuple[int, int, int, int], scale: float,
-                size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """``box`` scaled by ``scale``, kept inside ``size = (w, h)`` and at least 1x1 pixel."""
-    left, top, right, bottom = (round(v * scale) for v in box)
-    left, top = min(max(0, left), size[0] - 1), min(max(0, top), size[1] - 1)
-    return left, top, min(size[0], max(right, left + 1)), min(size[1], max(bottom, top + 1))
 
 
 class CamExplorer(Explorer):
@@ -80,10 +46,9 @@ class CamExplorer(Explorer):
         method: ``ToggleButtons``, ``"gradcam"`` or ``"cam"`` (CAM only when the
             model's head is global average pooling + one linear layer, i.e.
             ``bundle.classifier_weight`` is not None; otherwise ``method_note`` says why).
-        classes: ``Dropdown`` of class indices: the ``TOP_CLASSES`` most probable, plus
-            any class chosen by name.
-        class_name: ``Combobox`` to type any of the 1000 class names (Enter);
-            an unknown name shows a message in ``message`` and changes nothing.
+        class_picker: the :class:`ClassPicker`; ``classes`` (its dropdown of the most
+            probable classes), ``class_name`` (type any class name, Enter) and
+            ``message`` are its widgets, ``class_idx`` its choice.
         layer: ``Dropdown`` of ``bundle.feature_layers`` names, the Grad-CAM target
             (CAM always uses ``bundle.cam_layer_name``).
         alpha: ``FloatSlider``, the photo's weight in the blend.
@@ -92,7 +57,7 @@ class CamExplorer(Explorer):
         photo: the :class:`Photo` shown now (``probs`` is ``photo.probs``).
         image_widget: the ``ipywidgets.Image`` drawn into; info: an ``HTML`` line.
         cache: ``{(image id, method, layer, class): CamResult}``, the last
-            ``CACHE_SIZE`` maps used.
+            ``CACHE_SIZE`` maps used; heat: the same keys, the map's colour rows in the box.
         passes: how many maps were computed (one forward, plus one backward for Grad-CAM).
         widget: the whole UI (a ``VBox``).
 
@@ -126,8 +91,7 @@ class CamExplorer(Explorer):
         if layer not in self.layer_names:
             raise ValueError(f"layer {layer!r} is not one of bundle.feature_layers")
         self.width = width
-        self.cache: OrderedDict[tuple, cam.CamResult] = OrderedDict()
-        self._heat: OrderedDict[tuple, np.ndarray] = OrderedDict()  # same keys as cache
+        self.cache, self.heat = LRU(CACHE_SIZE), LRU(CACHE_SIZE)
         self.passes = 0
         self._image_count = 0
         wide = {"description_width": "initial"}
@@ -136,24 +100,20 @@ class CamExplorer(Explorer):
         self.method_note = W.HTML("" if self.has_cam else (
             f"CAM 不可用：{html.escape(bundle.name)} 的分类头不是“全局平均池化 + 一个全连接层”，"
             "没有可以直接使用的类权重 W，所以这里只能用 Grad-CAM。"))
-        self.classes = W.Dropdown(description="类别", style=wide)
-        self.class_name = W.Combobox(placeholder="输入任意类别名（英文），按回车",
-                                     options=list(bundle.categories), ensure_option=False,
-                                     continuous_update=False, description="其他类别", style=wide)
+        self.class_picker = ClassPicker(bundle.categories, lambda k: self.render())
+        picker = self.class_picker
+        self.classes, self.class_name, self.message = picker.dropdown, picker.name, picker.message
         self.layer = W.Dropdown(options=self.layer_names, value=layer, description="目标层",
                                 style=wide)
         self.alpha = W.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05, readout_format=".2f",
                                    description="照片权重 α", style=wide)
         self.cmap = W.Dropdown(options=list(COLORMAPS), value=cmap if cmap in COLORMAPS else "jet",
                                description="颜色表", style=wide)
-        self.message = W.HTML()
         self.info = W.HTML()
         self.image_widget = W.Image(format="png", width=width)
         self.picker = ImagePicker(image, self._on_image)
         self._load(self.picker.image)
         self.method.observe(self._on_method, names="value")
-        self.classes.observe(self._on_class, names="value")
-        self.class_name.observe(self._on_class_name, names="value")
         for w in (self.layer, self.alpha, self.cmap):
             w.observe(self._redraw, names="value")
         self.widget = W.VBox([
@@ -172,15 +132,8 @@ class CamExplorer(Explorer):
         If the model fails on the photo, the previous :class:`Photo` stays and the error rises.
         """
         self._image_count += 1
-        scale = min(1.0, self.width / max(image.size))
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        pixels = np.asarray(image.convert("RGB").resize(size, Image.Resampling.BICUBIC),
-                            dtype=np.uint8)  # (H, W, 3)
-        box = display_box(self.bundle.crop_box(image.size), scale, size)
-        left, top, right, bottom = box
-        old, self.photo = getattr(self, "photo", None), Photo(
-            self._image_count, self.bundle.to_input(image), pixels, box,
-            pixels[top:bottom, left:right].astype(np.float32))
+        old, self.photo = getattr(self, "photo", None), display_photo(
+            self.bundle, image, self.width, self._image_count)
         try:
             first = self.result(None)  # also gives the probabilities
         except Exception:
@@ -188,12 +141,17 @@ class CamExplorer(Explorer):
                 self.photo = old
             raise
         self.photo.probs = first.probs
-        self._set_classes(first.class_idx)
+        self.class_picker.show(first.probs, first.class_idx)
 
     @property
     def probs(self) -> torch.Tensor:
         """Softmax over the classes for the current photo. Shapes: ``(classes,)``."""
         return self.photo.probs
+
+    @property
+    def class_idx(self) -> int:
+        """The class explained now."""
+        return self.class_picker.class_idx
 
     def _key(self, class_idx: int | None) -> tuple:
         layer = self.bundle.cam_layer_name if self.method.value == "cam" else self.layer.value
@@ -207,8 +165,7 @@ class CamExplorer(Explorer):
         """
         key = self._key(class_idx)
         if class_idx is not None and key in self.cache:
-            self.cache.move_to_end(key)
-            return self.cache[key]
+            return self.cache.fetch(key, None)
         model = self.bundle.model
         if self.method.value == "cam":
             res = cam.class_weight_cam(model, self.bundle.cam_layer,
@@ -216,24 +173,7 @@ class CamExplorer(Explorer):
         else:
             res = cam.grad_cam(model, self.layer.value, self.photo.x, class_idx)
         self.passes += 1
-        self.cache[self._key(res.class_idx)] = res
-        while len(self.cache) > CACHE_SIZE:
-            self.cache.popitem(last=False)  # the least recently used map
-        return res
-
-    def _label(self, k: int) -> str:
-        return f"{self.bundle.categories[k]}（{float(self.probs[k]):.3f}）"
-
-    def _set_classes(self, class_idx: int) -> None:
-        """The top classes plus ``class_idx`` if it is not among them; select ``class_idx``."""
-        top = [int(k) for k in self.probs.topk(TOP_CLASSES).indices]
-        options = [(self._label(k), k) for k in top]
-        if class_idx not in top:
-            options.append((f"其他：{self._label(class_idx)}", class_idx))
-        self.class_idx = class_idx
-        with self.quiet():
-            self.classes.options = options
-            self.classes.value = class_idx
+        return self.cache.put(self._key(res.class_idx), res)
 
     def _sync_layer(self) -> None:
         self.layer.disabled = self.method.value == "cam"
@@ -244,8 +184,7 @@ class CamExplorer(Explorer):
         try:
             self._load(image)
         except Exception as err:  # e.g. the model fails on this photo: the old one stays
-            self.message.value = (f"<span style='color:#b00'>无法解释 {html.escape(label)}："
-                                  f"{html.escape(str(err))}（仍显示上一张图片）</span>")
+            self.message.value = error_html(f"无法解释 {label}：{err}（仍显示上一张图片）")
             return
         self.message.value = ""
         self.render()
@@ -254,31 +193,9 @@ class CamExplorer(Explorer):
         self._sync_layer()
         self.render()
 
-    def _on_class(self, change: dict) -> None:
-        if not self._busy and change["new"] is not None:
-            self.class_idx = int(change["new"])
-            self.render()
-
-    def _on_class_name(self, change: dict) -> None:
-        self.select_class(change["new"])
-
     def select_class(self, name: str) -> bool:
         """Explain the class called ``name`` (any case); an unknown name only shows a message."""
-        text = (name or "").strip()
-        if not text:
-            return False
-        lookup = {c.lower(): k for k, c in enumerate(self.bundle.categories)}
-        k = lookup.get(text.lower())
-        if k is None:
-            close = difflib.get_close_matches(text, self.bundle.categories, n=3, cutoff=0.6)
-            hint = f"相近的类别：{'、'.join(close)}" if close else "请从下拉列表中选择一个类别名（英文）"
-            self.message.value = (f"<span style='color:#b00'>没有名为 “{html.escape(text)}” 的类别。"
-                                  f"{html.escape(hint)}（仍显示上一个类别）</span>")
-            return False
-        self.message.value = ""
-        self._set_classes(k)
-        self.render()
-        return True
+        return self.class_picker.select(name)
 
     # ----------------------------------------------------------- render ---
 
@@ -289,12 +206,9 @@ class CamExplorer(Explorer):
             returns ``(box height, box width)`` uint8.
         """
         res = self.result(key[-1])  # also keeps the map's cache entry fresh
-        if key not in self._heat:
-            left, top, right, bottom = self.photo.box
-            self._heat[key] = viz.heat_index(res.raw.clamp(min=0), (right - left, bottom - top))
-            while len(self._heat) > CACHE_SIZE:
-                self._heat.popitem(last=False)
-        return self._heat[key]
+        left, top, right, bottom = self.photo.box
+        return self.heat.fetch(key, lambda: viz.heat_index(res.raw.clamp(min=0),
+                                                           (right - left, bottom - top)))
 
     def picture(self) -> Image.Image:
         """The photo with the current map blended into the region the model saw.
@@ -317,7 +231,7 @@ class CamExplorer(Explorer):
         method = dict((v, k) for k, v in METHODS)[self.method.value]
         layer = self.bundle.cam_layer_name if self.method.value == "cam" else self.layer.value
         h, w = res.raw.shape
-        return (f"{method} · 层 {layer}（{h}×{w}）· 类别 {self._label(res.class_idx)}"
+        return (f"{method} · 层 {layer}（{h}×{w}）· 类别 {self.class_picker.label(res.class_idx)}"
                 f" · 白框：模型实际看到的中心裁剪区域")
 
     def summary(self) -> str:

@@ -1,4 +1,4 @@
-"""Pieces shared by the explorers: an image picker with upload, and fast PNG display.
+"""Pieces shared by the explorers: an image picker with upload, fast PNG display, an LRU cache.
 
 Explorers draw into an ``ipywidgets.Image`` with PNG bytes made by PIL, not
 through matplotlib, so that a slider move only costs a colormap and a blend.
@@ -8,8 +8,11 @@ Introduced in notebooks/09_1_layer_outputs.
 
 from __future__ import annotations
 
+import html
 import io
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -31,6 +34,34 @@ def to_png(picture: Image.Image | np.ndarray, width: int | None = None) -> bytes
     buf = io.BytesIO()
     picture.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+class LRU(OrderedDict):
+    """A dict that keeps only its ``size`` most recently used entries (the explorers' caches)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        """Store ``value`` as the newest entry, dropping the least recently used beyond ``size``."""
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+    def fetch(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The entry for ``key`` (now the newest), made by ``make()`` when it is missing."""
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return self.put(key, make())
+
+
+def error_html(message: str) -> str:
+    """A friendly error line for an explorer (escaped, dark red)."""
+    return f"<span style='color:#b00'>{html.escape(message, quote=True)}</span>"
 
 
 def upload_bytes(value: object) -> tuple[str, bytes] | None:
@@ -83,16 +114,7 @@ class ImagePicker:
         try:
             image = load_image(content)
         except ImageLoadError as err:
-            self.message.value = (
-                f"<span style='color:#b00'>无法读取 {_escape(name)}：{_escape(str(err))}"
-                f"（仍显示上一张图片）</span>"
-            )
+            self.message.value = error_html(f"无法读取 {name}：{err}（仍显示上一张图片）")
             return False
         self._set(image, name)
         return True
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)
