@@ -19,11 +19,11 @@ WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
          "the", "cat", "sat", "on", "mat", ".", "<", ">", "script"]
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
+@pytest.fixture
+def tiny_bert(tmp_path):
     from transformers import BertConfig, BertModel, BertTokenizer
 
-    vocab_file = tmp_path_factory.mktemp("tiny_bert") / "vocab.txt"
+    vocab_file = tmp_path / "vocab.txt"
     vocab_file.write_text("\n".join(WORDS), encoding="utf-8")
     torch.manual_seed(0)
     config = BertConfig(vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=2,
