@@ -31,8 +31,8 @@ from .. import cam, viz
 from ..models import ModelBundle
 from .base import Explorer
 from .classes import ClassPicker
-from .common import LRU, ImagePicker, error_html
-from .photo import Photo, display_photo
+from .common import LRU, WIDE, ImagePicker, alpha_slider, error_html
+from .photo import display_photo
 
 METHODS = (("Grad-CAM", "gradcam"), ("CAM", "cam"))
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
@@ -94,9 +94,8 @@ class CamExplorer(Explorer):
         self.cache, self.heat = LRU(CACHE_SIZE), LRU(CACHE_SIZE)
         self.passes = 0
         self._image_count = 0
-        wide = {"description_width": "initial"}
         self.method = W.ToggleButtons(options=list(METHODS) if self.has_cam else [METHODS[0]],
-                                      value=method, description="方法", style=wide)
+                                      value=method, description="方法", style=WIDE)
         self.method_note = W.HTML("" if self.has_cam else (
             f"CAM 不可用：{html.escape(bundle.name)} 的分类头不是“全局平均池化 + 一个全连接层”，"
             "没有可以直接使用的类权重 W，所以这里只能用 Grad-CAM。"))
@@ -104,11 +103,10 @@ class CamExplorer(Explorer):
         picker = self.class_picker
         self.classes, self.class_name, self.message = picker.dropdown, picker.name, picker.message
         self.layer = W.Dropdown(options=self.layer_names, value=layer, description="目标层",
-                                style=wide)
-        self.alpha = W.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05, readout_format=".2f",
-                                   description="照片权重 α", style=wide)
+                                style=WIDE)
+        self.alpha = alpha_slider(alpha)
         self.cmap = W.Dropdown(options=list(COLORMAPS), value=cmap if cmap in COLORMAPS else "jet",
-                               description="颜色表", style=wide)
+                               description="颜色表", style=WIDE)
         self.info = W.HTML()
         self.image_widget = W.Image(format="png", width=width)
         self.picker = ImagePicker(image, self._on_image)

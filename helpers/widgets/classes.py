@@ -6,13 +6,12 @@ Introduced in notebooks/09_2_1_cam.
 from __future__ import annotations
 
 import difflib
-import html
 from collections.abc import Callable, Sequence
 
 import ipywidgets as W
 import torch
 
-from .common import error_html
+from .common import WIDE, error_html
 
 TOP_CLASSES = 5  # classes offered in the dropdown, by probability
 CLOSE_NAMES = 3  # near matches suggested for an unknown name
@@ -38,11 +37,10 @@ class ClassPicker:
         self.class_idx = 0
         self.probs: torch.Tensor | None = None
         self._setting = False
-        wide = {"description_width": "initial"}
-        self.dropdown = W.Dropdown(description="类别", style=wide)
+        self.dropdown = W.Dropdown(description="类别", style=WIDE)
         self.name = W.Combobox(placeholder="输入任意类别名（英文），按回车",
                                options=self.categories, ensure_option=False,
-                               continuous_update=False, description="其他类别", style=wide)
+                               continuous_update=False, description="其他类别", style=WIDE)
         self.message = W.HTML()
         self.dropdown.observe(self._on_dropdown, names="value")
         self.name.observe(lambda change: self.select(change["new"]), names="value")

@@ -21,6 +21,15 @@ from PIL import Image
 from ..images import ImageLoadError, list_images, load_image
 
 
+WIDE = {"description_width": "initial"}  # a control's label is never cut
+
+
+def alpha_slider(value: float) -> W.FloatSlider:
+    """The photo-weight slider of every overlay (``alpha * photo + (1 - alpha) * heat``)."""
+    return W.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, readout_format=".2f",
+                         description="照片权重 α", style=WIDE)
+
+
 def to_png(picture: Image.Image | np.ndarray, width: int | None = None) -> bytes:
     """Encode a PIL image or an ``(H, W, 3)`` float array in [0, 1] as PNG bytes.
 

@@ -26,7 +26,7 @@ from PIL import Image
 from .. import hooks, viz
 from ..models import ModelBundle
 from .base import Explorer
-from .common import ImagePicker
+from .common import WIDE, ImagePicker, alpha_slider
 
 GRID_SMALL, GRID_LARGE = 16, 64  # channels in the two grid modes
 GRID_COLUMNS = {GRID_SMALL: 4, GRID_LARGE: 8}  # tiles per row
@@ -105,17 +105,15 @@ class FeatureMapExplorer(Explorer):
         self.width, self.size = width, size
         self.forward_passes = 0
         last = len(self.names) - 1
-        wide = {"description_width": "initial"}
         self.layer = W.IntSlider(value=last if layer is None else layer, min=0, max=last,
-                                 description="层", style=wide)
-        self.channel = W.IntSlider(value=0, min=0, max=0, description="通道", style=wide)
-        self.alpha = W.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05, readout_format=".2f",
-                                   description="照片权重 α", style=wide)
+                                 description="层", style=WIDE)
+        self.channel = W.IntSlider(value=0, min=0, max=0, description="通道", style=WIDE)
+        self.alpha = alpha_slider(alpha)
         self.mode = W.ToggleButtons(options=list(zip(
             ("单通道叠加到照片", f"前 {GRID_SMALL} 个通道", f"前 {GRID_LARGE} 个通道"), MODES)),
             value=mode)
         self.order = W.Dropdown(options=[("按平均激活从大到小", "active"), ("按通道编号", "index")],
-                                value=order, description="通道顺序", style=wide)
+                                value=order, description="通道顺序", style=WIDE)
         self.info = W.HTML()
         self.image_widget = W.Image(format="png", width=width)
         self.picker = ImagePicker(image, self._on_image)
