@@ -28,7 +28,7 @@ from . import cam
 from .attribution_base import (REDUCTIONS, Attribution, baseline_like, check_count, check_reduce,
                                check_x, finish, frozen, input_grads, logits_of, resolve_classes,
                                rows, targets_of)
-from .guided import FunctionalReLUCheck, guided_relus
+from .guided import guided_relus, unguided_relus
 from .occlusion import occlusion
 
 __all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "attribute",
@@ -114,10 +114,19 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
                   {"sigma": sigma.tolist(), "samples": s})
 
 
+def _refuse_unguided(score: torch.Tensor) -> None:
+    found = unguided_relus(score)
+    if found:
+        raise RuntimeError(
+            f"the model applies {len(found)} ReLU(s) as a function call (F.relu, torch.relu, "
+            f"x.relu(), F.relu6; autograd node {found[0]}); Guided Backprop only guides "
+            f"nn.ReLU / nn.ReLU6 modules. Replace the calls with modules.")
+
+
 def _guided_grads(model: nn.Module, x: torch.Tensor,
                   class_idx: object) -> tuple[torch.Tensor, torch.Tensor]:
-    with frozen(model), guided_relus(model), FunctionalReLUCheck():
-        return input_grads(model, x, class_idx)
+    with frozen(model), guided_relus(model):
+        return input_grads(model, x, class_idx, check=_refuse_unguided)
 
 
 def guided_backprop(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
@@ -188,7 +197,7 @@ def _ig_nodes(method: str, steps: int) -> tuple[list[float], list[float]]:
 def integrated_gradients(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
                          steps: int = 50, baseline: float | torch.Tensor | None = None,
                          method: str = "gausslegendre", batch_size: int = 16,
-                         reduce: str = "abs_sum") -> Attribution:
+                         completeness: bool = True, reduce: str = "abs_sum") -> Attribution:
     """Integrated Gradients (Sundararajan et al. 2017): gradients along a path from a baseline.
 
     Formula:
@@ -206,6 +215,9 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, class_idx: object = 
             captum's ``riemann_trapezoid`` uses ``1/steps`` (ends halved), which sums
             to ``1 - 1/steps``, so its result is ours times ``(steps - 1) / steps``.
         batch_size: path points per forward pass.
+        completeness: also run ``x`` and ``x'`` through the model (one pass of
+            ``2N`` images, no gradients) for ``info["delta"]`` and ``info["score_gap"]``;
+            with ``False`` and a given ``class_idx`` that pass is skipped.
 
     Shapes:
         x, baseline: ``(N, 3, H, W)``; path points: ``(N * steps, 3, H, W)``.
@@ -223,20 +235,24 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, class_idx: object = 
     base = baseline_like(baseline, x)
     diff = x - base  # (N, 3, H, W)
     total = torch.zeros_like(x)
+    info: dict[str, Any] = {"steps": k, "method": method}
     with frozen(model):
-        with torch.no_grad():
-            ends = logits_of(model, torch.cat([x, base]))  # (2N, classes)
-        targets = targets_of(class_idx, n, ends[:n])
-        gap = (ends[:n] - ends[n:]).gather(1, targets[:, None])[:, 0]  # (N,) y(x) - y(x')
+        if completeness:
+            with torch.no_grad():
+                ends = logits_of(model, torch.cat([x, base]))  # (2N, classes)
+            targets = targets_of(class_idx, n, ends[:n])
+            gap = (ends[:n] - ends[n:]).gather(1, targets[:, None])[:, 0]  # y(x) - y(x'), (N,)
+        else:
+            targets = resolve_classes(model, x, class_idx)
         for _, ii, kk in rows(n * k, bs, k, x.device):
             path = base[ii] + alphas[kk, None, None, None] * diff[ii]  # (B, 3, H, W)
-            grads, _ = input_grads(model, path, targets[ii])
+            grads, _ = input_grads(model, path, targets[ii])  # checks the range
             total.index_add_(0, ii, grads * weights[kk, None, None, None])
     raw = diff * total
-    delta = raw.sum(dim=(1, 2, 3)) - gap
-    return finish(raw, targets, "integrated_gradients", reduce,
-                  {"delta": delta.tolist(), "score_gap": gap.tolist(), "steps": k,
-                   "method": method})
+    if completeness:
+        info["delta"] = (raw.sum(dim=(1, 2, 3)) - gap).tolist()
+        info["score_gap"] = gap.tolist()
+    return finish(raw, targets, "integrated_gradients", reduce, info)
 
 
 ATTRIBUTIONS: dict[str, Callable[..., Attribution]] = {

@@ -15,7 +15,7 @@ For notebook 9.4 (measuring how far a heat map can be trusted, issue 11).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,9 +182,13 @@ def frozen(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-def input_grads(model: nn.Module, inp: torch.Tensor,
-                class_idx: object) -> tuple[torch.Tensor, torch.Tensor]:
+def input_grads(model: nn.Module, inp: torch.Tensor, class_idx: object,
+                check: Callable[[torch.Tensor], None] | None = None,
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient of each row's class score w.r.t. its input row; call inside ``frozen``.
+
+    ``check(score)``, when given, runs between the forward and the backward pass
+    (e.g. to inspect the autograd graph) and may raise.
 
     Shapes:
         inp: ``(M, 3, H, W)``; returns grads ``(M, 3, H, W)`` and targets ``(M,)``.
@@ -195,6 +199,8 @@ def input_grads(model: nn.Module, inp: torch.Tensor,
     score = logits.gather(1, targets[:, None]).sum()  # images are independent in eval mode
     if not score.requires_grad:
         raise RuntimeError("the class score does not depend on x")
+    if check is not None:
+        check(score)
     (grads,) = torch.autograd.grad(score, leaf)
     return grads, targets
 

@@ -9,8 +9,8 @@ for a :class:`GuidedReLU` that calls it, restoring the original modules in
 ResNet, timm's EfficientNet-Lite) are no problem.
 
 A ReLU written as a function call (``F.relu(x)``, ``torch.relu``, ``x.relu()``,
-``F.relu6``) cannot be swapped: :class:`FunctionalReLUCheck` raises a
-``RuntimeError`` when such a call runs, rather than let a result come out only
+``F.relu6``) cannot be swapped; :func:`unguided_relus` finds such ReLUs in the
+autograd graph, so that a caller can refuse a result that would come out only
 partly guided. Other activations (SiLU, GELU, Hardswish, sigmoid) keep their
 ordinary gradient, as in captum.
 
@@ -25,12 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.overrides import TorchFunctionMode
-
-_FUNCTIONAL_RELUS = {F.relu, F.relu_, F.relu6, torch.relu, torch.relu_,
-                     torch.Tensor.relu, torch.Tensor.relu_}
 
 
 class _GuidedClamp(torch.autograd.Function):
@@ -38,19 +33,18 @@ class _GuidedClamp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, upper: float | None) -> torch.Tensor:
-        if upper is None:
-            mask = x > 0
-            out = x.clamp(min=0)
-        else:
-            mask = (x > 0) & (x < upper)
-            out = x.clamp(0, upper)
-        ctx.save_for_backward(mask)
+        out = x.clamp(min=0) if upper is None else x.clamp(0, upper)
+        ctx.upper = upper
+        ctx.save_for_backward(out)  # 0 < out < upper exactly where 0 < x < upper
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (mask,) = ctx.saved_tensors
-        return grad.clamp(min=0) * mask, None
+        (out,) = ctx.saved_tensors
+        positive = grad.clamp(min=0)
+        if ctx.upper is None:
+            return torch.ops.aten.threshold_backward(positive, out, 0), None
+        return torch.ops.aten.hardtanh_backward(positive, out, 0.0, ctx.upper), None
 
 
 class GuidedReLU(nn.Module):
@@ -115,17 +109,26 @@ def guided_relus(model: nn.Module) -> Iterator[int]:
             parent._modules[name] = child
 
 
-class FunctionalReLUCheck(TorchFunctionMode):
-    """Raise ``RuntimeError`` when a functional ReLU runs (``F.relu``, ``torch.relu``, ...).
+def unguided_relus(output: torch.Tensor) -> list[str]:
+    """The ReLU nodes in ``output``'s autograd graph: ReLUs that a gradient would cross unguided.
 
-    Use it around the forward pass inside :func:`guided_relus`: such a call would
-    keep the ordinary ReLU gradient, and the result would be only partly guided.
+    Inside :func:`guided_relus` every ``nn.ReLU`` / ``nn.ReLU6`` module is guided,
+    so a ``ReluBackward`` or ``HardtanhBackward`` node comes from a function call
+    (``F.relu``, ``torch.relu``, ``x.relu()``, ``F.relu6``) or an ``nn.Hardtanh``.
+    A ReLU written as ``x.clamp(min=0)`` is not recognised.
+
+    Returns:
+        the nodes' names, one per node (empty when every ReLU is guided).
     """
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func in _FUNCTIONAL_RELUS:
-            name = getattr(func, "__qualname__", None) or getattr(func, "__name__", str(func))
-            raise RuntimeError(
-                f"the model calls {name}() as a function; Guided Backprop only guides "
-                f"nn.ReLU / nn.ReLU6 modules. Replace the call with an nn.ReLU module.")
-        return func(*args, **(kwargs or {}))
+    found: list[str] = []
+    seen: set = set()
+    stack = [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if node.name().startswith(("ReluBackward", "HardtanhBackward", "Relu6Backward")):
+            found.append(node.name())
+        stack.extend(child for child, _ in node.next_functions)
+    return found
