@@ -21,7 +21,8 @@ Matched settings (both libraries):
   timed on a copy whose ReLU6s are ``nn.ReLU`` + ``clamp(max=6)``, which gives the same
   guided result as ours (tests/test_attribution.py checks it).
 
-Printed per method and batch: medians, ``ours / captum`` (below 1: ours is faster)
+The calls alternate between the two libraries (who goes first alternates too), so
+a busy machine slows both alike. Printed per method and batch: medians, ``ours / captum`` (below 1: ours is faster)
 and the largest difference between the two raw attributions relative to captum's
 largest value (Guided Grad-CAM differs by design: ours multiplies by the min-max
 scaled Grad-CAM map). Nothing is asserted.
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import statistics
 import sys
 import warnings
 from collections.abc import Callable
@@ -134,7 +136,8 @@ def main() -> None:
     print(f"bundled EfficientNet-Lite0, CPU, torch threads {torch.get_num_threads()}, "
           f"torch {torch.__version__}; images {names}; SmoothGrad samples {args.samples}, "
           f"IG steps {args.steps} (gausslegendre), occlusion window = stride {args.window}, "
-          f"Guided Grad-CAM layer {layer!r}; median of {args.repeats} calls after one warm-up call")
+          f"Guided Grad-CAM layer {layer!r}; median of {args.repeats} interleaved calls after one "
+          f"warm-up call")
     only = set(filter(None, args.only.split(",")))
 
     rows = []
@@ -149,8 +152,12 @@ def main() -> None:
             torch.manual_seed(0)  # SmoothGrad: captum then draws our noise (seed=0)
             b = theirs().detach().reshape(-1, *x.shape[1:])
             diff = float((a.reshape(b.shape) - b).abs().max() / b.abs().max().clamp_min(1e-12))
-            t_ours = median_ms(lambda i: ours(), repeats=args.repeats, warmup=0)
-            t_peer = median_ms(lambda i: theirs(), repeats=args.repeats, warmup=0)
+            times: tuple[list[float], list[float]] = ([], [])
+            for r in range(args.repeats):  # interleaved, alternating who goes first
+                order = [(times[0], ours), (times[1], theirs)]
+                for store, fn in order if r % 2 == 0 else order[::-1]:
+                    store.append(median_ms(lambda i, fn=fn: fn(), repeats=1, warmup=0))
+            t_ours, t_peer = statistics.median(times[0]), statistics.median(times[1])
             model.zero_grad(set_to_none=True)  # captum leaves no .grad, but be sure
             assert count_hooks(model) == 0, f"{method} left hooks on the model"
             rows.append((method, n, peer, t_ours, t_peer, diff))
