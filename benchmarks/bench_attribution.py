@@ -22,10 +22,10 @@ Matched settings (both libraries):
   guided result as ours (tests/test_attribution.py checks it).
 
 The calls alternate between the two libraries (who goes first alternates too), so
-a busy machine slows both alike. Printed per method and batch: medians, ``ours / captum`` (below 1: ours is faster)
-and the largest difference between the two raw attributions relative to captum's
-largest value (Guided Grad-CAM differs by design: ours multiplies by the min-max
-scaled Grad-CAM map). Nothing is asserted.
+a busy machine slows both alike. Printed per method and batch: medians,
+``ours / captum`` (below 1: ours is faster) and the largest difference between the
+two raw attributions relative to captum's largest value (Guided Grad-CAM differs by
+design: ours multiplies by the min-max scaled Grad-CAM map). Nothing is asserted.
 
 Usage:
     .venv/bin/python benchmarks/bench_attribution.py [--repeats 3] [--samples 8]

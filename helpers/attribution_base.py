@@ -57,6 +57,11 @@ class Attribution:
     reduction: str
     info: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # shapes, not arrays: safe to print in a notebook
+        return (f"Attribution(method={self.method!r}, class_idx={self.class_idx}, "
+                f"map {tuple(self.map.shape)}, raw {tuple(self.raw.shape)}, "
+                f"reduction={self.reduction!r}, info keys {sorted(self.info)})")
+
 
 # ------------------------------------------------------------------ checks ---
 
