@@ -19,7 +19,8 @@ from .attribution_base import (Attribution, baseline_like, check_count, check_re
 
 
 def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
-              window: int | tuple[int, int] = 32, stride: int | tuple[int, int] | None = None,
+              window: int | tuple[int, int] | None = None,
+              stride: int | tuple[int, int] | None = None,
               baseline: float | torch.Tensor = 0.0, batch_size: int = 32,
               reduce: str = "positive") -> Attribution:
     """Occlusion (Zeiler & Fergus 2014): how much the class score drops when a patch is hidden.
@@ -33,7 +34,9 @@ def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
 
     Args:
         model, x, class_idx, reduce: as for :func:`helpers.attribution.saliency`.
-        window: the patch's height and width (one int for a square).
+        window: the patch's height and width (one int for a square); ``None``
+            means a quarter of the shorter image side (56 for 224 x 224: 49 patches
+            with the default stride, a few seconds per image on one CPU thread).
         stride: the step between patches, at most ``window``; ``None`` means half
             the window (rounded down, at least 1).
         baseline: the value ``x'`` hidden pixels take: ``0.0``, which after
@@ -47,10 +50,10 @@ def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
     """
     check_x(x)
     check_reduce(reduce)
-    wh, ww = pair("window", window)
+    n, _, h, w = x.shape
+    wh, ww = pair("window", max(1, min(h, w) // 4) if window is None else window)
     sh, sw = (max(1, wh // 2), max(1, ww // 2)) if stride is None else pair("stride", stride)
     bs = check_count("batch_size", batch_size)
-    n, _, h, w = x.shape
     if wh > h or ww > w or sh > wh or sw > ww:
         raise ValueError(f"need stride <= window <= image size, got stride {(sh, sw)}, "
                          f"window {(wh, ww)}, image {(h, w)}")

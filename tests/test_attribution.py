@@ -250,11 +250,13 @@ def test_top1_class_per_image(linear):
         top1 = linear(x).argmax(dim=1).tolist()
     assert len(set(top1)) > 1  # the images disagree, so the per-image choice matters
     for name in ("saliency", "smoothgrad", "integrated_gradients", "occlusion"):
-        opts = {"occlusion": {"window": 4}}.get(name, {})
-        res = attr.attribute(name, linear, x, **opts)
+        res = attr.attribute(name, linear, x)  # occlusion: window 2, stride 1 on 8 x 8
         assert res.class_idx == top1
         if name == "saliency":
             torch.testing.assert_close(res.raw, linear.fc.weight.detach()[top1].view(4, 3, 8, 8))
+        if name == "occlusion":
+            assert res.info["window"] == (2, 2) and res.info["stride"] == (1, 1)
+            assert res.info["patches"] == 49
 
 
 # ---------------------------------------------------- state and errors ---
