@@ -14,10 +14,10 @@ from collections.abc import Callable
 REPEATS = 40
 
 
-def median_ms(step: Callable[[int], None], repeats: int = REPEATS) -> float:
-    """Median wall time of ``step(i)`` in milliseconds (after two warm-up calls)."""
-    step(0)
-    step(1)
+def median_ms(step: Callable[[int], None], repeats: int = REPEATS, warmup: int = 2) -> float:
+    """Median wall time of ``step(i)`` in milliseconds (after ``warmup`` warm-up calls)."""
+    for i in range(warmup):
+        step(i)
     times = []
     for i in range(repeats):
         t0 = time.perf_counter()

@@ -14,13 +14,14 @@ import random
 import numpy as np
 import torch
 
-from . import cam, fonts, hooks, images, models, sources, viz
+from . import attribution, cam, fonts, hooks, images, models, sources, viz
 from .images import list_images, load_image
 from .models import ModelBundle, get_device, load_model, resolve_source
 
 __all__ = [
-    "ModelBundle", "cam", "fonts", "get_device", "hooks", "images", "list_images", "load_image",
-    "load_model", "models", "resolve_source", "setup", "sources", "viz",
+    "ModelBundle", "attribution", "cam", "fonts", "get_device", "hooks", "images",
+    "list_images", "load_image", "load_model", "models", "resolve_source", "setup", "sources",
+    "viz",
 ]
 
 
