@@ -1,12 +1,11 @@
 """Is attention an explanation? Rank agreement of attention with leave-one-out and gradients.
 
-* ``kendall_tau`` (tau-b with a p-value) and ``spearman``: rank correlations, written out.
 * ``attention_rollout`` (Abnar & Zuidema 2020): attention through the layers, residuals included.
 * ``gru_scores``: per sentence of the AttnGRU classifier, its attention, leave-one-out
   importance and gradient x input, as Jain & Wallace (2019) compare them.
 * ``transformer_scores`` / ``minilm_scores``: raw last-layer attention and rollout next to
   leave-one-out importance, for the tiny Chinese Transformer and for MiniLM.
-* ``summarize``: mean, std, quartiles and the share of significant positive correlations.
+* ``correlate``: per-sentence Kendall tau or Spearman rho of two scores (``helpers.rankcorr``).
 
 Leave-one-out always **deletes** the token (the sequence gets one shorter), as in
 notebooks/09_3_attention. Computes numbers only; no picture, no UI.
@@ -16,9 +15,7 @@ Introduced in notebooks/09_4_trust (text section).
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import hooks
+from . import hooks, rankcorr
 from . import textmodels as tm
 
 
@@ -42,119 +39,23 @@ class TokenScores:
     scores: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
-# ----------------------------------------------------------------------------- rank correlations
-def _as_pair(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
-    a = np.asarray(torch.as_tensor(a).detach().cpu(), dtype=np.float64)
-    b = np.asarray(torch.as_tensor(b).detach().cpu(), dtype=np.float64)
-    if a.ndim != 1 or a.shape != b.shape:
-        raise ValueError(f"need two 1-D score vectors of one length, got {a.shape} and {b.shape}")
-    if len(a) < 2:
-        raise ValueError(f"a rank correlation needs at least 2 tokens, got {len(a)}")
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise ValueError("scores must be finite")
-    return a, b
-
-
-@functools.lru_cache(maxsize=256)
-def _inversions_cdf(n: int) -> np.ndarray:
-    """P(D <= d) for the number D of inversions of a uniformly random permutation of n."""
-    f = np.ones(1)
-    for k in range(2, n + 1):  # adding element k adds 0..k-1 inversions, uniformly
-        big = np.concatenate([np.zeros(k), np.cumsum(np.concatenate([f, np.zeros(k - 1)]))])
-        f = (big[k:] - big[:-k]) / k  # (k(k-1)/2 + 1,)
-    return np.cumsum(f)
-
-
-def _tie_sums(x: np.ndarray) -> tuple[float, float, float]:
-    t = np.unique(x, return_counts=True)[1].astype(np.float64)  # sizes of tie groups
-    return (t * (t - 1) / 2).sum(), (t * (t - 1) * (t - 2)).sum(), (t * (t - 1) * (2 * t + 5)).sum()
-
-
-def kendall_tau(a: Any, b: Any) -> tuple[float, float]:
-    """Kendall's tau-b and its two-sided p-value.
-
-    ``tau_b = (C - D) / sqrt((n0 - n1) (n0 - n2))`` with C, D the concordant and
-    discordant pairs, ``n0 = n(n-1)/2`` and n1, n2 the pairs tied in ``a``, in ``b``.
-    The p-value is exact without ties (the distribution of D over all n!
-    orderings) and otherwise the normal approximation with the tie-corrected
-    variance of C - D (Kendall 1970), as ``scipy.stats.kendalltau`` computes them.
-
-    Returns:
-        ``(tau, p)``; both NaN when one input is constant.
-
-    Shapes:
-        a, b: (T,), T >= 2.
-    """
-    a, b = _as_pair(a, b)
-    n = len(a)
-    i, j = np.triu_indices(n, 1)
-    sa, sb = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])  # (n0,)
-    n0, s = n * (n - 1) / 2, float((sa * sb).sum())  # s = C - D
-    (ta, ua, va), (tb, ub, vb) = _tie_sums(a), _tie_sums(b)
-    if ta == n0 or tb == n0:
-        return math.nan, math.nan
-    tau = float(np.clip(s / math.sqrt((n0 - ta) * (n0 - tb)), -1, 1))
-    if ta == 0 and tb == 0:
-        dis = int(round((n0 - s) / 2))
-        p = 2 * _inversions_cdf(n)[min(dis, int(n0) - dis)]
-    else:
-        m = n * (n - 1.0)
-        var = (m * (2 * n + 5) - va - vb) / 18 + 2 * ta * tb / m
-        if n > 2:
-            var += ua * ub / (9 * m * (n - 2))
-        p = math.erfc(abs(s) / math.sqrt(2 * var))
-    return tau, float(min(p, 1.0))
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties sharing the mean of their ranks."""
-    order = np.argsort(x, kind="stable")
-    r = np.empty(len(x))
-    r[order] = np.arange(1, len(x) + 1)
-    _, inv = np.unique(x, return_inverse=True)
-    return (np.bincount(inv, r) / np.bincount(inv))[inv]
-
-
-def spearman(a: Any, b: Any) -> float:
-    """Spearman's rho: Pearson's correlation of the (tie-averaged) ranks; NaN if one is constant.
-
-    Shapes:
-        a, b: (T,), T >= 2.
-    """
-    ra, rb = (_ranks(v) - (len(v) + 1) / 2 for v in _as_pair(a, b))
-    den = math.sqrt((ra**2).sum() * (rb**2).sum())
-    return float((ra * rb).sum() / den) if den > 0 else math.nan
-
-
-def summarize(values: Sequence[float], pvalues: Sequence[float] | None = None,
-              alpha: float = 0.05) -> dict[str, float]:
-    """Mean, std, median and quartiles of per-sentence correlations (NaN skipped).
-
-    With ``pvalues``, also ``sig_frac``: the share of sentences whose correlation is
-    positive with a two-sided p-value below ``alpha``.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    ok = np.isfinite(v)
-    if not ok.any():
-        raise ValueError("no finite correlation to summarize")
-    q1, med, q3 = np.percentile(v[ok], [25, 50, 75])
-    out = {"n": int(ok.sum()), "mean": float(v[ok].mean()), "std": float(v[ok].std()),
-           "median": float(med), "q1": float(q1), "q3": float(q3)}
-    if pvalues is not None:
-        p = np.asarray(pvalues, dtype=np.float64)
-        out["sig_frac"] = float(((v[ok] > 0) & (p[ok] < alpha)).mean())
-    return out
-
-
 def correlate(items: Sequence[TokenScores], a: str, b: str,
               method: str = "kendall") -> tuple[np.ndarray, np.ndarray]:
-    """Per-sentence rank correlation of scores ``a`` and ``b``: (values, p-values; NaN for Spearman)."""
+    """Per-sentence rank correlation of the scores named ``a`` and ``b``.
+
+    Returns:
+        ``(values, pvalues)``: Kendall's tau-b and its p-value, or Spearman's rho and NaN.
+
+    Shapes:
+        items: N sentences -> values, pvalues: (N,).
+    """
     if method not in ("kendall", "spearman"):
         raise ValueError(f"method must be 'kendall' or 'spearman', got {method!r}")
+    pairs = [(it.scores[a], it.scores[b]) for it in items]
     if method == "kendall":
-        res = np.array([kendall_tau(it.scores[a], it.scores[b]) for it in items]).reshape(-1, 2)
+        res = np.array([rankcorr.kendall_tau(x, y) for x, y in pairs]).reshape(-1, 2)  # (N, 2)
         return res[:, 0], res[:, 1]
-    return np.array([spearman(it.scores[a], it.scores[b]) for it in items]), np.full(len(items), np.nan)
+    return np.array([rankcorr.spearman(x, y) for x, y in pairs]), np.full(len(pairs), np.nan)
 
 
 # ----------------------------------------------------------------------------- rollout
@@ -168,7 +69,8 @@ def attention_rollout(attn: torch.Tensor, residual: bool = True) -> torch.Tensor
         attn: (layers, heads, q, k) with q == k -> rollout: (q, k), rows sum to 1.
     """
     if attn.dim() != 4 or attn.shape[-1] != attn.shape[-2] or attn.shape[0] == 0:
-        raise ValueError(f"attn must be (layers, heads, T, T) with layers >= 1, got {tuple(attn.shape)}")
+        raise ValueError("attn must be (layers, heads, T, T) with layers >= 1, "
+                         f"got {tuple(attn.shape)}")
     a = attn.detach().double().mean(1)  # (L, T, T)
     if residual:
         a = a + torch.eye(a.shape[-1], dtype=a.dtype)
@@ -180,18 +82,23 @@ def attention_rollout(attn: torch.Tensor, residual: bool = True) -> torch.Tensor
 
 
 # ----------------------------------------------------------------------------- data
-def _check_docs(docs: Sequence[Sequence[str]], least: int) -> list[list[str]]:
+def _check_docs(model: torch.nn.Module, docs: Sequence[Sequence[str]],
+                least: int) -> list[list[str]]:
+    if model.training:
+        raise ValueError("put the model in eval mode (dropout would make the scores random)")
     docs = [list(d)[: tm.MAX_WORDS] for d in docs]
     if not docs:
         raise ValueError("no sentences given")
     for i, d in enumerate(docs):
         if len(d) < least:
-            raise ValueError(f"sentence {i} has {len(d)} words; leave-one-out needs at least {least}"
-                             + (" (empty sentence)" if not d else ""))
+            empty = " (empty sentence)" if not d else ""
+            raise ValueError(f"sentence {i} has {len(d)} words{empty}; "
+                             f"leave-one-out needs at least {least}")
     return docs
 
 
-def sample_test_reviews(n: int = 200, min_words: int = 5, max_words: int = tm.MAX_WORDS) -> list[list[str]]:
+def sample_test_reviews(n: int = 200, min_words: int = 5,
+                        max_words: int = tm.MAX_WORDS) -> list[list[str]]:
     """The first ``n`` reviews of the test split with ``min_words`` to ``max_words`` jieba words.
 
     Same split as ``helpers.text.evaluate_shipped`` (seed from ``text_metrics.json``).
@@ -250,9 +157,7 @@ def gru_scores(model: tm.AttnGRUClassifier, vocab: tm.Vocab, docs: Sequence[Sequ
     Shapes:
         docs: N lists of T_n >= 2 words -> N items, each score (T_n,).
     """
-    if model.training:
-        raise ValueError("put the model in eval mode (dropout would make the scores random)")
-    docs = _check_docs(docs, 2)
+    docs = _check_docs(model, docs, 2)
     items: list[TokenScores] = [TokenScores(d) for d in docs]
     pred = torch.empty(len(docs), dtype=torch.long)
     order = sorted(range(len(docs)), key=lambda i: len(docs[i]))
@@ -292,7 +197,7 @@ def transformer_scores(model: tm.TinyTransformerClassifier, vocab: tm.Vocab,
     Shapes:
         docs: N lists of T_n >= 2 words -> N items, each score (T_n,).
     """
-    docs = _check_docs(docs, 2)
+    docs = _check_docs(model, docs, 2)
     items: list[TokenScores] = []
     for s in range(0, len(docs), batch_size):
         chunk = docs[s : s + batch_size]
@@ -311,7 +216,8 @@ def transformer_scores(model: tm.TinyTransformerClassifier, vocab: tm.Vocab,
 
 
 @torch.no_grad()
-def minilm_scores(sentences: Sequence[str], model: Any = None, tokenizer: Any = None) -> list[TokenScores]:
+def minilm_scores(sentences: Sequence[str], model: Any = None,
+                  tokenizer: Any = None) -> list[TokenScores]:
     """Raw last-layer attention, rollout and leave-one-out for MiniLM (no classifier), per sentence.
 
     MiniLM's sentence embedding is the **mean** of its last hidden states over all
@@ -329,6 +235,8 @@ def minilm_scores(sentences: Sequence[str], model: Any = None, tokenizer: Any = 
         from .text import load_bert
 
         model, tokenizer = load_bert("minilm")
+    if model.training:
+        raise ValueError("put the model in eval mode (dropout would make the scores random)")
     items = []
     for text in sentences:
         if not isinstance(text, str) or not text.strip():
@@ -346,7 +254,8 @@ def minilm_scores(sentences: Sequence[str], model: Any = None, tokenizer: Any = 
         out = model(input_ids=batch, attention_mask=mask, output_attentions=True)
         if not out.attentions:
             raise ValueError("load the model with attn_implementation='eager' to get attention")
-        emb = (out.last_hidden_state * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)  # (1+t, D)
+        m = mask[..., None]  # (1 + t, T + 2, 1)
+        emb = (out.last_hidden_state * m).sum(1) / m.sum(1)  # (1 + t, D): mean pooling
         attn = torch.stack(out.attentions)[:, 0].float()  # (layers, heads, T+2, T+2)
         loo = 1 - torch.nn.functional.cosine_similarity(emb[1:], emb[:1])  # (t,)
         items.append(TokenScores(tokenizer.convert_ids_to_tokens(ids[1:-1]), {

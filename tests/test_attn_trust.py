@@ -1,4 +1,4 @@
-"""Tests for helpers.attn_trust: rank correlations, attention rollout, per-token scores.
+"""Tests for helpers.rankcorr and helpers.attn_trust: rank correlations, rollout, token scores.
 
 Rank correlations are checked on hand-made rankings and against scipy.stats;
 rollout against matrices multiplied out by hand; gradient x input against a
@@ -17,6 +17,7 @@ import torch
 
 from helpers import attn_trust as at
 from helpers import hooks
+from helpers import rankcorr as rc
 from helpers import textmodels as tm
 
 
@@ -31,22 +32,22 @@ WORDS = [f"w{i}" for i in range(30)]
 # ----------------------------------------------------------------------------- rank correlations
 def test_kendall_and_spearman_on_hand_made_rankings() -> None:
     a = [0.1, 0.4, 0.2, 0.9]
-    assert at.kendall_tau(a, a)[0] == pytest.approx(1.0)
-    assert at.kendall_tau(a, [-v for v in a])[0] == pytest.approx(-1.0)
-    assert at.spearman(a, a) == pytest.approx(1.0)
-    assert at.spearman(a, [-v for v in a]) == pytest.approx(-1.0)
+    assert rc.kendall_tau(a, a)[0] == pytest.approx(1.0)
+    assert rc.kendall_tau(a, [-v for v in a])[0] == pytest.approx(-1.0)
+    assert rc.spearman(a, a) == pytest.approx(1.0)
+    assert rc.spearman(a, [-v for v in a]) == pytest.approx(-1.0)
     # exact p of a perfect ranking of n items: 2 / n! (two-sided)
-    assert at.kendall_tau([1, 2, 3], [1, 2, 3])[1] == pytest.approx(2 / 6)
-    assert at.kendall_tau([1, 2, 3, 4], [4, 3, 2, 1])[1] == pytest.approx(2 / 24)
+    assert rc.kendall_tau([1, 2, 3], [1, 2, 3])[1] == pytest.approx(2 / 6)
+    assert rc.kendall_tau([1, 2, 3, 4], [4, 3, 2, 1])[1] == pytest.approx(2 / 24)
     # one tie in a: pairs (+, +, +, 0, +, +): S = 5, tau_b = 5 / sqrt((6 - 1) * 6)
-    assert at.kendall_tau([1, 2, 2, 3], [1, 2, 3, 4])[0] == pytest.approx(5 / math.sqrt(30))
+    assert rc.kendall_tau([1, 2, 2, 3], [1, 2, 3, 4])[0] == pytest.approx(5 / math.sqrt(30))
     # ranks (1, 2.5, 2.5, 4) and (1, 2, 3, 4): rho = 4.5 / sqrt(4.5 * 5)
-    assert at.spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(4.5 / math.sqrt(22.5))
+    assert rc.spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(4.5 / math.sqrt(22.5))
 
 
 def test_constant_scores_give_nan() -> None:
-    assert all(math.isnan(v) for v in at.kendall_tau([1, 1, 1], [1, 2, 3]))
-    assert math.isnan(at.spearman([1, 2, 3], [5, 5, 5]))
+    assert all(math.isnan(v) for v in rc.kendall_tau([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(rc.spearman([1, 2, 3], [5, 5, 5]))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -57,39 +58,39 @@ def test_rank_correlations_match_scipy(seed: int, stats) -> None:
     b = a + rng.normal(scale=2.0, size=n)
     ai, bi = rng.integers(0, 5, n), rng.integers(0, 4, n)  # many ties
     msg = f"seed {seed}, n {n}"
-    tau, p = at.kendall_tau(a, b)
+    tau, p = rc.kendall_tau(a, b)
     ref = stats.kendalltau(a, b, method="exact")
     assert tau == pytest.approx(ref.statistic, abs=1e-12), msg
     assert p == pytest.approx(ref.pvalue, rel=1e-7, abs=1e-300), msg
-    tau, p = at.kendall_tau(ai, bi)
+    tau, p = rc.kendall_tau(ai, bi)
     ref = stats.kendalltau(ai, bi, method="asymptotic")
     if math.isnan(ref.statistic):
         assert math.isnan(tau), msg
     else:
         assert tau == pytest.approx(ref.statistic, abs=1e-12), msg
         assert p == pytest.approx(ref.pvalue, rel=1e-9), msg
-    assert at.spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12), msg
-    assert at.spearman(ai, bi) == pytest.approx(stats.spearmanr(ai, bi).statistic, abs=1e-12), msg
+    assert rc.spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12), msg
+    assert rc.spearman(ai, bi) == pytest.approx(stats.spearmanr(ai, bi).statistic, abs=1e-12), msg
 
 
 def test_rank_correlation_bad_input() -> None:
     with pytest.raises(ValueError, match="at least 2"):
-        at.kendall_tau([], [])
+        rc.kendall_tau([], [])
     with pytest.raises(ValueError, match="one length"):
-        at.spearman([1, 2, 3], [1, 2])
+        rc.spearman([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match="finite"):
-        at.kendall_tau([1, float("nan")], [1, 2])
+        rc.kendall_tau([1, float("nan")], [1, 2])
     with pytest.raises(ValueError, match="method"):
         at.correlate([], "a", "b", method="pearson")
 
 
 def test_summarize_by_hand() -> None:
-    s = at.summarize([0.1, 0.5, float("nan"), 0.3, -0.2], [0.01, 0.2, 0.0, 0.04, 0.001])
+    s = rc.summarize([0.1, 0.5, float("nan"), 0.3, -0.2], [0.01, 0.2, 0.0, 0.04, 0.001])
     assert s["n"] == 4 and s["mean"] == pytest.approx(0.175)
     assert s["median"] == pytest.approx(0.2)
     assert s["sig_frac"] == pytest.approx(2 / 4)  # 0.1 and 0.3; -0.2 is significant but negative
     with pytest.raises(ValueError, match="no finite"):
-        at.summarize([float("nan")])
+        rc.summarize([float("nan")])
 
 
 # ----------------------------------------------------------------------------- rollout
