@@ -261,3 +261,16 @@ def test_correlate_matches_per_sentence_calls(stats) -> None:
         ref = stats.kendalltau(it.scores["x"], it.scores["y"])
         assert tau[k] == pytest.approx(ref.statistic) and p[k] == pytest.approx(ref.pvalue)
         assert rho[k] == pytest.approx(stats.spearmanr(it.scores["x"], it.scores["y"]).statistic)
+
+
+def test_gru_gradient_x_input_matches_captum(gru, vocab, docs) -> None:
+    captum_attr = pytest.importorskip("captum.attr")  # the peer library, where it is installed
+    items = at.gru_scores(gru, vocab, docs)
+    ids, mask = tm.make_batch(docs, vocab, add_cls=False)  # (N, T)
+    with torch.no_grad():
+        target = gru(ids, mask)[0].argmax(1)  # (N,)
+    method = captum_attr.LayerGradientXActivation(lambda i, m: gru(i, m)[0], gru.embed)
+    ref = method.attribute(ids, target=target, additional_forward_args=(mask,)).sum(-1)  # (N, T)
+    for k, it in enumerate(items):
+        assert torch.allclose(it.scores["grad_input"], ref[k, : len(it.tokens)], atol=1e-6)
+    assert hooks.count_hooks(gru) == 0
