@@ -106,10 +106,13 @@ def spearman(a: Any, b: Any) -> float:
 
 def summarize(values: Sequence[float], pvalues: Sequence[float] | None = None,
               alpha: float = 0.05) -> dict[str, float]:
-    """Mean, std, median and quartiles of per-sentence correlations (NaN skipped).
+    """Mean, std (ddof 0), median and quartiles of per-sentence correlations (NaN skipped).
 
     With ``pvalues``, also ``sig_frac``: the share of sentences whose correlation is
     positive with a two-sided p-value below ``alpha``.
+
+    Shapes:
+        values, pvalues: (N,) -> ``{"n", "mean", "std", "median", "q1", "q3"[, "sig_frac"]}``.
     """
     v = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(v)
