@@ -23,8 +23,9 @@ from torch import nn
 from torchvision import transforms
 
 from . import images
-from .sources import (ModelSourceError, bundled_state_dict, reachable,  # noqa: F401
-                      torchvision_weight_path, torchvision_weights)
+from .sources import (ModelSourceError, WeightInfo, build_with_weights,  # noqa: F401
+                      bundled_state_dict, bundled_weight_path, load_weights, reachable,
+                      torchvision_weight_path, torchvision_weights, weight_info)
 
 SOURCES = ("auto", "bundled", "torchvision")
 NAMES = ("vgg16_bn", "resnet18", "efficientnet_lite0")
@@ -56,6 +57,7 @@ class ModelBundle:
             with Grad-CAM (``avgpool`` for VGG16-bn).
         mean, std: the normalization used by ``preprocess``.
         device: where the model lives.
+        weights: which weight file was loaded (name, SHA-256, published or not).
         resize, crop: the short side after resizing and the side of the centre
             crop in ``preprocess``; :meth:`crop_box` answers with the same numbers.
     """
@@ -73,6 +75,7 @@ class ModelBundle:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    weights: WeightInfo | None = None
     resize: int = images.RESIZE
     crop: int = images.CROP
 
@@ -86,7 +89,8 @@ class ModelBundle:
 
     def describe(self) -> str:
         """One line saying which model and weights are in use."""
-        return f"model: {self.name} ({self.source} weights) · device: {self.device.type}"
+        line = f"model: {self.name} ({self.source} weights) · device: {self.device.type}"
+        return line if self.weights is None else f"{line}\n{self.weights.describe()}"
 
     def crop_box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
         """The region of a photo of ``size = (w, h)`` that ``preprocess`` keeps.
@@ -183,12 +187,12 @@ def _load_torchvision(name: str) -> ModelBundle:
             f"unreachable (offline?). Copy the file {path.name} into {path.parent}/ "
             f"(from {weights.url}), or use source='bundled'."
         )
-    if path.is_file():
-        model = getattr(tvm, name)(weights=None)
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    else:
-        model = getattr(tvm, name)(weights=weights, progress=True)
-    return describe_torchvision(name, model, list(weights.meta["categories"]))
+    if not path.is_file():
+        torch.hub.load_state_dict_from_url(weights.url, progress=True, check_hash=True)
+    model = build_with_weights(lambda: getattr(tvm, name)(weights=None), load_weights(path))
+    bundle = describe_torchvision(name, model, list(weights.meta["categories"]))
+    bundle.weights = weight_info(path)
+    return bundle
 
 
 def describe_torchvision(name: str, model: nn.Module, categories: list[str]) -> ModelBundle:
@@ -232,8 +236,8 @@ def _make_preprocess(mean, std, interpolation, resize: int = images.RESIZE,
 def _load_bundled() -> ModelBundle:
     import timm
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    model.load_state_dict(bundled_state_dict(), strict=True)
+    model = build_with_weights(
+        lambda: timm.create_model("tf_efficientnet_lite0", pretrained=False), bundled_state_dict())
     model.eval()
     mean = std = (0.5, 0.5, 0.5)
     preprocess = _make_preprocess(mean, std, transforms.InterpolationMode.BICUBIC)
@@ -245,5 +249,5 @@ def _load_bundled() -> ModelBundle:
         model=model, name=BUNDLED_NAME, requested=BUNDLED_NAME, source="bundled",
         preprocess=preprocess, categories=imagenet_categories(), feature_layers=layers,
         cam_layer_name="bn2", classifier_weight=model.classifier.weight.detach(),
-        gradcam_layer_name="bn2", mean=mean, std=std,
+        gradcam_layer_name="bn2", mean=mean, std=std, weights=weight_info(bundled_weight_path()),
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .sources import load_weights
 from .textdata import (CLS, LABELS, MAX_WORDS, PAD, SEED, SPECIALS, UNK, Vocab,  # noqa: F401
                        make_batch, read_corpus, split_corpus, tokenize)
 
@@ -195,9 +196,10 @@ def load_text_model(kind: str, directory: str | Path | None = None) -> tuple[nn.
     path = folder / f"{kind}.pt"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found; run scripts/train_text_models.py")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_weights(path)  # mmap, weights_only
     vocab = Vocab.load(folder / "vocab.json")
     model = build_model(kind, dict(blob["config"], vocab_size=len(vocab)))
+    # Stored as float16 to keep the repository small: the float32 copy (about 3 MB) is private.
     model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     return model.eval(), vocab
 
