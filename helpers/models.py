@@ -92,6 +92,21 @@ class ModelBundle:
         line = f"model: {self.name} ({self.source} weights) · device: {self.device.type}"
         return line if self.weights is None else f"{line}\n{self.weights.describe()}"
 
+    def expect(self, holds: bool, claim: str) -> None:
+        """Check a claim about what the *trained* model does (a top-1 class, where a map peaks).
+
+        The stored outputs come from the bundled weights, so there the claim is
+        asserted. With any other weights (torchvision's, or a stand-in file) it
+        is only reported: a different network may see the photo differently, and
+        a lecture must not stop for that.
+        """
+        if self.source == "bundled":
+            assert holds, f"the bundled model no longer does this: {claim}"
+            return
+        verdict = "holds" if holds else "does NOT hold"
+        print(f"{verdict} with {self.name}'s {self.source} weights: {claim} (the stored outputs "
+              f"show the bundled model; other weights may see the photo differently)")
+
     def crop_box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
         """The region of a photo of ``size = (w, h)`` that ``preprocess`` keeps.
 

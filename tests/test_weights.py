@@ -63,3 +63,12 @@ def test_bundled_weights_are_the_published_file(bundle) -> None:
     assert bundle.weights is not None and bundle.weights.matches is True
     path = sources.bundled_weight_path()
     assert bundle.weights.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_expect_asserts_only_on_the_bundled_source(bundle, capsys) -> None:
+    bundle.expect(True, "fine")
+    with pytest.raises(AssertionError, match="no longer does this: cat left"):
+        bundle.expect(False, "cat left")
+    other = type(bundle)(**{**bundle.__dict__, "source": "torchvision"})
+    other.expect(False, "cat left")
+    assert "does NOT hold" in capsys.readouterr().out
