@@ -130,13 +130,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=shapenets.MODEL_DIR)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=TRAIN["steps"])
+    ap.add_argument("--n-single", type=int, default=TRAIN["n_single"])
+    ap.add_argument("--n-double", type=int, default=TRAIN["n_double"])
     ap.add_argument("--kinds", nargs="+", default=list(shapenets.KINDS), choices=shapenets.KINDS)
     ap.add_argument("--check", action="store_true",
                     help="a short run (60 steps, small sets) into a temporary folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
-    cfg = dict(TRAIN, steps=args.steps)
+    cfg = dict(TRAIN, steps=args.steps, n_single=args.n_single, n_double=args.n_double)
     heldout_n = dict(HELDOUT)
     if args.check:
         cfg.update(steps=60, n_single=300, n_double=150)
