@@ -6,7 +6,8 @@ forward, backward, weights, weighted sum, ReLU, upsampling to 224x224 and min-ma
 (a peer that returns the low-resolution map gets a bilinear upsample and min-max).
 Rounds interleave the implementations, so a busy machine slows them alike; each
 peer's hooks live only inside its round. ``corr`` is the mean correlation of each
-peer's maps with ours.
+peer's maps with ours. Plain inference (``torch.no_grad``) is printed for scale: the
+gradient methods' floor, since our backward pass stops at the layer.
 
 Peers: pytorch-grad-cam (all six methods), torchcam (GradCAM, GradCAMpp, XGradCAM,
 LayerCAM, ScoreCAM; it has no HiRes-CAM, and its SmoothGradCAMpp has no
@@ -23,7 +24,7 @@ replacing torchcam's captured activations). Its time grows linearly with ``K``.
 Nothing about time is asserted.
 
 Usage:
-    .venv/bin/python benchmarks/bench_methods.py [--rounds 3] [--calls 3] [--threads 1]
+    .venv/bin/python benchmarks/bench_methods.py [--rounds 5] [--calls 2] [--threads 1]
         [--batches 1 8] [--score-channels 16] [--methods grad_cam ...] [--device cpu|cuda]
 """
 
@@ -57,6 +58,7 @@ PGC = {"grad_cam": "GradCAM", "grad_cam_pp": "GradCAMPlusPlus", "xgrad_cam": "XG
 TORCHCAM = {"grad_cam": "GradCAM", "grad_cam_pp": "GradCAMpp", "xgrad_cam": "XGradCAM",
             "layer_cam": "LayerCAM", "score_cam": "ScoreCAM"}
 CAPTUM = {"grad_cam": "LayerGradCam"}
+FLOOR = "(inference only, no_grad)"  # for scale, not a peer
 
 Setup = Callable[[], Callable[[], np.ndarray]]
 
@@ -149,6 +151,16 @@ def implementations(name: str, model, layer_name: str, x: torch.Tensor, classes:
                 x, target=classes, relu_attributions=True)[:, 0], size)
 
         out[f"captum {CAPTUM[name]}"] = (captum, lambda run: model.zero_grad(set_to_none=True))
+
+    def floor():
+        def run():
+            with torch.no_grad():
+                return np.zeros((len(x), *size), dtype=np.float32) + model(x).sum().item()
+
+        return run
+
+    if name != "score_cam":
+        out[FLOOR] = (floor, lambda run: None)
     return out
 
 
@@ -160,8 +172,9 @@ def time_all(impls, rounds: int, calls: int, device, ref: np.ndarray, model):
             run = setup()
             try:
                 maps = np.asarray(run()).reshape(ref.shape)  # warm-up, and the maps for corr
-                corr.setdefault(label, float(np.mean([np.corrcoef(a.ravel(), b.ravel())[0, 1]
-                                                      for a, b in zip(maps, ref)])))
+                if label != FLOOR:
+                    corr.setdefault(label, float(np.mean(
+                        [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(maps, ref)])))
                 for _ in range(calls):
                     _sync(device)
                     t0 = time.perf_counter()
@@ -176,8 +189,8 @@ def time_all(impls, rounds: int, calls: int, device, ref: np.ndarray, model):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--calls", type=int, default=3, help="timed calls per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=2, help="timed calls per round")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: steadier on a shared machine)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
@@ -209,11 +222,11 @@ def main() -> None:
             slow = name == "score_cam"
             med, corr = time_all(impls, 1 if slow else args.rounds,
                                  1 if slow else args.calls, device, ref, model)
-            peers = [label for label in med if label != "ours"]
+            peers = [label for label in med if label not in ("ours", FLOOR)]
             fastest = min(peers, key=med.get)
             for label, ms in med.items():
-                print(f"{name:<12s} {n:>2d} {label:<34s} {ms:10.1f} {med['ours'] / ms:9.2f} "
-                      f"{corr.get(label, 1.0):7.4f}")
+                r = f"{corr[label]:.4f}" if label in corr else "-"
+                print(f"{name:<12s} {n:>2d} {label:<34s} {ms:10.1f} {med['ours'] / ms:9.2f} {r:>7s}")
             rows.append({"method": name, "batch": n, "ours_ms": round(med["ours"], 1),
                          "fastest_peer": fastest, "fastest_peer_ms": round(med[fastest], 1)})
     print("\nours / fastest peer (below 1: ours is faster):")

@@ -134,7 +134,7 @@ def layer_pass(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
     and to the gradients alike.
 
     Returns:
-        the :class:`~helpers.cam_weights.LayerPass`, and whether the caller asked
+        the :class:`LayerPass`, and whether the caller asked
         for a batched result.
 
     Shapes:
