@@ -6,6 +6,8 @@ and captures ``A`` (and, for gradient methods, ``d y^c / d A`` from one backward
 pass that stops at the layer); :func:`run` hands them to the method's weight
 function (:mod:`helpers.cam_weights`) and finishes the map.
 ``METHODS`` maps each method's name to a function with ``grad_cam``'s signature.
+A new method is one weight function: decorated with ``@weight_function("name")``
+in :mod:`helpers.cam_weights`, or passed to :func:`register` from elsewhere.
 
 All are pure functions of tensors: nothing is left on the model (no hooks, no
 ``requires_grad`` change, no ``.grad``), also when they raise. They return
@@ -45,7 +47,8 @@ class CamResult:
             upsampling, min-max); float32 numpy.
         raw: the weighted channel sum at the layer's resolution, before ReLU.
         weights: what multiplied the activations: ``W[c, :]`` for CAM, ``alpha`` for
-            Grad-CAM, one weight per channel for the other channel methods; for the
+            Grad-CAM, one weight per channel for the other channel methods (Score-CAM:
+            0 for the channels beyond its cap); for the
             element-wise methods (``hires_cam``, ``layer_cam``) one weight per
             activation, ``(C, h, w)``.
         class_idx: the explained class.
@@ -170,7 +173,13 @@ def get_method(name: str) -> Method:
 
 
 def register(name: str, weights: WeightFunction, *, gradients: bool = True) -> Method:
-    """Make a weight function a CAM method with ``grad_cam``'s signature, in ``METHODS``."""
+    """Make a weight function a CAM method with ``grad_cam``'s signature, in ``METHODS``.
+
+    ``weights(p: LayerPass, **options)`` returns ``(N, C)`` or ``(N, C, h, w)``;
+    ``gradients=False`` skips the backward pass (``p.grads`` is then ``None``).
+    """
+    if name in METHODS:
+        raise ValueError(f"a CAM method named {name!r} is already registered")
 
     def method(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
                class_idx: int | Sequence[int] | None = None, *, reshape: Reshape | None = None,

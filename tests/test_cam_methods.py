@@ -196,6 +196,26 @@ def test_layer_cam_and_hires_cam_weights_are_per_activation(tiny_vgg, tiny_input
     assert torch.allclose(h.weights.mean(dim=(1, 2)), g.weights, atol=1e-7)  # Grad-CAM's alpha
 
 
+def test_a_new_method_is_one_registered_weight_function(tiny_vgg, batch):
+    def mean_activation(p):  # "weight each map by its own mean", gradients not needed
+        assert p.grads is None
+        return p.acts.mean(dim=(2, 3))  # (N, C)
+
+    try:
+        method = cam.register("mean_act_test", mean_activation, gradients=False)
+        assert cam.get_method("mean_act_test") is method
+        res = method(tiny_vgg, tiny_vgg.features[4], batch, CLASSES)
+        with pytest.raises(ValueError, match="already registered"):
+            cam.register("grad_cam", mean_activation)
+    finally:
+        cam.METHODS.pop("mean_act_test", None)
+    with torch.no_grad():
+        acts = tiny_vgg.features[:5](batch.clone())  # (N, 12, 16, 16)
+    expected = (acts.mean(dim=(2, 3))[:, :, None, None] * acts).sum(dim=1)  # (N, h, w)
+    assert torch.allclose(res.raw, expected, atol=1e-5)
+    assert count_hooks(tiny_vgg) == 0
+
+
 # --------------------------------------------------------------- batches ---
 
 
