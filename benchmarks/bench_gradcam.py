@@ -10,8 +10,8 @@ all of them alike; each peer's hooks live only inside its round.
 Also printed, for scale: plain inference (``torch.no_grad``), which is the floor,
 and the correlation of each peer's map with ours (they compute the same thing).
 
-Nothing about time is asserted. Batches: ``helpers.cam`` takes one image
-``(1, 3, H, W)``, as the notebooks and the explorer use it, so no batch is timed.
+Nothing about time is asserted. One image ``(1, 3, H, W)``, as the notebooks and
+the explorer use it; batches and the other CAM methods: ``bench_methods.py``.
 
 Usage:
     .venv/bin/python benchmarks/bench_gradcam.py [--rounds 5] [--calls 4] [--image cat]
@@ -177,7 +177,7 @@ def main() -> None:
     print(f"\n{len(times[fastest])} timed calls per method. Fastest peer: {fastest}; "
           f"ours / fastest peer = {ours / statistics.median(times[fastest]):.2f} "
           f"(below 1 means ours is faster).")
-    print("Batch of 8: not measured, helpers.cam.grad_cam takes one image (1, 3, H, W).")
+    print("Batch of 8 and the other CAM methods: benchmarks/bench_methods.py.")
     # One machine-readable line for benchmarks/run_all.py.
     print("RESULT " + json.dumps({"gradcam_ours_ms": round(ours * 1e3, 2), "fastest_peer": fastest,
                                   "fastest_peer_ms": round(statistics.median(times[fastest]) * 1e3, 2)}))

@@ -102,12 +102,12 @@ def test_thousand_cams_leave_no_hooks_and_no_growing_memory(tiny_net):
     np.testing.assert_array_equal(cam.grad_cam(tiny_net, layer, x).cam, first)
 
 
-def test_exception_inside_capture_with_grads_leaves_nothing(tiny_net, tiny_input):
+def test_exception_inside_leaf_capture_leaves_nothing(tiny_net, tiny_input):
     for _ in range(20):
         with pytest.raises(KeyError):
-            with Capture(tiny_net.features, grads=True) as cap:
+            with Capture(tiny_net.features, leaf=True) as cap:
                 tiny_net(tiny_input)
-                cap.grads["missing"]
+                cap.leaves["missing"]
     assert count_hooks(tiny_net) == 0
 
 
