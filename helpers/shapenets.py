@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .sources import build_with_weights, load_weights
+
 KINDS: tuple[str, ...] = ("vgg", "gap", "vgg_shuffled")
 """The shipped networks, loaded by :func:`load_net`."""
 MEAN: tuple[float, float, float] = (0.5, 0.5, 0.5)
@@ -116,7 +118,7 @@ def build_net(kind: str) -> nn.Module:
 
 
 def load_net(kind: str, directory: str | Path | None = None) -> nn.Module:
-    """Load a shipped network in eval mode on the CPU (``torch.load(..., weights_only=True)``).
+    """Load a shipped network in eval mode on the CPU (memory-mapped, ``weights_only=True``).
 
     Args:
         kind: ``"vgg"`` (flatten + FC head), ``"gap"`` (GAP + linear) or
@@ -127,12 +129,12 @@ def load_net(kind: str, directory: str | Path | None = None) -> nn.Module:
         ValueError: unknown ``kind``.
         FileNotFoundError: the weight file is missing.
     """
-    net = build_net(kind)
+    build_net(kind)  # checks kind before looking for a file
     path = Path(directory or MODEL_DIR) / f"shapes_{kind}.pt"
     if not path.is_file():
         raise FileNotFoundError(f"no weights for the {kind!r} shapes network at {path}; "
                                 f"train them with: python scripts/train_shapes.py")
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net = build_with_weights(lambda: build_net(kind), load_weights(path))
     return net.eval()
 
 
