@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import viz
+from helpers import cam, viz
 from helpers.hooks import count_hooks
 from helpers.images import IMAGE_DIR, load_image
 from helpers.widgets import cam_explorer
@@ -43,7 +43,7 @@ def test_cache_costs_one_pass_per_new_map(bundle, forward_counter):
     ex.layer.value = bundle.gradcam_layer_name
     ex.method.value = "cam"
     assert len(forward_counter) == 4 and ex.layer.disabled
-    ex.method.value = "gradcam"
+    ex.method.value = "grad_cam"
     assert len(forward_counter) == 4 and not ex.layer.disabled
     ex.picker.dropdown.value = "coffee"
     assert len(forward_counter) == 5 == ex.passes
@@ -98,7 +98,8 @@ def test_bad_upload_keeps_state_and_good_upload_switches(bundle):
 def test_model_without_cam_head(bundle):
     no_head = dataclasses.replace(bundle, classifier_weight=None)
     ex = cam_explorer(no_head, "cat", method="cam")
-    assert ex.method.value == "gradcam" and [v for _, v in ex.method.options] == ["gradcam"]
+    assert ex.method.value == "grad_cam"
+    assert [v for _, v in ex.method.options] == list(cam.METHODS)  # every method but CAM
     assert "CAM 不可用" in ex.method_note.value
     assert "浏览器" in ex._repr_mimebundle_()["text/plain"]
     with pytest.raises(ValueError, match="feature_layers"):
@@ -135,8 +136,27 @@ def test_thin_photo_and_failing_model_keep_the_explorer_usable(bundle, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("helpers.cam.grad_cam", broken)
+    monkeypatch.setitem(cam.METHODS, "grad_cam", broken)
     ex.picker.dropdown.value = "coffee"
     assert "out of memory" in ex.message.value and ex.class_idx == cls
     assert ex.photo is photo  # the whole per-photo state stayed
     np.testing.assert_array_equal(np.asarray(ex.picture()), before)
+
+
+def test_every_method_in_the_dropdown_is_that_method_and_cached(bundle):
+    ex = cam_explorer(bundle, "cat", method="gradcam")  # the old name still works
+    assert ex.method.value == "grad_cam"
+    assert [v for _, v in ex.method.options] == ["cam", *cam.METHODS]
+    k = ex.class_idx
+    for name in ("grad_cam_pp", "layer_cam"):
+        ex.method.value = name
+        direct = cam.METHODS[name](bundle.model, ex.layer.value, ex.photo.x, k)
+        assert np.allclose(ex.result(k).raw.numpy(), direct.raw.numpy(), atol=1e-6)
+        assert name.replace("_cam", "").replace("_", "")[:4].lower() in ex.describe().lower() \
+            .replace("-", "").replace(" ", "")
+    passes = ex.passes
+    ex.method.value = "grad_cam_pp"
+    ex.alpha.value = 0.3
+    assert ex.passes == passes  # cached: a method seen before only redraws
+    with pytest.raises(ValueError, match="score_cam"):
+        cam_explorer(bundle, "cat", method="nope")

@@ -34,7 +34,12 @@ from .classes import ClassPicker
 from .common import LRU, WIDE, ImagePicker, alpha_slider, error_html
 from .photo import display_photo
 
-METHODS = (("Grad-CAM", "gradcam"), ("CAM", "cam"))
+# Labels of the methods the explorer offers: CAM (class weights) and every entry of
+# cam.METHODS (a method registered later shows under its own name).
+LABELS = {"cam": "CAM", "grad_cam": "Grad-CAM", "grad_cam_pp": "Grad-CAM++",
+          "xgrad_cam": "XGrad-CAM", "hires_cam": "HiRes-CAM", "layer_cam": "Layer-CAM",
+          "score_cam": "Score-CAM"}
+ALIASES = {"gradcam": "grad_cam"}  # the name earlier versions used
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
 CACHE_SIZE = 64  # maps kept (each about 0.2 MB)
 
@@ -43,9 +48,10 @@ class CamExplorer(Explorer):
     """State and widgets of the CAM / Grad-CAM explorer; display it or drive it from code.
 
     Attributes:
-        method: ``ToggleButtons``, ``"gradcam"`` or ``"cam"`` (CAM only when the
+        method: ``Dropdown`` of ``"cam"`` and the names of :data:`helpers.cam.METHODS`
+            (``"grad_cam"``, ``"grad_cam_pp"``, ...). CAM is offered only when the
             model's head is global average pooling + one linear layer, i.e.
-            ``bundle.classifier_weight`` is not None; otherwise ``method_note`` says why).
+            ``bundle.classifier_weight`` is not None; otherwise ``method_note`` says why.
         class_picker: the :class:`ClassPicker`; ``classes`` (its dropdown of the most
             probable classes), ``class_name`` (type any class name, Enter) and
             ``message`` are its widgets, ``class_idx`` its choice.
@@ -71,7 +77,7 @@ class CamExplorer(Explorer):
         bundle: ModelBundle,
         image: Image.Image | str = "cat_and_cup",
         *,
-        method: str = "gradcam",
+        method: str = "grad_cam",
         layer: str | None = None,
         alpha: float = 0.5,
         cmap: str = "jet",
@@ -83,10 +89,12 @@ class CamExplorer(Explorer):
         self.layer_names = [name for name, _ in bundle.feature_layers]
         if bundle.gradcam_layer_name not in self.layer_names:
             self.layer_names.append(bundle.gradcam_layer_name)
-        if method not in ("gradcam", "cam"):
-            raise ValueError(f"method must be 'gradcam' or 'cam', got {method!r}")
+        names = (["cam"] if self.has_cam else []) + list(cam.METHODS)
+        method = ALIASES.get(method, method)
+        if method not in ("cam", *cam.METHODS):
+            raise ValueError(f"method must be one of {['cam', *cam.METHODS]}, got {method!r}")
         if method == "cam" and not self.has_cam:
-            method = "gradcam"
+            method = "grad_cam"
         layer = layer or bundle.gradcam_layer_name
         if layer not in self.layer_names:
             raise ValueError(f"layer {layer!r} is not one of bundle.feature_layers")
@@ -94,8 +102,8 @@ class CamExplorer(Explorer):
         self.cache, self.heat = LRU(CACHE_SIZE), LRU(CACHE_SIZE)
         self.passes = 0
         self._image_count = 0
-        self.method = W.ToggleButtons(options=list(METHODS) if self.has_cam else [METHODS[0]],
-                                      value=method, description="方法", style=WIDE)
+        self.method = W.Dropdown(options=[(LABELS.get(n, n), n) for n in names], value=method,
+                                 description="方法", style=WIDE)
         self.method_note = W.HTML("" if self.has_cam else (
             f"CAM 不可用：{html.escape(bundle.name)} 的分类头不是“全局平均池化 + 一个全连接层”，"
             "没有可以直接使用的类权重 W，所以这里只能用 Grad-CAM。"))
@@ -169,7 +177,7 @@ class CamExplorer(Explorer):
             res = cam.class_weight_cam(model, self.bundle.cam_layer,
                                        self.bundle.classifier_weight, self.photo.x, class_idx)
         else:
-            res = cam.grad_cam(model, self.layer.value, self.photo.x, class_idx)
+            res = cam.METHODS[self.method.value](model, self.layer.value, self.photo.x, class_idx)
         self.passes += 1
         return self.cache.put(self._key(res.class_idx), res)
 
@@ -226,7 +234,7 @@ class CamExplorer(Explorer):
     def describe(self) -> str:
         """The info line (plain text): method, layer and its map size, class, probability."""
         res = self.result(self.class_idx)
-        method = dict((v, k) for k, v in METHODS)[self.method.value]
+        method = LABELS.get(self.method.value, self.method.value)
         layer = self.bundle.cam_layer_name if self.method.value == "cam" else self.layer.value
         h, w = res.raw.shape
         return (f"{method} · 层 {layer}（{h}×{w}）· 类别 {self.class_picker.label(res.class_idx)}"
@@ -243,7 +251,7 @@ def cam_explorer(bundle: ModelBundle, image: Image.Image | str = "cat_and_cup",
     Args:
         bundle: from :func:`helpers.load_model`.
         image: a sample name (``"cat_and_cup"``) or a PIL image.
-        **options: ``method`` (``"gradcam"`` or ``"cam"``), ``layer``, ``alpha``,
+        **options: ``method`` (``"cam"`` or a name in ``cam.METHODS``), ``layer``, ``alpha``,
             ``cmap``, ``width``.
 
     Shapes:
