@@ -9,7 +9,8 @@
   start when the hub runs as root); the course kernel and the bundled models of
   this checkout's ``.venv``, offline.
 * Each student gets a working copy of the notebooks in ``~/ch9-interpret`` on
-  first start; later starts keep their work.
+  first start (nbgrader release versions where ``make assignments`` made them,
+  else the student edition: never the answers); later starts keep their work.
 * jupyterhub-idle-culler stops servers idle for ``$CH9_HUB_CULL`` seconds (default 3600).
 * JupyterLab in Chinese by default (jupyterlab-language-pack-zh-CN; Settings → Language
   switches back).
@@ -132,15 +133,30 @@ def ensure_account(name: str) -> None:
 
 
 def copy_course(spawner) -> None:
-    """pre_spawn_hook: the student's own copy of the notebooks, made once, then left alone."""
+    """pre_spawn_hook: the student's own copy of the notebooks, made once, then left alone.
+
+    Never the teacher's notebooks (they hold the answers): for a notebook with an
+    nbgrader assignment, its release version (``make assignments``), which the
+    teacher later collects for ``nbgrader autograde``; otherwise the student
+    edition of scripts/make_student.py.
+    """
     if MODE != "test":
         ensure_account(spawner.user.name)
     target = _home(spawner) / COURSE
     if target.exists():
         return
+    sys.path.insert(0, str(REPO / "scripts"))
+    import make_student
+    import nbformat
+
     target.mkdir(parents=True)
     for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
-        shutil.copy(notebook, target / notebook.name)
+        release = REPO / "course" / "release" / notebook.stem / notebook.name
+        if release.is_file():
+            shutil.copy(release, target / notebook.name)
+        else:
+            student = make_student.student_notebook(nbformat.read(notebook, as_version=4))
+            nbformat.write(student, target / notebook.name)
     if MODE != "test" and os.geteuid() == 0:
         account = pwd.getpwnam(spawner.user.name)
         for path in (target, *target.iterdir()):

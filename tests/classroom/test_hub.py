@@ -64,7 +64,8 @@ def test_each_student_has_an_own_server_and_copy(hub_class):
     hub, runs, _ = hub_class
     assert set(hub.server_pids()) == set(STUDENTS)
     for run in runs:
-        assert (hub.state / "homes" / run.name / "ch9-interpret" / NOTEBOOK).is_file()
+        copy = hub.state / "homes" / run.name / "ch9-interpret" / NOTEBOOK
+        assert "NotImplementedError" in copy.read_text()  # the student's version, not the answers
 
 
 def test_a_students_token_is_refused_on_another_students_server_and_api(hub_class):
