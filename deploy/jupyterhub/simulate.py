@@ -51,13 +51,14 @@ class Response:
 class Hub:
     """A test-mode hub on free loopback ports; a context manager that always stops it."""
 
-    def __init__(self, state: Path, env: dict[str, str] | None = None, cull: int = 3600) -> None:
+    def __init__(self, state: Path, env: dict[str, str] | None = None, cull: int = 3600,
+                 mode: str = "test") -> None:
         self.state = Path(state)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_token = secrets.token_hex(32)
         self.api_port = free_port()
-        self.env = {**os.environ, **(env or {}), "CH9_HUB_MODE": "test", "CH9_HUB_STATE": str(self.state),
+        self.env = {**os.environ, **(env or {}), "CH9_HUB_MODE": mode, "CH9_HUB_STATE": str(self.state),
                     "CH9_HUB_PORT": str(self.port), "CH9_HUB_API_PORT": str(self.api_port),
                     "CH9_PROXY_API_PORT": str(free_port()), "CH9_HUB_ADMIN_TOKEN": self.admin_token,
                     "CH9_HUB_PASSWORD": secrets.token_hex(16), "CH9_HUB_CULL": str(cull)}

@@ -45,6 +45,10 @@ async def _probes(hub: simulate.Hub, runs: list[simulate.Run]) -> dict[str, int 
         "stop server": (await hub.api("DELETE", f"/hub/api/users/{bob.name}/server", alice.token)).code,
         "token": (await hub.api("POST", f"/hub/api/users/{bob.name}/tokens", alice.token, {})).code,
         "anonymous": (await hub.api("POST", f"/user/{alice.name}/api/kernels", None, {})).code,
+        "language": (await hub.api("GET", f"/user/{alice.name}/lab/api/settings/"
+                                   "@jupyterlab/translation-extension:plugin", alice.token)).body,
+        "language packs": (await hub.api("GET", f"/user/{alice.name}/lab/api/translations/",
+                                         alice.token)).body,
         "kernels before": [k["id"] for k in before],
         "kernels after": [k["id"] for k in
                           (await hub.api("GET", f"/user/{alice.name}/api/kernels", alice.token)).body],
@@ -82,3 +86,18 @@ def test_an_unauthenticated_request_gets_no_kernel(hub_class):
     _, _, probes = hub_class
     assert probes["anonymous"] in (302, 401, 403)
     assert probes["kernels after"] == probes["kernels before"]
+
+
+def test_jupyterlab_speaks_chinese_by_default_and_can_switch(hub_class):
+    _, _, probes = hub_class
+    assert probes["language"]["settings"]["locale"] == "zh_CN"
+    assert {"zh_CN", "en"} <= set(probes["language packs"]["data"])
+
+
+def test_the_lab_configuration_starts_with_its_sign_up_page(tmp_path):
+    """The configuration for a real class (NativeAuthenticator, unix accounts) loads and serves."""
+    with simulate.Hub(tmp_path / "lab", mode="lab") as hub:
+        page = asyncio.run(hub.api("GET", "/hub/signup"))
+        users = asyncio.run(hub.api("GET", "/hub/api/users", hub.admin_token))
+    assert page.code == 200 and "password" in str(page.body).lower()
+    assert users.code == 200
