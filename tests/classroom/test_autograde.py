@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -228,3 +229,17 @@ def test_a_submission_cannot_touch_another_students_files(graded):
     assert not (course / "escaped.txt").exists()
     escape = next(c for c in _graded_nb(graded, "vandal").cells if "tries to write" in c.source)
     assert _outputs(escape).count("blocked:") == 4 and "wrote" not in _outputs(escape)
+
+
+def test_the_release_holds_no_answer_and_no_hidden_test(graded):
+    """Every line of a solution body and of the hidden tests is gone from what students get."""
+    for assignment, items in SECTIONS.items():
+        text = (graded["course"] / "release" / assignment / f"{assignment}.ipynb").read_text()
+        source = nbformat.read(graded["course"] / "source" / assignment / f"{assignment}.ipynb", 4)
+        assert "BEGIN HIDDEN TESTS" not in text and "grading.grade" not in text
+        for cell in source.cells:
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                bodies = [p.split("### END SOLUTION")[0] for p in cell.source.split("### BEGIN SOLUTION")[1:]]
+                for line in "\n".join(bodies).splitlines():
+                    if len(line.strip()) > 12:
+                        assert json.dumps(line.strip(), ensure_ascii=False)[1:-1] not in text, (assignment, line)
