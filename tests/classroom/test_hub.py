@@ -90,7 +90,10 @@ def test_an_unauthenticated_request_gets_no_kernel(hub_class):
 
 def test_jupyterlab_speaks_chinese_by_default_and_can_switch(hub_class):
     _, _, probes = hub_class
-    assert probes["language"]["settings"]["locale"] == "zh_CN"
+    # the override sets the default; a student's own choice (Settings -> Language) would win
+    settings = probes["language"]
+    assert settings["schema"]["properties"]["locale"]["default"] == "zh_CN"
+    assert settings["settings"].get("locale", "zh_CN") == "zh_CN"
     assert {"zh_CN", "en"} <= set(probes["language packs"]["data"])
 
 
