@@ -9,7 +9,11 @@ PORT   ?= 8888
 # Tests and nbval always use the bundled models, fully offline.
 TEST_ENV := CH9_MODEL_SOURCE=bundled HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-.PHONY: install lab test unit nbval browser student slides bench sync clean
+HUB    := deploy/jupyterhub
+CHP    := $(HUB)/node_modules/.bin/configurable-http-proxy
+LAB_SETTINGS := $(CURDIR)/deploy/jupyterlab/settings
+
+.PHONY: install lab test unit nbval browser classroom student assignments hub hub-install slides bench sync clean
 
 install: $(STAMP)
 
@@ -26,17 +30,25 @@ $(STAMP): requirements.txt pyproject.toml
 # classroom images and CI often run as root; --no-browser when there is no display.
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) --ip=127.0.0.1 \
+		--LabApp.app_settings_dir=$(LAB_SETTINGS) \
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \
 		$$( [ -z "$$DISPLAY" ] && echo --no-browser )
 
-test: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions
+test: install hub-install
+	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions \
+		--ignore=tests/classroom
+	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
 	$(TEST_ENV) $(BIN)/python -m pytest tests/editions tests/browser
 
 unit: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions
+	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions \
+		--ignore=tests/classroom
+
+# The class: grading (in process), nbgrader autograde of a simulated class, 4 students on the hub.
+classroom: install hub-install
+	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom
 
 browser: install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
@@ -48,6 +60,28 @@ nbval: install
 # The student edition: solution cells replaced by stubs, in build/student/.
 student: install
 	$(BIN)/python scripts/make_student.py --out build/student
+
+# nbgrader assignments generated from the teacher notebooks: course/source/ and the
+# release versions in course/release/ (course/ is the nbgrader course directory).
+assignments: install
+	$(BIN)/python course/grader_kernel.py --install --prefix $(VENV) >/dev/null
+	$(TEST_ENV) $(BIN)/python scripts/make_assignments.py --course course
+
+# configurable-http-proxy for the hub, from npm (package-lock.json).
+hub-install: $(CHP)
+
+$(CHP): $(HUB)/package.json $(HUB)/package-lock.json
+	cd $(HUB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CHP)
+
+# JupyterHub for a class on this machine, on 127.0.0.1 (HUB_PORT, default 8000).
+HUB_PORT ?= 8000
+hub: install hub-install
+	@echo "JupyterHub: http://127.0.0.1:$(HUB_PORT)/"
+	@echo "  teacher: sign up first as 'teacher' at http://127.0.0.1:$(HUB_PORT)/hub/signup"
+	@echo "  students: sign up at /hub/signup; the teacher approves them at /hub/authorize"
+	@echo "  (another teacher name: CH9_HUB_ADMIN=name make hub; see docs/teaching.md)"
+	CH9_HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f $(HUB)/jupyterhub_config.py
 
 # Offline reveal.js slide decks of every notebook, in build/slides/.
 slides: install

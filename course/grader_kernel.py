@@ -1,0 +1,127 @@
+"""An IPython kernel for nbgrader autograde that cannot write the course or see the grader.
+
+nbgrader runs every submission in a kernel with the grader's rights, so a cell
+could overwrite another student's notebook or the gradebook. Run as root (as
+`make assignments` and the class test do), this launcher starts the kernel
+
+* in its own mount namespace where every file system, the course directory
+  included, is read-only, and ``/tmp`` and ``/dev/shm`` are fresh, private
+  tmpfs (the kernel's home is in ``/tmp``);
+* in its own PID namespace (it cannot signal the autograder or other kernels);
+* with every capability dropped (``setpriv``), so it cannot remount anything.
+
+The submission can read the course files and the models and write only its
+private ``/tmp``. It needs util-linux's ``unshare`` and ``setpriv`` and a
+system that allows mount namespaces (most Linux machines and containers run as
+root do). Elsewhere (not root, or no namespaces) it starts the kernel
+unchanged, says so on stderr, and the submission has the grader's rights.
+
+Usage:
+    python course/grader_kernel.py --install [--prefix PREFIX]   # kernelspec "ch9-grader"
+    python course/grader_kernel.py -f CONNECTION_FILE [...]      # what the kernelspec runs
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+NAME = "ch9-grader"
+TMP_SIZE = "1g"
+
+
+def install(prefix: str) -> Path:
+    """Write the kernelspec ``ch9-grader`` under ``prefix``/share/jupyter/kernels."""
+    folder = Path(prefix) / "share" / "jupyter" / "kernels" / NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {"argv": [sys.executable, str(Path(__file__).resolve()), "-f", "{connection_file}"],
+            "display_name": "Python (ch9-interpret, grader)", "language": "python",
+            "interrupt_mode": "message",  # the kernel runs in a child PID namespace
+            "env": {"CH9_MODEL_SOURCE": "bundled", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}}
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
+    return folder
+
+
+def course_root(start: Path) -> Path | None:
+    """The nearest folder above ``start`` with an ``nbgrader_config.py`` (the course)."""
+    return next((p for p in (start, *start.parents) if (p / "nbgrader_config.py").is_file()), None)
+
+
+def _kernel(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "ipykernel_launcher", *args]
+
+
+def _mount(*args: str, check: bool = True) -> None:
+    subprocess.run(["mount", *args], check=check, capture_output=True)
+
+
+def confine(course: Path, args: list[str]) -> None:
+    """Inside the new namespaces: make the file system read-only, drop capabilities, exec."""
+    # read what the kernel needs before /tmp is replaced: its connection file, matplotlib's
+    # font list (building it again takes seconds)
+    connection = Path(args[args.index("-f") + 1])
+    keep = {"kernel.json": connection.read_bytes()}
+    for folder in (Path(s).expanduser() for s in ("~/.cache/matplotlib", "~/.matplotlib")):
+        keep |= {f"matplotlib/{p.name}": p.read_bytes() for p in folder.glob("fontlist-*.json")}
+    course_fd = os.open(course, os.O_RDONLY | os.O_DIRECTORY)  # the course, even under /tmp
+    cwd = os.getcwd()
+    _mount("--make-rprivate", "/")
+    points = dict.fromkeys(line.split()[1] for line in open("/proc/self/mounts", encoding="utf-8"))
+    for point in points:
+        if not point.startswith(("/proc", "/sys", "/dev")):
+            _mount("-o", "remount,bind,ro", point, check=False)
+    for point in ("/tmp", "/dev/shm"):  # private and empty
+        _mount("-t", "tmpfs", "-o", f"size={TMP_SIZE},mode=1777", "tmpfs", point)
+    course.mkdir(parents=True, exist_ok=True)  # only inside the new /tmp, if it lies there
+    _mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{course_fd}", str(course))
+    _mount("-o", "remount,bind,ro", str(course))
+    os.close(course_fd)
+    os.chdir(cwd)  # the same folder, seen through the read-only view
+    if os.access(course, os.W_OK) or os.access("/", os.W_OK):
+        raise SystemExit(f"{NAME}: the course is still writable; refusing to run the submission")
+    home = Path("/tmp/home")
+    for name, data in keep.items():
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_bytes(data)
+    args = [str(home / "kernel.json") if a == str(connection) else a for a in args]
+    os.environ.update(HOME=str(home), MPLCONFIGDIR=str(home / "matplotlib"),
+                      IPYTHONDIR=str(home / "ipython"), XDG_CACHE_HOME=str(home / "cache"),
+                      JUPYTER_RUNTIME_DIR=str(home / "runtime"), TMPDIR="/tmp")
+    os.execvp("setpriv", ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs",
+                          "--", *_kernel(args)])
+
+
+def launch(args: list[str]) -> None:
+    """Replace this process with the confined kernel (or a plain one where that is impossible)."""
+    course = course_root(Path.cwd())
+    tools = all(shutil.which(t) for t in ("unshare", "setpriv", "mount"))
+    if os.geteuid() != 0 or course is None or not tools or \
+            subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode != 0:
+        print(f"{NAME}: cannot confine the kernel here (needs root, mount namespaces, util-linux, "
+              "and a course folder); the submission runs with your rights", file=sys.stderr)
+        os.execv(sys.executable, _kernel(args))
+    os.execvp("unshare", ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
+                          "--", sys.executable, str(Path(__file__).resolve()), "--confine",
+                          str(course), *args])
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--install"]:
+        prefix = argv[argv.index("--prefix") + 1] if "--prefix" in argv else sys.prefix
+        print(f"installed {install(prefix)}")
+        return 0
+    if argv[:1] == ["--confine"]:
+        confine(Path(argv[1]), argv[2:])
+    if "-f" not in argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    launch(argv)
+    return 1  # not reached: launch() replaces this process
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
