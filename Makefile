@@ -13,7 +13,7 @@ HUB    := deploy/jupyterhub
 CHP    := $(HUB)/node_modules/.bin/configurable-http-proxy
 LAB_SETTINGS := $(CURDIR)/deploy/jupyterlab/settings
 
-.PHONY: install lab test unit nbval browser classroom student assignments hub hub-install slides bench sync clean
+.PHONY: install lab test unit nbval tvpath browser classroom student assignments hub hub-install slides bench sync clean
 
 install: $(STAMP)
 
@@ -36,19 +36,25 @@ lab: install
 
 test: install hub-install
 	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions \
-		--ignore=tests/classroom
+		--ignore=tests/classroom --ignore=tests/tvpath
 	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
+	$(TEST_ENV) $(BIN)/python -m pytest tests/tvpath
 	$(TEST_ENV) $(BIN)/python -m pytest tests/editions tests/browser
 
 unit: install
 	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions \
-		--ignore=tests/classroom
+		--ignore=tests/classroom --ignore=tests/tvpath
 
 # The class: grading (in process), nbgrader autograde of a simulated class, 4 students on the hub.
 classroom: install hub-install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom
+
+# Every notebook on the textbook's torchvision path (VGG16-bn, ResNet18) with stand-in
+# weights in a temporary TORCH_HOME: it must run without an error (outputs not compared).
+tvpath: install
+	$(TEST_ENV) $(BIN)/python -m pytest tests/tvpath
 
 browser: install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
