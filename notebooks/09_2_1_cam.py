@@ -167,7 +167,7 @@ fc_layer = fc  # CHANGED: resnet18's model.fc; the bundled model calls it model.
 
 
 def hook_fun(model, input, output):  # 定义 hook
-    global out_FM  # 定义全局变量，用于存放输出的特征图
+    global out_FM  # 定义全局变量，用于存放输出的特征图  # CHANGED: body indented (lost in the extracted text)
     out_FM = output
 
 
