@@ -471,7 +471,7 @@ cat_col = np.unravel_index(maps["猫"].cam.argmax(), (224, 224))[1]
 cup_col = np.unravel_index(maps["杯子"].cam.argmax(), (224, 224))[1]
 assert cat_col < 112 <= cup_col  # the cat is on the left, the cup on the right
 
-fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), dpi=70)
+fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.4), dpi=70, layout="constrained")
 axes[0].imshow(crop)
 axes[0].set_title("模型看到的 224×224")
 for ax, label in zip(axes[1:], maps):
@@ -480,11 +480,12 @@ for ax, label in zip(axes[1:], maps):
     ax.set_title(f"{label}：{bundle.categories[r.class_idx]}")
 for ax in axes:
     ax.axis("off")
-plt.tight_layout()
+fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes[1:],
+             fraction=0.03, label="归一化的类激活值")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# 同一张图、同一次前向得到的特征图 $A$，只因为换了一行权重 `W[c, :]`，热区就从猫移到了杯子上：
+# 同一张图、同一次前向得到的特征图 $A$，只因为换了一行权重 `W[y, :]`，热区就从猫移到了杯子上：
 # 类激活图是**针对类别**的解释（class-discriminative）。这也说明模型的特征图里保留了猫和杯子各自的位置，尽管它只学过给整张图分类。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
