@@ -39,7 +39,7 @@ import torch
 from PIL import Image
 
 import helpers
-from helpers import cam, exercises, hooks, images, load_image, load_model, viz, widgets
+from helpers import cam, exercises, hooks, images, load_image, load_model, shapes, viz, widgets
 from helpers.arrays import minmax
 from helpers.exercises import concepts
 
@@ -269,45 +269,77 @@ for ax, picture, cmap_, title in ((axes[0], CAM, shifted, "例 9.3 的代码：[
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 图 9-8：在没有类别权重的地方
+# ## 图 9-8：在一个没有类别权重的网络上
 #
-# 教材的图 9-8 用的是 VGG16-bn：它的 CNN 部分输出 512×7×7，**扁平化**后送进三个全连接层，没有“全局平均池化 + 一个全连接层”，
-# 所以 9.2.1 节的方法用不了，只能靠梯度。离线时我们没有 VGG16-bn 的权重；课程计划中的小 VGG 式网络（在合成图形上训练）还没有合入本分支。
-# 这里先用**退而求其次**的办法：在自带模型 EfficientNet-Lite0 中取**最后一个块之前**的一层（`blocks.5.3`，7×7）作为目标层。
-# 从这一层到类别分数之间还有一个块、`conv_head`、`bn2` 和分类头，是非线性的，**没有**一组类别权重能把这一层的通道直接连到类别上；
-# 梯度照样能算出通道权重 $\alpha$。下图的三张图都来自课程自带模型，并排对比。
+# 教材的图 9-8 用的是 VGG16-bn：它的 CNN 部分输出 512×7×7，**扁平化**后送进多个全连接层（VGG16 是三个），没有“全局平均池化 + 一个全连接层”，
+# 所以 9.2.1 节的方法用不了，只能靠梯度。离线时没有 VGG16-bn 的权重，而课程自带的 EfficientNet-Lite0 有类别权重（第 3 步的图就是图 9-7）。
+# 所以这里的图 9-8 来自课程自己的一个**小 VGG 式网络**（`helpers.shapes.load_net("vgg")`）：在合成的几何图形（圆形、正方形、三角形、五角星、十字、圆环，64×64）上训练，
+# 分类头与 VGG16-bn 同类：卷积块 → 最大池化 → **扁平化 → 两个全连接层**。目标层是最后一个卷积块（8×8，32 个通道）。
+# 合成图形的好处是每个图形的像素位置（掩码，mask）已知，可以用数字检查热区是否落在图形上。作为对照，右列是结构相同、
+# 但分类头是“全局平均池化 + 一个全连接层”的网络（`load_net("gap")`）在同一张图上的类激活图（9.2.1 节的方法）。
 
 # %% slideshow={"slide_type": "subslide"}
-early = "blocks.5.3"  # the layer before the last block: no class weights lead from it to the scores
-both = load_image("cat_and_cup")
-x_both = bundle.to_input(both)  # (1, 3, 224, 224)
-crop = both.crop(images.crop_box(both.size)).resize((224, 224), Image.Resampling.BICUBIC)
-g_last = cam.grad_cam(model, layer, x_both)  # the last layer: equals the class-weight map
-g_early = cam.grad_cam(model, early, x_both, class_idx=g_last.class_idx)
-corr = np.corrcoef(g_last.cam.ravel(), g_early.cam.ravel())[0, 1]
-print(f"{bundle.name}, class {bundle.categories[g_last.class_idx]}: {bundle.gradcam_layer_name} "
-      f"{tuple(g_last.raw.shape)} vs {early} {tuple(g_early.raw.shape)}, correlation {corr:.3f}")
-left = [float(r.cam[:, :112].sum() / r.cam.sum()) for r in (g_last, g_early)]
-print(f"share of the map on the left (cat) half: {left[0]:.3f} ({bundle.gradcam_layer_name}), {left[1]:.3f} ({early})")
+net = shapes.load_net("vgg")  # VGG-style: conv blocks, flatten, two fully connected layers
+net_layer = shapes.target_layer(net)  # the last conv block: (N, 32, 8, 8)
+gap_net = shapes.load_net("gap")  # the same backbone with GAP + one linear layer
+try:
+    shapes.class_weights(net)
+except TypeError as err:
+    print("class weights of the vgg net:", err)
 
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), dpi=60, layout="constrained")
-axes[0].imshow(crop)
-axes[0].set_title("模型看到的 224×224")
-for ax, r, name in ((axes[1], g_last, f"{bundle.gradcam_layer_name}（= 图 9-7 的方法）"),
-                    (axes[2], g_early, f"图 9-8（替代）：{early}")):
-    ax.imshow(viz.overlay(crop, r.cam, alpha=0.6))
-    ax.set_title(name, fontsize=10)
-for ax in axes:
+
+def on_shape(m: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Share of the map's mass on the shape, and the distance (pixels) from the map's peak to the shape."""
+    peak = np.array(np.unravel_index(m.argmax(), m.shape))  # (2,)
+    dist = np.sqrt(((np.argwhere(mask) - peak) ** 2).sum(axis=1)).min()
+    return float(m[mask].sum() / m.sum()), float(dist)
+
+
+toy = shapes.make_batch(60, seed=7)  # held-out images, one shape each, masks known
+stats = {"vgg": [], "gap": []}
+for i in range(len(toy)):
+    c = int(toy.labels[i, 0])
+    g_toy = cam.grad_cam(net, net_layer, toy.images[i:i + 1], class_idx=c)  # cam: (64, 64)
+    c_toy = cam.class_weight_cam(gap_net, shapes.target_layer(gap_net), shapes.class_weights(gap_net),
+                                 toy.images[i:i + 1], c)
+    stats["vgg"].append((*on_shape(g_toy.cam, toy.masks[i, 0].numpy()), g_toy))
+    stats["gap"].append((*on_shape(c_toy.cam, toy.masks[i, 0].numpy()), c_toy))
+area = float(toy.masks.float().mean())
+for kind, label in (("vgg", "vgg net, Grad-CAM"), ("gap", "gap net, CAM     ")):
+    share = np.mean([s for s, _, _ in stats[kind]])
+    dist = np.median([d for _, d, _ in stats[kind]])
+    print(f"{label}: share of the map on the shape {share:.3f} (the shapes cover {area:.3f} of the image), "
+          f"median distance from the peak to the shape {dist:.1f} px, over {len(toy)} images")
+
+fig, axes = plt.subplots(3, 3, figsize=(8.4, 8.4), dpi=60, layout="constrained")
+for i in range(3):
+    c = int(toy.labels[i, 0])
+    picture = Image.fromarray((toy.images[i].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    picture = picture.resize((192, 192), Image.Resampling.NEAREST)  # bigger, for the eye
+    outline = np.kron(toy.masks[i, 0].numpy(), np.ones((3, 3)))  # (192, 192)
+    axes[i, 0].imshow(picture)
+    axes[i, 0].set_title(f"{shapes.CLASS_NAMES_ZH[c]}", fontsize=10)
+    for ax, kind, title in ((axes[i, 1], "vgg", "图 9-8：vgg 网络，Grad-CAM"), (axes[i, 2], "gap", "对照：gap 网络，CAM")):
+        share, dist, r = stats[kind][i]
+        ax.imshow(viz.overlay(picture, r.cam, alpha=0.5))
+        ax.contour(outline, levels=[0.5], colors="white")
+        ax.set_title(f"{title}\n图形上 {share:.2f}，峰值距图形 {dist:.0f} 像素", fontsize=9)
+for ax in axes.flat:
     ax.axis("off")
-fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes[1:],
-             fraction=0.03, label="归一化的 Grad-CAM 值")
-fig.suptitle(f"课程自带模型 {bundle.name} · 类别 {bundle.categories[g_last.class_idx]}")
+fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes[:, 1:],
+             fraction=0.03, label="归一化的热力值")
+fig.suptitle("课程的小网络（合成图形）· 白线：图形的真实位置")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# 如实读图：在 `blocks.5.3` 上，基于梯度的图与最后一层的图很不一样（相关系数见上面的打印），落在猫所在左半边的比例也低得多，
-# 一部分热区跑到了杯子上。这说明两件事：基于梯度的方法确实能在**没有类别权重**的层上算出一张图；
-# 但离分类头越远，图越不针对类别（第 5 步会系统地看这一点）。这只是替代品：真正的图 9-8 应该来自一个“扁平化 + 全连接层”的网络。
+# 读这张图（数字以上面的打印为准）：
+#
+# - vgg 网络**没有类别权重**（打印的 `TypeError`），9.2.1 节的方法无从下手；基于梯度的方法照样算出了一张图：这是它能做、而类别权重的方法做不到的事；
+# - 但能算出来不等于指得对：在这个 vgg 网络上，热区**没有**落在图形上，落在图形上的比例还不到图形所占的面积，最大值离图形约 20 像素；
+#   结构相同、分类头是全局平均池化的 gap 网络，它的类激活图却集中在图形上。扁平化 + 全连接的分类头让每个位置有自己的权重，
+#   梯度在 8×8 的各个位置上差别很大，平均成一个通道权重后，图不一定指向物体；
+# - 所以教材说基于梯度的图“似乎更能聚焦关键部位”，只是一种直观印象：用之前要像这里一样，拿已知答案的例子检查。
+#   图 9-7 和这张图来自**不同的模型和不同的图片**：图 9-7 是课程自带的 EfficientNet-Lite0 在照片上的结果。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 4 步：基于梯度的方法是基于类别权重的方法的推广
@@ -356,7 +388,7 @@ classes = {label: max((bundle.categories.index(n) for n in names), key=lambda k:
            for label, names in (("猫", ("tabby", "tiger cat", "Egyptian cat")),
                                 ("杯子", ("cup", "espresso", "coffee mug")))}
 
-fig, axes = plt.subplots(2, len(targets), figsize=(2.6 * len(targets), 5.6), dpi=60)
+fig, axes = plt.subplots(2, len(targets), figsize=(2.8 * len(targets), 5.6), dpi=60, layout="constrained")
 for row, (label, k) in enumerate(classes.items()):
     for col, name in enumerate(targets):
         r = cam.grad_cam(model, name, x_both, class_idx=k)
@@ -366,7 +398,8 @@ for row, (label, k) in enumerate(classes.items()):
         axes[row, col].imshow(viz.overlay(crop, r.cam, alpha=0.5))
         axes[row, col].set_title(f"{label} · {name}（{r.raw.shape[0]}×{r.raw.shape[1]}）", fontsize=9)
         axes[row, col].axis("off")
-plt.tight_layout()
+fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes,
+             fraction=0.02, label="归一化的 Grad-CAM 值")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
