@@ -14,20 +14,23 @@
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# # 9.1 CNN 各网络层输出的可视化
+# # 9.1 CNN各网络层输出的可视化
 #
-# 教材第 9 章“面向解释的深度神经网络可视化方法”第 1 节，例 9.1。
+# 教材第 9 章“面向解释的深度神经网络可视化方法”第 1 节，例 9.1（教材的模型是 VGG16，代码里是 `vgg16_bn`）。
 #
 # **学习目标**
 #
 # 1. 说清楚为什么要解释“黑盒模型”（black-box model），区分本身可解释性（intrinsic interpretability）与事后可解释性（post-hoc interpretability）；
 # 2. 理解卷积层的输入、输出特征图（feature map）和通道（channel）之间的关系；
 # 3. 按例 9.1 把预训练的卷积神经网络（Convolutional Neural Network, CNN）“拆开再组装”，逐层前向并打印每层输出的形状；
-# 4. 用修好的 `showImg` 把任意一层的任意通道画成热力图（heat map），再上采样叠加到原图上（图 9-3 至图 9-6）；
+# 4. 运行教材的 `showImg`，看懂教材的“调色板”（图 9-3 至图 9-6 的颜色为什么和 `jet` 对不上），把任意一层的任意通道画成热力图（heat map），
+#    再上采样叠加到原图上；按明确的标准挑通道，并与教材的通道号并排比较；
 # 5. 用前向钩子（forward hook）一次前向就拿到所有层的输出（9.2 节的预习）；
 # 6. 用数字而不只用眼睛读图：每层有多少通道“什么也没提取到”，特征图的尺寸和通道数怎样随深度变化。
 
 # %% slideshow={"slide_type": "skip"}
+import warnings
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -38,6 +41,8 @@ from torchvision import transforms
 
 import helpers
 from helpers import exercises, hooks, images, load_image, load_model, viz, widgets
+from helpers.arrays import minmax
+from helpers.exercises import concepts
 
 helpers.setup()
 
@@ -47,10 +52,12 @@ helpers.setup()
 # 深度神经网络的判断往往很准，但我们说不清它**为什么**这样判断：输入进去、结果出来，中间几百万个参数做了什么看不见，这就是所谓的**黑盒模型**。
 # 在医疗、金融、自动驾驶这类场合，“说不清为什么”本身就是风险：模型可能抓住了错误的线索（例如靠背景里的雪地识别“狼”），而准确率数字看不出来。
 #
-# 让模型变得可解释，大致有两条路：
+# 教材把可解释性研究分为两种：
 #
-# - **本身可解释性**（intrinsic interpretability）：模型结构本身就容易看懂，例如线性模型、决策树，看权重或规则就知道它怎样做决定；
-# - **事后可解释性**（post-hoc interpretability）：模型已经训练好（通常是复杂的深度网络），再用额外的方法去分析它，例如把中间层的输出画出来（本节）、画类激活图（9.2 节）、看注意力权重（9.3 节）。
+# - **本身可解释性**（intrinsic interpretability）：构造本身可解释的模型，例如线性模型、决策树，看权重或规则就知道它怎样做决定；
+#   教材指出，它对模型结构要求很高，可能要改结构，容易导致模型性能下降；
+# - **事后可解释性**（post-hoc interpretability）：对训练好的模型事后构造解释，例如把中间层的输出画出来（本节）、画类激活图（9.2 节）、
+#   看注意力权重（9.3 节）；教材指出，它容易产生额外的误差（解释本身可能不准）。
 #
 # 本章讲的都是事后可解释性方法。
 
@@ -144,8 +151,10 @@ for label, inp in (("book 0.5/0.2", x_book), ("model's own", x)):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 第 4 步：让图片逐层前向，打印每层输出的形状
 #
-# `outputs[i]` 保存第 `i` 层的输出。注意 `clone()`：VGG 的 ReLU 是原地（in-place，`inplace=True`）操作，
-# 如果只把张量本身放进列表，下一层的 ReLU 会把刚存进去的批归一化输出改掉。
+# 教材的循环 `for k,m in enumerate(cnn_layers): out = m(out)` 不保存各层的输出，只在 `k == 3` 和 `k == 44` 时当场调用 `showImg`；
+# 画图 9-5 时又把整个循环从头跑了一遍（教材的代码一共前向两次）。这里改为跑一遍、把每层的输出存进 `outputs`，后面随时取用。
+# 存的时候要 `clone()`：VGG 的 ReLU 是原地（in-place，`inplace=True`）操作，只把张量本身放进列表的话，下一层的 ReLU 会把刚存进去的
+# 批归一化输出改掉。这是**我们的**写法需要注意的地方，不是教材的问题（教材不保存张量）。
 
 # %% slideshow={"slide_type": "subslide"}
 outputs = []  # outputs[i]: output of cnn_layers[i], (1, C, h, w)
@@ -161,76 +170,108 @@ with torch.no_grad():
 # 浅层的特征图大而少，记录边缘、颜色这类局部细节；深层的特征图小而多，每个位置对应原图上一大片区域，记录更抽象的组合特征。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 第 5 步：教材的 `showImg`，修好并解释
+# ### 第 5 步：教材的调色板和 `showImg`
 #
-# 教材用 `showImg` 把一个通道（一张 $h \times w$ 的图）画成热力图。下面按教材的写法摘出与勘误有关的几行（**这段不能运行**，问题见注释，细节以教材原文为准）：
-#
-# ```python
-# import matplotlib.cm as cm
-# def showImg(img):
-#     img = img.detach().numpy()
-#     img = np.maximum(img, 0)                            # ReLU
-#     img = (img - img.min()) / (img.max() - img.min())   # 通道全为 0 时是 0/0
-#     img = img ** 2
-#     cmap = cm.get_cmap('jet')                           # Matplotlib 3.9 已删除 cm.get_cmap
-#     img = cmap(img)[:, :, 1:]                           # 取到的是 G、B、A，不是 R、G、B
-# return img                                              # 缩进错了：return 在函数外，SyntaxError
-# ```
-#
-# 修好的版本，每一步的作用写在注释里：
-#
-# 1. **ReLU**：只保留正的响应（卷积核“被激活”的地方），负值置 0；
-# 2. **最小-最大归一化**（min-max normalization）到 0～1，这样不同通道的图颜色可比；如果整个通道都是 0（**平坦通道**），直接返回全 0，不做 0/0；
-# 3. **平方**：0～1 之间的数平方后小的更小，弱响应被压下去，强响应更突出；
-# 4. **jet 色图**：0 是深蓝，1 是深红；`colormaps['jet'](img)` 返回 RGBA 四个通道，取前三个 `[..., :3]` 才是 RGB。
+# 教材先定义“调色板” `cmap = cm.get_cmap('jet')`，并这样描述它：0 对应最左边的颜色，“这是一种淡蓝色”；255 对应最右边的颜色，“这是一种深蓝色”；
+# 从 0 到 255，颜色“逐渐变红、变深、变蓝”。这与 Matplotlib 的 `jet`（深蓝 → 青 → 黄 → 深红）对不上。原因在 `showImg` 里的一行：
+# `img = cmap(img)[:,: , 1:]`。`cmap(v)` 返回 R、G、B、A 四个分量（A 是不透明度，`jet` 里恒为 1），`[:, :, 1:]` 取到的是 G、B、A，
+# 显示时被当成 R、G、B。把两条调色板并排画出来，教材的描述就清楚了：它描述的是错位之后的调色板。
 
 # %% slideshow={"slide_type": "subslide"}
-def showImg(img: torch.Tensor) -> np.ndarray:
-    """The textbook's showImg, fixed. Shapes: img (h, w) -> (h, w, 3) RGB in [0, 1]."""
-    img = img.detach().cpu().numpy()  # (h, w); .cpu() also works when the model is on a GPU
-    img = np.maximum(img, 0)  # ReLU: keep the positive responses
-    span = img.max() - img.min()
-    img = (img - img.min()) / span if span > 0 else np.zeros_like(img)  # flat: zeros, not 0/0
-    img = img**2  # squaring suppresses weak responses
-    cmap = matplotlib.colormaps["jet"]  # cm.get_cmap was removed in Matplotlib 3.9
-    return cmap(img)[..., :3]  # (h, w, 3) RGB; the book's [:, :, 1:] keeps G, B, A
+ramp = np.linspace(0, 1, 256)[None, :]  # (1, 256): the values 0 ... 255, scaled
+jet = matplotlib.colormaps["jet"]
+fig, axes = plt.subplots(2, 1, figsize=(8, 2.4), dpi=80, layout="constrained")
+axes[0].imshow(jet(ramp)[..., :3], aspect="auto")  # R, G, B
+axes[0].set_title("jet：cmap(v)[..., :3]（R、G、B）", fontsize=10)
+axes[1].imshow(jet(ramp)[..., 1:], aspect="auto")  # G, B, A shown as R, G, B
+axes[1].set_title("教材：cmap(v)[:, :, 1:]（G、B、A 当作 R、G、B）：淡蓝 → 品红 → 深蓝", fontsize=10)
+for ax in axes:
+    ax.set_yticks([])
+    ax.set_xticks([0, 64, 128, 192, 255])
+plt.show()
+for v in (0, 128, 255):
+    print(f"value {v:3d}: jet RGB {np.round(jet(v)[:3], 3).tolist()} | book's colour {np.round(jet(v)[1:], 3).tolist()}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 按教材的说法读教材的图，深蓝是大值、淡蓝是小值，这没有错；但按 `jet` 的习惯（红大蓝小）去读，就会读反。**改正**：`cmap(img)[..., :3]`。
+#
+# `jet` 本身也有问题：它的亮度不随数值单调变化（中间的青、黄最亮，两端的深蓝、深红都暗），眼睛会在亮度跳变处看到并不存在的“边界”。
+# `viridis` 这类**感知均匀**（perceptually uniform）的色图亮度随数值单调增加，更适合读数。9.2 节的类激活图浏览器可以在 `jet`、`viridis` 等色图之间切换；本节的浏览器固定用 `jet`。
+#
+# 下面是教材的 `showImg`，逐字抄录，只改了能运行所必需的地方（标 `# CHANGED:`）。有两处要说明：
+#
+# - 教材排版中最后一行 `return` 没有缩进，在函数外面，照抄会 `SyntaxError`。这很可能是文字提取时丢了缩进（同一份文本里 `hook_fun` 的函数体也丢了缩进），不一定是教材的错；这里把它缩进到函数里；
+# - 教材的归一化**有**保护：`if max_min == 0: max_min = 1e-6`，全为 0 的通道不会出现 0/0（没有保护的是图 9-5 的代码和例 9.2、9.3，见后文）。
+
+# %% slideshow={"slide_type": "subslide"}
+from matplotlib import colormaps  # CHANGED: the book imports `from matplotlib import cm`
+
+warnings.filterwarnings("ignore", message="__array__ implementation")  # CHANGED (added): NumPy 2 warns on np.array(tensor)
 
 
+def showImg_book(channel_img):  # channel_img 表示特征图的一个通道图像
+    channel_img = torch.relu(channel_img)  # torch.Size([224, 224])
+    max_min = channel_img.max()-channel_img.min()
+    if max_min == 0:
+        max_min = 1e-6
+    channel_img = (channel_img-channel_img.min())/max_min  # 归一化到[0,1]
+    channel_img = (channel_img**2)*255  # 在归一化到[0, 255]
+    img = np.array(channel_img.data.cpu()).astype(np.uint8)  # CHANGED: .cpu() added (np.array fails on a GPU tensor)
+    cmap = colormaps['jet']  # CHANGED: cm.get_cmap('jet') #定义调色板 (removed in Matplotlib 3.9)
+    img = cmap(img)[:,: , 1:]  # 使用调色板
+    plt.imshow(img)  # 显示图像
+    plt.show()
+    return  # CHANGED: indented (in the extracted text it stands outside the function)
+
+
+def showImg(channel: torch.Tensor) -> np.ndarray:
+    """The book's showImg with the palette fixed; returns the picture instead of drawing it.
+
+    Shapes: channel (h, w) -> (h, w, 3) RGB in [0, 1].
+    """
+    a = np.maximum(channel.detach().cpu().numpy(), 0)  # ReLU
+    a = minmax(a) ** 2  # min-max with the same kind of guard as the book's, then square
+    return matplotlib.colormaps["jet"](a)[..., :3]  # [..., :3]: R, G, B
+
+
+shallow = outputs[1][0]  # (C, h, w), layer 1
+top = int(shallow.clamp(min=0).mean(dim=(1, 2)).argmax())  # its most active channel
+plt.figure(figsize=(3, 3), dpi=60)
+showImg_book(shallow[top])  # the book's colours
+flat = torch.relu(torch.zeros(7, 7) - 1)  # a channel that is all zero after ReLU
+max_min = flat.max() - flat.min()  # the book's three lines
+if max_min == 0:
+    max_min = 1e-6
+print("the book's min-max on an all-zero channel:", int(((flat - flat.min()) / max_min).isnan().sum()), "NaN")
 for i in (1, len(outputs) - 1):
     for c in range(outputs[i].shape[1]):  # every channel, flat ones included
         np.testing.assert_allclose(showImg(outputs[i][0, c]), viz.show_channel(outputs[i][0, c]),
                                    atol=1e-6)
-print("showImg == viz.show_channel on every channel of layers", 1, "and", len(outputs) - 1)
+print("showImg (palette fixed) == viz.show_channel on every channel of layers", 1, "and", len(outputs) - 1)
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# `viz.show_channel` 就是上面这个修好的 `showImg`，后面直接用它。
-#
-# 教材的 `[:, :, 1:]` 错在哪里？`cmap(img)` 的最后一维是 R、G、B、A（A 是不透明度，jet 里恒为 1）。
-# 取 `1:` 得到 G、B、A，画出来时被当成 R、G、B：原来的绿色分量显示成红色，蓝色显示成绿色，而显示出的蓝色恒为 1，
-# 整张图只剩青、蓝、品红几种颜色：弱响应是天蓝色，强响应反而是纯蓝色。
-# 所以按 jet 色图（蓝弱红强）去读教材代码画出的图，颜色是对不上的，错开了一个通道。下面并排对比：
+# `viz.show_channel` 就是上面这个改正了调色板的 `showImg`（它不量化到 0～255 的整数，其余相同），后面直接用它。下面把同一个通道按两种调色板并排画出，都配上颜色条：
 
 # %% slideshow={"slide_type": "subslide"}
-shallow = outputs[1][0]  # (C, h, w), layer 1
-top = int(shallow.clamp(min=0).mean(dim=(1, 2)).argmax())  # its most active channel
-rgba = matplotlib.colormaps["jet"](viz.normalize(shallow[top].clamp(min=0)) ** 2)  # (h, w, 4)
-fig, axes = plt.subplots(1, 2, figsize=(6, 3))
-axes[0].imshow(rgba[:, :, 1:])
-axes[0].set_title("教材 [:, :, 1:]（G、B、A）")
-axes[1].imshow(rgba[..., :3])
-axes[1].set_title("修正 [..., :3]（R、G、B）")
-for ax in axes:
+values = minmax(shallow[top].clamp(min=0).numpy()) ** 2  # (h, w): showImg's numbers
+book_cmap = matplotlib.colors.ListedColormap(jet(np.linspace(0, 1, 256))[:, 1:])  # the book's palette
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), dpi=70, layout="constrained")
+for ax, cmap_, title in ((axes[0], book_cmap, "教材 [:, :, 1:]"), (axes[1], "jet", "修正 [..., :3]（jet）"),
+                         (axes[2], "viridis", "viridis（感知均匀）")):
+    shown = ax.imshow(values, cmap=cmap_, vmin=0, vmax=1)
+    fig.colorbar(shown, ax=ax, fraction=0.046, label="归一化后再平方")
+    ax.set_title(f"{title}，通道 {top}", fontsize=10)
     ax.axis("off")
-plt.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 图 9-3、图 9-4：第 2 个卷积层和最后一层的输出
+# ### 图 9-3、图 9-4：第二个卷积层和最后一层的输出
 #
-# 教材画出第 2 个卷积层输出的第 0、20、40、60 个通道（图 9-3），以及最后一层输出的同样 4 个通道（图 9-4）。
-# 代码里不写死层号，而是找“第 2 个含卷积的层”：在 VGG16-bn 上就是 `features.3`（教材的第 2 个卷积层）；
+# 教材画出第二个卷积层输出的第 0、20、40、60 个通道（图 9-3），以及自适应平均池化层输出的同样 4 个通道（图 9-4）。
+# 代码里不写死层号，而是找“第 2 个含卷积的层”：在 VGG16-bn 上就是 `features.3`（教材的 `cnn_layers[3]`）；
 # 在 EfficientNet-Lite0 上是 `blocks.0.0`（紧跟在第一层卷积 `conv_stem` 后的深度可分离卷积块）。
 # 某一层如果不到 61 个通道，通道号 60 就越界了，这时改为在该层均匀取 4 个通道，并打印实际用的通道号。
+# 下面的图用改正后的颜色（`jet`，深蓝小、深红大），每行配一个颜色条。
 
 # %% slideshow={"slide_type": "subslide"}
 conv_positions = [i for i, m in enumerate(cnn_layers)
@@ -246,59 +287,97 @@ def pick_channels(n_channels: int) -> list[int]:
     return np.linspace(0, n_channels - 1, 4).round().astype(int).tolist()
 
 
-def show_four(i: int, figure: str) -> None:
-    """Draw four channels of layer i with showImg, as the book's figures do."""
-    acts = outputs[i][0]  # (C, h, w)
-    channels = pick_channels(acts.shape[0])
-    fig, axes = plt.subplots(1, 4, figsize=(10, 2.9))
-    for ax, c in zip(axes, channels):
-        ax.imshow(viz.show_channel(acts[c]))
-        ax.set_title(f"通道 {c}" + ("（全为 0）" if float(acts[c].max()) <= 0 else ""))
+def show_row(axes_row, acts: torch.Tensor, channels: list[int], label: str) -> None:
+    """Draw channels of one layer with showImg's numbers, one colour bar for the row."""
+    for ax, c in zip(axes_row, channels):
+        shown = ax.imshow(minmax(acts[c].clamp(min=0).numpy()) ** 2, cmap="jet", vmin=0, vmax=1)
+        ax.set_title(f"{label}通道 {c}" + ("（全为 0）" if float(acts[c].max()) <= 0 else ""), fontsize=9)
         ax.axis("off")
-    fig.suptitle(f"{figure}  cnn_layers[{i}]（{layer_names[i]}）的输出，形状 {tuple(outputs[i].shape)}")
-    plt.tight_layout()
-    plt.show()
-    print(f"{figure}: layer {i} ({layer_names[i]}), channels {channels} of {acts.shape[0]}")
+    plt.colorbar(shown, ax=list(axes_row), fraction=0.02, label="归一化后再平方")
 
 
-show_four(second_conv, "图 9-3")
+acts3 = outputs[second_conv][0]  # (C, h, w)
+fig, axes = plt.subplots(1, 4, figsize=(11, 3), dpi=70, layout="constrained")
+show_row(axes, acts3, pick_channels(acts3.shape[0]), "")
+fig.suptitle(f"图 9-3  cnn_layers[{second_conv}]（{layer_names[second_conv]}）的输出，形状 {tuple(outputs[second_conv].shape)}")
+plt.show()
+print(f"图 9-3: layer {second_conv} ({layer_names[second_conv]}), channels {pick_channels(acts3.shape[0])}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 图 9-4 换到最后一层（7×7）。教材的 4 个通道在这里很可能不好看：有的全为 0，有的只在边上亮。所以第二行按一个**明确的标准**另挑 4 个通道：
+# 在平均激活最大的 100 个通道里，取最大值不在最外一圈、且**最集中**的 4 个——集中度 = 最大值周围 3×3 格子上的激活之和 ÷ 整个通道的激活之和。
+# 第一行是教材的通道号，第二行是按标准挑的，标题写明了哪个是哪个。
 
 # %% slideshow={"slide_type": "subslide"}
-show_four(last, "图 9-4")
+deep = outputs[last][0].clamp(min=0)  # (C, 7, 7) after ReLU, as showImg does
+mass = deep.sum(dim=(1, 2))  # (C,)
+around = nn.functional.avg_pool2d(nn.functional.pad(deep[:, None], (1, 1, 1, 1)), 3, stride=1)[:, 0] * 9
+concentration = around.amax(dim=(1, 2)) / mass.clamp(min=1e-12)  # (C,): share of the 3x3 around the peak
+peak = deep.flatten(1).argmax(dim=1)  # (C,)
+pi, pj = peak // deep.shape[2], peak % deep.shape[2]
+inside = (pi > 0) & (pi < deep.shape[1] - 1) & (pj > 0) & (pj < deep.shape[2] - 1)
+busiest = mass.argsort(descending=True)[:100].tolist()
+chosen = sorted((c for c in busiest if inside[c]), key=lambda c: -float(concentration[c]))[:4]
 
-# %% [markdown] slideshow={"slide_type": "-"}
-# 浅层（图 9-3）的特征图保留了猫的轮廓，有的通道对边缘有反应，有的对某种颜色或纹理有反应，还能认出原图；
-# 最后一层（图 9-4）只有 7×7，每个格子对应原图上约 32×32 像素的一片，已经看不出形状，只剩下“哪一片区域让这个卷积核有反应”。
-# 全是深蓝的格子说明该通道在 ReLU 后全为 0：这个卷积核在这张图上**什么也没提取到**。
+fig, axes = plt.subplots(2, 4, figsize=(11, 5.6), dpi=70, layout="constrained")
+book4 = pick_channels(deep.shape[0])
+show_row(axes[0], deep, book4, "教材：")
+show_row(axes[1], deep, chosen, "按标准：")
+fig.suptitle(f"图 9-4  cnn_layers[{last}]（{layer_names[last]}）的输出，形状 {tuple(outputs[last].shape)}")
+plt.show()
+alive = mass > 0
+ring = 1 - deep[:, 1:-1, 1:-1].sum(dim=(1, 2)) / mass.clamp(min=1e-12)  # (C,): share on the outer ring
+for label, chs in (("book", book4), ("chosen", chosen)):
+    print(f"{label:<6s} channels {chs}: concentration "
+          f"{[round(float(concentration[c]), 3) if alive[c] else 'all 0' for c in chs]},"
+          f" share on the outer ring {[round(float(ring[c]), 3) if alive[c] else 'all 0' for c in chs]}")
+print(f"{layer_names[last]}: {int((~alive).sum())} of {deep.shape[0]} channels all zero; "
+      f"{int(((ring > 0.9) & alive).sum())} of the {int(alive.sum())} others have > 90% of their activation "
+      f"on the outer ring ({(49 - 25) / 49:.3f} of the cells)")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 怎么读（数字以上面的打印为准）：
+#
+# - 浅层（图 9-3）的特征图保留了猫的轮廓，有的通道对边缘有反应，有的对某种颜色或纹理有反应，还能认出原图；
+# - 最后一层只有 7×7。相邻两格在输入图像上相距 32 像素，这是网络的**总步长**（stride）；每个格子的感受野（receptive field）比 32×32 大得多，
+#   所以一格并不对应“原图上 32×32 的一片”，只能粗略地指出位置；
+# - 教材的 4 个通道在这张图上有的**全为 0**（这个卷积核在这张图上什么也没提取到，和教材图 9-4(c) 一样），有的只在最外一圈亮。
+#   最外一圈的格子，感受野有一大块落在图像外面的补零（zero padding）区域，卷积核在那里看到的是人为的“边”：这就是**边界效应**（border effect）。
+#   上面的统计显示，不少通道的激活几乎全在最外一圈；换一张照片，亮的通道会不同（练习 5 用一张纯灰的图单独看边界效应）；
+# - 按集中度挑出的通道，激活集中在图中间的一小块，更像“对某个局部图案有反应”。挑选标准会影响你看到什么：**报告通道图时要说明为什么挑这几个**。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 图 9-5、图 9-6：把深层的一个通道放大，叠加到原图上
 #
 # 7×7 的图太粗，看不出对应原图哪里。教材的做法：用双三次插值（bicubic interpolation）把它放大到原图大小（图 9-5），
-# 再按 0.7（原图）+ 0.3（热力图）混合（图 9-6）。教材用的是最后一层的第 60 个通道；如果这个通道对这张图恰好全为 0，
-# 画出来是一片深蓝，什么也看不出，这时改用平均激活最大的通道，并打印出来。
+# 再按 0.7（原图）+ 0.3（热力图）混合（图 9-6）。教材用的是第 44 层（自适应平均池化层）的第 60 个通道，它在教材的图上
+# “主要表征了狗的脸部及其四周”（教材的图片 `both.png` 不在课程里）。在课程的模型和图片上，通道 60 可能全为 0 或几乎处处饱和，
+# 所以同时画出上面按集中度挑出的第一个通道。教材的这段代码有三处问题：
 #
-# > **勘误**：PIL 的 `resize` 参数是 `(宽, 高)`，即 `(w, h)`；教材写成 `(h, w)`。对不是正方形的照片，放大后的热力图形状和照片对不上（下面演示）。
+# > **勘误**：`Img44_60 = out[0, 60]` 与后面的 `img44_60` 大小写不同，照抄会 `NameError`；
+# > `(img44_60-img44_60.min())/(img44_60.max()-img44_60.min())` 没有 `showImg` 那样的保护，通道全为 0 时得到 NaN；
+# > `h,w,_ = np.array(origin_img).shape` 之后 `img44_60.resize((h,w), ...)`：PIL 的 `resize` 要的是 `(宽, 高)`，即 `(w, h)`，非方形照片形状对不上（下面演示）。
 
 # %% slideshow={"slide_type": "subslide"}
-deep = outputs[last][0]  # (C, 7, 7)
-k = 60 if deep.shape[0] > 60 else deep.shape[0] - 1
-if float(deep[k].max()) <= 0:
-    print(f"channel {k} is all zero after ReLU for this photo: use the most active channel instead")
-    k = int(deep.clamp(min=0).mean(dim=(1, 2)).argmax())
-print(f"layer {last} ({layer_names[last]}), channel {k}, map {tuple(deep[k].shape)}")
-m = viz.normalize(deep[k].clamp(min=0)) ** 2  # showImg's numbers: ReLU, min-max, square; (7, 7)
-
 w, h = image.size  # PIL gives (width, height)
-big = Image.fromarray(m).resize((w, h), Image.Resampling.BICUBIC)  # (w, h) order!
-big = np.clip(np.asarray(big), 0, 1)  # (h, w); bicubic can overshoot a little
-heat = matplotlib.colormaps["jet"](viz.normalize(big))[..., :3]  # (h, w, 3)   图 9-5
 photo = np.asarray(image, dtype=np.float32) / 255  # (h, w, 3)
-blend = 0.7 * photo + 0.3 * heat  # (h, w, 3)   图 9-6
-blend_img = Image.fromarray(np.clip(blend * 255 + 0.5, 0, 255).astype(np.uint8))
-
-helper = viz.overlay(image, m, alpha=0.7)  # the same in one call: alpha = photo weight
-assert np.abs(np.asarray(blend_img, dtype=int) - np.asarray(helper, dtype=int)).max() <= 1
+k_book = 60 if deep.shape[0] > 60 else deep.shape[0] - 1
+k_local = chosen[0]
+maps = {}
+for k in (k_book, k_local):
+    raw = outputs[last][0, k]  # (7, 7), the book takes it before ReLU
+    with np.errstate(invalid="ignore"):
+        book_norm = ((raw - raw.min()) / (raw.max() - raw.min())).numpy()  # the book's unguarded min-max
+    m = minmax(raw.numpy())  # (7, 7): the same, guarded
+    big = np.asarray(Image.fromarray(m).resize((w, h), Image.Resampling.BICUBIC))  # (w, h) order!
+    big = np.clip(big, 0, 1)  # (h, w); bicubic can overshoot a little
+    heat = matplotlib.colormaps["jet"](big)[..., :3]  # (h, w, 3)   图 9-5
+    blend = 0.7 * photo + 0.3 * heat  # (h, w, 3)   图 9-6
+    maps[k] = (big, Image.fromarray(np.clip(blend * 255 + 0.5, 0, 255).astype(np.uint8)))
+    print(f"channel {k}: NaN from the book's min-max {int(np.isnan(book_norm).sum())}, "
+          f"share of the 7x7 cells above 0.5 after min-max {float((m > 0.5).mean()):.3f}")
+    helper = viz.overlay(image, m, alpha=0.7)  # the same in one call: alpha = photo weight
+    assert np.abs(np.asarray(maps[k][1], dtype=int) - np.asarray(helper, dtype=int)).max() <= 1
 print("step by step == viz.overlay(image, m, alpha=0.7)")
 
 wrong = np.asarray(Image.fromarray(m).resize((h, w), Image.Resampling.BICUBIC))  # the book's order
@@ -308,32 +387,45 @@ try:
 except ValueError as err:
     print("ValueError:", err)
 
+fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), dpi=60, layout="constrained")
+for row, (k, label) in enumerate(((k_book, "教材的通道"), (k_local, "按集中度挑的通道"))):
+    big, blended = maps[k]
+    shown = axes[row, 0].imshow(big, cmap="jet", vmin=0, vmax=1)
+    axes[row, 0].set_title(f"图 9-5  {label} {k}，双三次放大到 {w}×{h}", fontsize=10)
+    axes[row, 1].imshow(blended)
+    axes[row, 1].set_title(f"图 9-6  0.7 原图 + 0.3 热力图（通道 {k}）", fontsize=10)
+    fig.colorbar(shown, ax=axes[row], fraction=0.03, label="归一化的激活值")
+for ax in axes.flat:
+    ax.axis("off")
+plt.show()
+
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# 方形照片不会报错，但热力图被**转置**了（左右和上下对调），更难发现。
+# 方形照片不会报错，但热力图被**转置**了（左右和上下对调），更难发现。“大于 0.5 的格子占比”（上面的打印）越接近 1，
+# 通道就越是处处饱和，叠加到照片上只是一层均匀的颜色，说明不了“表征了哪里”；集中的通道才指得出位置。
 #
 # 还有一处容易忽略：模型看到的只是中心裁剪出的 224×224 区域（见第 3 步），教材把热力图拉伸到整张照片上，
-# 对不是正方形的照片，位置会偏。`images.crop_box` 给出这块区域在原图上的位置，把热力图只叠在这块区域上才是准确的（右图）；
+# 对不是正方形的照片，位置会偏。`images.crop_box` 给出这块区域在原图上的位置，把热力图只叠在这块区域上才是准确的；
 # `viz.overlay_box` 一步完成同样的事（9.2 节会用到）。
 
 # %% slideshow={"slide_type": "subslide"}
 box = images.crop_box(image.size)  # (left, top, right, bottom) kept by Resize(256)+CenterCrop(224)
+m = minmax(outputs[last][0, k_local].numpy())  # (7, 7)
 aligned = image.copy()
 aligned.paste(viz.overlay(image.crop(box), m, alpha=0.7), box[:2])
 assert np.array_equal(np.asarray(aligned), np.asarray(viz.overlay_box(image, m, box, outline=None)))
 print("centre crop in the photo (left, top, right, bottom):", box)
 
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), dpi=70)  # low dpi: photos make big PNGs
-axes[0].imshow(heat)
-axes[0].set_title(f"图 9-5  通道 {k} 双三次放大到 {w}×{h}")
-axes[1].imshow(blend_img)
-axes[1].set_title("图 9-6  0.7 原图 + 0.3 热力图")
-axes[2].imshow(aligned)
-axes[2].add_patch(plt.Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False,
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), dpi=70, layout="constrained")
+axes[0].imshow(maps[k_local][1])
+axes[0].set_title(f"教材：拉伸到整张照片（通道 {k_local}）", fontsize=10)
+axes[1].imshow(aligned)
+axes[1].add_patch(plt.Rectangle(box[:2], box[2] - box[0], box[3] - box[1], fill=False,
                                 edgecolor="white", linestyle="--"))
-axes[2].set_title("只叠在模型看到的中心区域")
+axes[1].set_title("只叠在模型看到的中心区域", fontsize=10)
 for ax in axes:
     ax.axis("off")
-plt.tight_layout()
+fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes,
+             fraction=0.03, label="归一化的激活值")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -413,24 +505,26 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 # 换一张图片再运行一次，比例会变：哪些通道“死”，取决于图片里有什么。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 勘误汇总
+# ## 勘误汇总（例 9.1）
 #
-# > **勘误**：例 9.1 的代码在当前的库版本上有以下问题，本笔记本都已改正。
+# > **勘误**：下表逐行引用例 9.1 的代码（照教材排印的样子），说明问题和改法；本笔记本的代码都已改正。完整的全章勘误见 `docs/errata.md`。
 # >
-# > | 教材写法 | 问题 | 改正 |
-# > | --- | --- | --- |
-# > | `models.vgg16_bn(pretrained=True)` | `pretrained` 自 torchvision 0.13 起弃用，会警告，将被删除 | `models.vgg16_bn(weights=models.VGG16_BN_Weights.IMAGENET1K_V1)` |
-# > | `path + '\\' + name` 之类的 Windows 路径 | 只能在 Windows 上运行 | `pathlib.Path` 或本课程的 `load_image(...)`，任何系统、中文路径都可以 |
-# > | `Normalize([0.5]*3, [0.2]*3)` | 只是 ImageNet 均值/标准差的近似；模型应看到它训练时的归一化（VGG：ImageNet 统计量；Lite0：0.5/0.5） | `bundle.preprocess` / `bundle.to_input` |
-# > | `cm.get_cmap('jet')` | Matplotlib 3.9 已删除 `cm.get_cmap`，`AttributeError` | `matplotlib.colormaps['jet']` |
-# > | `cmap(img)[:, :, 1:]` | 取到的是 G、B、A，颜色错开一个通道，教材对颜色的描述因此对不上 | `cmap(img)[..., :3]` |
-# > | `showImg` 中 `(img - min) / (max - min)` | 通道全为 0 时是 0/0，得到 NaN | 先判断 `max > min`，否则返回全 0 |
-# > | `return img` 写在 `showImg` 外面 | `SyntaxError: 'return' outside function` | `return` 缩进到函数体里 |
-# > | `img.detach().numpy()` | 在 CPU 上没问题，模型放到 GPU 上时报错 | `img.detach().cpu().numpy()` |
-# > | `Img44_60` 与 `img44_60` 混用 | Python 区分大小写，`NameError` | 统一写成 `img44_60` |
-# > | `resize((h, w))` | PIL 要的是 `(w, h)`：非方形照片形状不匹配，方形照片被转置 | `resize((w, h))`，`w, h = image.size` |
-# >
-# > 另外要注意：逐层保存输出时要 `clone()`，否则原地 ReLU 会改掉已保存的张量；热力图只对应中心裁剪区域，应按 `images.crop_box` 对齐。
+# > | 教材原文 | 问题 | 改正 | 本笔记本 |
+# > | --- | --- | --- | --- |
+# > | `model = models.vgg16_bn(pretrained=True) #加载 VGG16` | `pretrained` 自 torchvision 0.13 起弃用，会警告，将被删除 | `models.vgg16_bn(weights=models.VGG16_BN_Weights.IMAGENET1K_V1)` | 第 1 步 |
+# > | `fn = path + '\\' + name` | 只能在 Windows 上运行 | `pathlib.Path(path) / name`，或课程的 `load_image(...)` | 第 3 步 |
+# > | `transforms.Normalize([0.5, 0.5, 0.5], [0.2, 0.2, 0.2])` | 不是模型训练时的归一化（VGG：ImageNet 统计量；课程模型：0.5/0.5） | `bundle.preprocess` | 第 3 步 |
+# > | `cmap = cm.get_cmap('jet')` | Matplotlib 3.9 已删除 `cm.get_cmap`，`AttributeError` | `matplotlib.colormaps['jet']` | 第 5 步 |
+# > | `img = cmap(img)[:,: , 1:] #使用调色板` | 取到 G、B、A，颜色错开一个通道；教材对调色板的描述（淡蓝 → 红 → 深蓝）描述的正是错位的调色板 | `cmap(img)[..., :3]` | 第 5 步（调色板图） |
+# > | `return`（排在 `showImg` 函数体外） | 照抄是 `SyntaxError: 'return' outside function`；**可能是文字提取丢了缩进**，不一定是教材的错 | 缩进到函数里 | 第 5 步 |
+# > | `img = np.array(channel_img.data).astype(np.uint8)` | 原理上：模型放到 GPU 上时 `np.array` 不能转换 CUDA 张量；在 CPU 上没问题 | `channel_img.detach().cpu().numpy()` | 第 5 步 |
+# > | `Img44_60 = out[0, 60]`，后面用 `img44_60` | Python 区分大小写，`NameError` | 统一写成 `img44_60` | 图 9-5 |
+# > | `img44_60 = (img44_60-img44_60.min())/(img44_60.max()-img44_60.min())` | 没有 `showImg` 那样的保护，全为 0 的通道得到 NaN | 先判断分母（`helpers.arrays.minmax`） | 图 9-5 |
+# > | `over_img = img44_60.resize((h,w), resample=Image.BICUBIC)` | PIL 要 `(w, h)`：非方形照片形状不匹配，方形照片被转置 | `resize((w, h))`，`w, h = image.size` | 图 9-5 |
+# > | `origin_over_img = Image.fromarray((a * origin_img + (1 - a) * over_img).astype(np.uint8))` | 热力图铺满整张照片，而模型只看了中心裁剪的 224×224 | 只叠在 `images.crop_box` 给出的区域（`viz.overlay_box`） | 图 9-6 |
+# > | 两段 `for k,m in enumerate(cnn_layers): out = m(out)` | 不是错误：画图 9-5 时整个前向又跑了一遍 | 跑一遍，把要用的输出存下来（存时 `clone()`） | 第 4 步 |
+#
+# 教材的 `showImg` **有**防止 0/0 的保护（`if max_min == 0: max_min = 1e-6`）；没有保护的是图 9-5 的代码和例 9.2、9.3 的类激活图代码。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 交互探索：任意层、任意通道
@@ -439,7 +533,7 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 #
 # - **层**：第几层（0 是最浅层）；下方文字给出层名、类型和输出形状；
 # - **通道**：第几个通道，最大值随该层的通道数变化（换层时会自动收回到范围内）；
-# - **照片权重 α**：叠加时原图所占的比例，教材用 0.7；
+# - **照片权重 α**：叠加时原图所占的比例，例 9.1 用 0.7（例 9.2、9.3 用 0.6）；
 # - 切换“单通道叠加到照片”或“前 16 / 64 个通道”的网格；
 # - **通道顺序**：“按平均激活从大到小”时，通道滑块 0 就是这层最活跃的通道，网格也按这个顺序排；
 # - 在下拉框里换示例图片，或上传自己的照片（上传的不是图片时会提示，并保留上一张）。
@@ -561,3 +655,58 @@ if exercises.layers.check_top_channels(top_channels):
     best = top_channels(acts[layer_names[last]][0], 5)
     print(f"{layer_names[last]}: most active channels {best}")
     assert best == explorer.ranks(layer_names[last])[:5].tolist()  # the explorer's order
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 练习 5（概念题）：先预测，再运行——纯灰图上的边界效应
+#
+# 把一张**处处相同**的灰色图片（每个像素都是 (128, 128, 128)）送进模型，看第二个卷积层（图 9-3 那一层）的输出。**不要运行代码**，先回答：
+#
+# 1. `prediction()`：这一层的每个通道，在整张特征图上都是同一个值吗？返回 `True` 或 `False`；
+# 2. `explanation()`：用两三句话解释你的答案，并说明它和图 9-4 里“只在最外一圈亮”的通道有什么关系。
+#
+# 下一个单元格会真的做这个实验，再和你的预测比较。
+
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
+def prediction() -> bool:
+    """Is every channel of the second conv layer constant over the map for a uniform grey image?"""
+    # Model answer: False. Inside the image every window sees the same grey, so the inner values
+    # are equal; but convolutions pad the border with zeros, so the outer rows and columns differ.
+    return False
+
+
+def explanation() -> str:
+    """Two or three sentences: why, and the link to the border channels of figure 9-4."""
+    return ("卷积在图像外面补零（zero padding），边上的窗口有一部分落在补零区域，看到的是灰色和 0 之间的人为的边，"
+            "所以最外一圈的值和中间不同，中间处处相同。深层的感受野更大，最外一圈格子的感受野有很大一块落在补零区域，"
+            "所以图 9-4 里有的通道只在边上亮：那是边界效应，不一定是图像内容。")
+
+
+# %% slideshow={"slide_type": "skip"}
+grey = Image.new("RGB", (224, 224), (128, 128, 128))
+with torch.no_grad():
+    g_out = hooks.capture_activations(model, bundle.to_input(grey), bundle.feature_layers)[layer_names[second_conv]][0]
+spread = g_out.amax(dim=(1, 2)) - g_out.amin(dim=(1, 2))  # (C,): 0 for a constant channel
+measured = bool((spread < 1e-5).all())
+if concepts.check_prediction("纯灰图：每个通道处处相同吗", prediction, measured,
+                             hint="想一想卷积在图像边上做了什么：窗口伸到图像外面时，那里的值是多少？"):
+    inner = g_out[:, 2:-2, 2:-2]
+    print(f"inside (2 cells from the border) the largest spread is "
+          f"{float((inner.amax(dim=(1, 2)) - inner.amin(dim=(1, 2))).max()):.3f}; over the whole map {float(spread.max()):.3f}")
+    concepts.check_explanation("为什么", explanation, {
+        "补零": ("补零", "padding", "填充"),
+        "边上与中间不同": ("边", "border", "外圈", "最外"),
+        "与图 9-4 的边界通道的联系": ("9-4", "边界效应", "感受野"),
+    })
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 小结
+#
+# 教材 9.4 节把本章内容归纳为三点：特征图进行可视化、用类激活图（CAM）、面向 NLP 任务的可视化方法。本笔记本是第一点：
+#
+# - 一个卷积核产生一个输出通道；把通道画成热力图，就能看到这个卷积核在图像的哪些位置有反应。低层的通道保留纹理和边缘，
+#   高层的通道小而多，更抽象，要放大叠加到原图上才看得出大致位置；
+# - 读图要有根据：颜色的含义取决于调色板（教材的 `[:, :, 1:]` 把颜色错开了一个通道）；`jet` 亮度不均匀，会造出假的边界；
+#   一个通道全为 0、只在边上亮（边界效应）还是集中在一小块，要用数字说明，挑通道要说明标准；
+# - 例 9.1 的代码要改几处才能在今天的库上运行（见勘误汇总）；
+# - 教材在 9.1 节最后说：如何表示各通道表征的模式和内容，并对其进行有效的量化分析，**仍然是可解释深度模型需要进一步研究的问题**。
+#   本节的图只能提示“这个卷积核对哪里有反应”，不能证明它“表示”了什么。

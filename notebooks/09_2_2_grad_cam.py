@@ -14,17 +14,20 @@
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# # 9.2.2 基于梯度的类激活图（Grad-CAM）
+# # 9.2.2 基于梯度的类激活图（CAM）
 #
-# 教材第 9 章第 2 节“基于类激活图的决策解释”的第 2 小节，例 9.3（VGG16-bn）。
+# 教材第 9 章 9.2 节“CNN模型决策原因的可视化方法”的第 2 小节，例 9.3（教材的模型是 VGG16，代码里是 `vgg16_bn`）。
+# 教材没有给这种方法起名字；文献里它叫 **Grad-CAM**（Gradient-weighted Class Activation Mapping，Selvaraju 等，2017），下文沿用这个名字。
 #
 # **学习目标**
 #
-# 1. 知道 CAM 的限制：它要求分类头是“全局平均池化 + 一个全连接层”；VGG16-bn 的分类头有三个全连接层，不能直接用 CAM；
+# 1. 知道 9.2.1 节的方法的限制：它要求分类头是“全局平均池化 + 一个全连接层”，这样才有类别权重；VGG16 的 CNN 部分输出 512×7×7 的特征图，
+#    扁平化后送进多个全连接层，没有类别权重；
 # 2. 会用 `Tensor.register_hook` 取中间变量的梯度，知道 PyTorch 为什么默认不保存中间变量的梯度（以及 `retain_grad`）；
-# 3. 按例 9.3 的步骤画出基于梯度的类激活图（Gradient-weighted Class Activation Mapping, Grad-CAM；Selvaraju 等，2017）（图 9-8）；
-# 4. 推导并用数字验证：在“全局平均池化 + 一个全连接层”的网络上，Grad-CAM 与 CAM 只差一个正的常数 $1/(hw)$；
-# 5. 看目标层（target layer）由浅到深时热力图怎样变化。
+# 3. 按例 9.3 的代码画出基于梯度的类激活图，并用数字看清这段代码的问题：`out[:, pre_y]` 不是概率、钩子从不移除、`backward()` 顺带算出并累加全部参数的梯度；
+# 4. 在一个**没有类别权重**的网络上画出图 9-8，看到基于梯度的方法做到了 9.2.1 节的方法做不到的事；
+# 5. 推导并用数字验证：在“全局平均池化 + 一个全连接层”的网络上，两种方法只差一个正的常数 $1/(hw)$；
+# 6. 看目标层（target layer）由浅到深时热力图怎样变化。
 
 # %% slideshow={"slide_type": "skip"}
 import warnings
@@ -36,26 +39,35 @@ import torch
 from PIL import Image
 
 import helpers
-from helpers import cam, exercises, hooks, images, load_image, load_model, viz, widgets
+from helpers import cam, exercises, hooks, images, load_image, load_model, shapes, viz, widgets
+from helpers.arrays import minmax
+from helpers.exercises import concepts
 
 helpers.setup()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## Grad-CAM 的思路
+# ## 基于梯度的思路
 #
-# CAM 用全连接层的权重 $W_{c,k}$ 衡量第 $k$ 个通道对类别 $c$ 的重要性。没有“全局平均池化 + 一个全连接层”时，就没有这样现成的权重。
-# Grad-CAM 换了一个问法：**如果特征图 $A^k$ 的某个位置变大一点，类别分数 $y^c$（softmax 之前的 logit）会变化多少？** 这正是梯度
-# $\partial y^c / \partial A^k_{ij}$。把它在所有位置上平均（对梯度做全局平均池化），就得到通道 $k$ 的权重
+# 9.2.1 节用全连接层的类别权重 $W_{y,k}$ 衡量第 $k$ 个通道对类别 $y$ 的重要性。没有“全局平均池化 + 一个全连接层”时，就没有这样现成的权重。
+# 教材的问题是：“我们如何为输出特征图的 512 个通道图像计算各自的权重？”回答是用导数：**如果特征图 $A^k$ 的某个位置变大一点，
+# 类别 $y$ 的分数 $s_y$（softmax 之前的 logit）会变化多少？** 这正是梯度 $\partial s_y / \partial A^k_{ij}$。把它在所有位置上平均
+# （对梯度做全局平均池化，教材代码里的 `AdaptiveAvgPool2d((1, 1))`），就得到通道 $k$ 的权重
 #
-# $$\alpha^c_k = \frac{1}{hw} \sum_{i,j} \frac{\partial y^c}{\partial A^k_{ij}}, \qquad
-# L^c_{\text{Grad-CAM}} = \mathrm{ReLU}\Big(\sum_k \alpha^c_k A^k\Big).$$
+# $$\alpha^y_k = \frac{1}{hw} \sum_{i,j} \frac{\partial s_y}{\partial A^k_{ij}}, \qquad
+# L^y = \mathrm{ReLU}\Big(\sum_k \alpha^y_k A^k\Big).$$
 #
-# ReLU 只留下对类别 $c$ 起正面作用的区域。梯度对任何可求导的网络都能算，所以 Grad-CAM 可以用在任意一层、任意结构上。
+# ReLU 只留下对类别 $y$ 起正面作用的区域。教材把 $A^k_{ij}$ 称为特征图中的“参数”；它们其实是**激活值**（activation），随输入而变，
+# 不是训练得到的模型参数（权重），下文称激活值。
+#
+# 教材说这种方法“可以适用于更多类型的网络结构”。准确地说：只要目标层输出一张有空间位置的特征图（形状 $C \times h \times w$），
+# 并且从它到类别分数的计算**可求导**，就能算出 $\alpha$；分类头是什么样都行（多个全连接层、注意力……）。
+# 它不适用于没有空间维的层（例如全连接层的输出），也不适用于不可求导的模型。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 1 步：张量的梯度钩子 `Tensor.register_hook`
 #
 # 教材的例子：$y = x^2$，$z = 4y$。在 $x = 3$ 处，$\frac{dz}{dy} = 4$，$\frac{dz}{dx} = \frac{dz}{dy}\cdot\frac{dy}{dx} = 4 \cdot 2x = 24$。
+# 教材用 `register_hook` 注册的钩子 `grad_hook` 把梯度存进全局变量，用完 `handle.remove()`；下面用一个 lambda 做同样的事。
 
 # %% slideshow={"slide_type": "-"}
 x_s = torch.tensor(3.0, requires_grad=True)  # a leaf tensor: created by us, requires_grad=True
@@ -90,9 +102,10 @@ print("with retain_grad: y.grad =", float(y.grad), "| x.grad =", float(x_s.grad)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 2 步：加载模型，选定目标层
 #
-# 教材用 torchvision 的 VGG16-bn，目标层是 `avgpool`。VGG16-bn 的 `avgpool` 是 `AdaptiveAvgPool2d((7, 7))`：
+# 教材用 torchvision 的 VGG16-bn，并把 `avgpool` 视为 CNN 部分的最后一层，目标层就是它。VGG16-bn 的 `avgpool` 是 `AdaptiveAvgPool2d((7, 7))`：
 # 输入本来就是 7×7，它什么也不改变，输出就是卷积部分最后一个最大池化层的输出（512 个 7×7 的通道）。
 # 离线时 `load_model` 改用课程自带的 EfficientNet-Lite0，目标层是送进全局平均池化的 `bn2`（1280 个 7×7 的通道）。
+# 注意：自带模型**有**类别权重，所以第 3 步在它上面得到的图与 9.2.1 节的图 9-7 相同（第 4 步解释原因）；真正的图 9-8 要换一个没有类别权重的网络（第 4 步之前）。
 # **下面的层名、形状和数字以打印出的模型为准。**
 
 # %% slideshow={"slide_type": "-"}
@@ -104,94 +117,241 @@ print("target layer:", bundle.gradcam_layer_name, "|", type(layer).__name__)
 print("CAM from class weights possible:", bundle.classifier_weight is not None)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 第 3 步：例 9.3 逐步运行（图 9-8）
+# ## 第 3 步：例 9.3 的代码，原样运行
 #
-# 教材的步骤：在目标层上注册前向钩子，钩子里保存输出（激活 `acts`），并对输出张量调用 `register_hook` 保存它的梯度（`grads`）
-# → 前向 → 取概率最大的类别 → 从这个类别的分数反向传播 → 对梯度做全局平均得到通道权重 → 加权求和
-# → 与 9.2.1 相同的画图流程（ReLU 并平方、归一化、双三次放大、上色、按 0.7 : 0.3 与照片混合）。
+# 下面是例 9.3 第 (1)～(4) 步的代码，按教材的顺序抄在一起。为了能在今天的库上、用课程的模型运行，改动了几处，
+# 每处都标了 `# CHANGED:` 并写明原文；其余各行与教材一致（包括教材的注释）。改动的理由与 9.2.1 节相同：
+#
+# - `models.vgg16_bn(pretrained=True)`、Windows 路径、教材的 `Normalize([0.5]*3, [0.2]*3)`：换成 `load_model` 的模型、课程的示例图片和模型自己的预处理；
+# - 第 (4) 步“跟例 9.2 后半代码相同”，所以也有同样的问题：`cm.get_cmap` 已删除（改为 `matplotlib.colormaps`）；`[:, :, 1:]` 让颜色错位（保留原样）；
+#   归一化没有判断分母（全 0 的图得到 NaN）；`cv2.addWeighted(..., 0.6, ..., 0.4, 0)` 需要教材没有列出的 OpenCV（这里用 NumPy 写出同一个式子）。
 
 # %% slideshow={"slide_type": "subslide"}
-acts_list, grads_list = [], []
+from matplotlib import colormaps  # CHANGED: the book uses `from matplotlib import cm` (cm.get_cmap)
+from torchvision.transforms.functional import to_pil_image
+
+warnings.filterwarnings("ignore", message="__array__ implementation")  # CHANGED (added): NumPy 2 warns on np.array(tensor)
+
+model = bundle.model  # CHANGED: model = models.vgg16_bn(pretrained=True) #加载 VGG16
+model.eval()
 
 
-def forward_hook(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-    acts_list.append(output.detach().clone())  # the activations A
-    output.register_hook(lambda grad: grads_list.append(grad.detach()))  # dy/dA, during backward
+def hook_fun(model, input, output):  # 定义前向 hook
+    global out_FM  # 定义全局变量，用于存放输出的特征图
+    out_FM = output
+    return None
 
 
-image = load_image("cat")
-x = bundle.to_input(image)  # (1, 3, 224, 224)
-handle = layer.register_forward_hook(forward_hook)
-try:
-    logits = model(x)  # (1, 1000); the graph is kept for backward
-    idx = int(logits.argmax())  # the class to explain: the top-1 prediction
-    model.zero_grad()
-    logits[0, idx].backward()  # backward from the class score y^c
-finally:
-    handle.remove()  # also when something above fails
-model.zero_grad(set_to_none=True)  # backward() also filled every parameter's .grad: free them
-acts, grads = acts_list[0], grads_list[0]  # (1, C, h, w) each
-p = float(logits.detach().softmax(dim=1)[0, idx])
-print(f"class {idx}: {bundle.categories[idx]} ({p:.3f})")
-print("acts:", tuple(acts.shape), "| grads:", tuple(grads.shape),
-      "| hooks left:", hooks.count_hooks(model))
+layer.register_forward_hook(hook_fun)  # CHANGED: model.avgpool.register_forward_hook(hook_fun) #注册一个前向 hook
+tfs = bundle.preprocess  # CHANGED: Resize(256), CenterCrop(224), ToTensor(), Normalize([0.5]*3, [0.2]*3)
+img_path = images.sample_path("cat")  # CHANGED: path + '\\' + name with name = 'both.png' (Windows only)
+img = Image.open(img_path).convert('RGB')  # 打开图片并转换为 RGB 模型
+origin_img = img  # 保存原图
+img = tfs(img)  # 转化为张量
+img = torch.unsqueeze(img, 0)  # 增加 batch 维度
+out = model(img)  # 执行该语句后，out_FM 才产生
+pre_y = torch.argmax(out).item()  # 预测类别
 
-weights = grads.mean(dim=(2, 3))[0]  # (C,): alpha_k, global average pooling of the gradients
-raw_book = (weights[:, None, None] * acts[0]).sum(dim=0)  # (h, w): weighted sum of the channels
-cam_book = torch.relu(raw_book) ** 2  # ReLU, then square as in 9.2.1
-cam_book = ((cam_book - cam_book.min()) / (cam_book.max() - cam_book.min())).cpu().numpy()  # [0, 1]
 
-heat = Image.fromarray(cam_book).resize(image.size, Image.Resampling.BICUBIC)  # PIL: (w, h)
-heat_rgb = matplotlib.colormaps["jet"](np.clip(np.asarray(heat), 0, 1))[..., :3]  # (H, W, 3)
-blend = 0.7 * np.asarray(image, dtype=np.float32) / 255 + 0.3 * heat_rgb  # (H, W, 3)
-blend_book = Image.fromarray(np.clip(blend * 255 + 0.5, 0, 255).astype(np.uint8))
+def grad_hook(grad):  # 定义一个后向 hook
+    global temp_grad  # 定义全局变量，用于存放梯度
+    temp_grad = grad
+    return None
 
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), dpi=70)
-axes[0].imshow(cam_book, cmap="jet")
-axes[0].set_title(f"{cam_book.shape[0]}×{cam_book.shape[1]} 的 Grad-CAM")
-axes[1].imshow(heat_rgb)
-axes[1].set_title("双三次放大、上色")
-axes[2].imshow(blend_book)
-axes[2].set_title(f"图 9-8  Grad-CAM：{bundle.categories[idx]}")
-for ax in axes:
-    ax.axis("off")
-plt.tight_layout()
-plt.show()
+
+out_FM.register_hook(grad_hook)  # 对 out_FM 注册一个反向 hook
+
+pre_class = out[:, pre_y]
+pre_class.backward()  # 执行该语句后，temp_grad 才产生
+out_FM = out_FM[0]  # torch.Size([512, 7, 7])
+temp_grad = temp_grad[0]  # torch.Size([512, 7, 7])
+weights = torch.nn.AdaptiveAvgPool2d((1, 1))(temp_grad)  # 对各通道平均池化
+weighted_FM = weights * out_FM
+weighted_FM = weighted_FM.sum(0)  # torch.Size([7, 7])
+
+weighted_FM = torch.relu(weighted_FM)**2
+weighted_FM = (weighted_FM-weighted_FM.min()) \
+               /(weighted_FM.max()-weighted_FM.min())  # 归一化
+weighted_FM = to_pil_image(np.array(weighted_FM.detach()), mode='F')
+expanded_FM = weighted_FM.resize(origin_img.size, resample=Image.BICUBIC)
+expanded_FM = 255 * colormaps['jet'](np.array(expanded_FM))[:, :, 1:]  # CHANGED: cm.get_cmap('jet')
+expanded_FM = expanded_FM.astype(np.uint8)
+CAM = np.clip(np.rint(0.6 * np.array(origin_img) + 0.4 * np.array(expanded_FM)), 0, 255).astype(np.uint8)  # CHANGED: cv2.addWeighted(np.array(origin_img), 0.6, np.array(expanded_FM), 0.4, 0)
+
+print(f"pre_y = {pre_y} ({bundle.categories[pre_y]}) | out_FM {tuple(out_FM.shape)} | "
+      f"temp_grad {tuple(temp_grad.shape)} | CAM {CAM.shape}")
+print("hooks left on the model:", hooks.count_hooks(model))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# 离线使用自带模型时，图 9-8 与 9.2.1 的图 9-7 一模一样：这不是巧合，第 4 步会说明原因。
+# 代码跑通了，但最后一行打印出：**模型上还挂着一个钩子**。下面逐条用数字看例 9.3 的问题。
 #
-# `cam.grad_cam` 做的是同一件事，结果相同；`viz.overlay` 负责放大、上色和混合：
+# **(a) `out[:, pre_y]` 不是概率。** 教材说“获取网络的概率预测值 `out[:, pre_y]`”，但 `out` 是 softmax **之前**的分数（logit），
+# 可以大于 1，也可以为负；概率要 `out.softmax(dim=1)`。Grad-CAM 的论文正是从 softmax 之前的分数求导的，所以代码是对的，说法不对。
 
 # %% slideshow={"slide_type": "-"}
+acts, grads = out_FM.detach().clone()[None], temp_grad.clone()[None]  # (1, C, h, w): the book's A and dA
+raw_book = (weights * out_FM).sum(0).detach()  # (h, w): the book's weighted_FM before ReLU
+cam_book = np.array(weighted_FM)  # (h, w): after ReLU, square and min-max
+logits_book = out.detach()  # (1, 1000)
+print(f"out[:, pre_y] = {float(logits_book[0, pre_y]):.3f} (a logit) | softmax probability = "
+      f"{float(logits_book.softmax(dim=1)[0, pre_y]):.3f} | "
+      f"logits range [{float(logits_book.min()):.3f}, {float(logits_book.max()):.3f}]")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **(b) 钩子从不移除。** 例 9.2 保存了 `handle` 并在用完后 `handle.remove()`；例 9.3 的 `model.avgpool.register_forward_hook(hook_fun)`
+# 连返回值都没有保存。在 Jupyter 里把这个单元格再运行一次，就会再挂上一个钩子：每次前向，钩子被调用两次；
+# 之后任何人用这个模型做前向，都会触发 `hook_fun`，悄悄改写全局变量 `out_FM`。下面模拟“再运行一次”：
+
+# %% slideshow={"slide_type": "-"}
+calls = {"n": 0}
+layer.register_forward_hook(lambda m, i, o: calls.update(n=calls["n"] + 1))  # the cell, run a second time
+print("hooks on the model after running the cell twice:", hooks.count_hooks(model))
+with torch.no_grad():
+    model(img)  # any later forward pass
+print("one forward pass later: the stacked hooks ran", 1 + calls["n"], "times (hook_fun and the copy)")
+print("and hook_fun silently replaced the global out_FM: its shape is now", tuple(out_FM.shape),
+      "instead of", tuple(acts.shape[1:]))
+layer._forward_hooks.clear()  # without the handles there is no clean way: the book's code should keep them
+print("hooks after clearing them by hand:", hooks.count_hooks(model))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **(c) `backward()` 算出了全部参数的梯度，而且会累加。** 我们只需要 $\partial s_y / \partial A$，但 `pre_class.backward()`
+# 一直反向传播到输入，顺带把模型**每个参数**的 `.grad` 都填上了（VGG16-bn 有 1.38 亿个参数），教材的代码从不清零。
+# 再运行一次，第二次的梯度会**加到**第一次的上面：
+
+# %% slideshow={"slide_type": "-"}
+params = [p for p in model.parameters() if p.requires_grad]
+n_filled = sum(p.grad is not None for p in params)
+probe = next(p for p in params if p.grad is not None and p.grad.abs().sum() > 0)
+first_grad = probe.grad.clone()
+model(img)[:, pre_y].backward()  # the book's forward and backward, run once more
+print(f"parameters with a .grad after one backward(): {n_filled} of {len(params)} tensors, "
+      f"{sum(p.numel() for p in params if p.grad is not None)} numbers")
+print(f"after a second run the same .grad is {float(probe.grad.norm() / first_grad.norm()):.3f} times as large")
+model.zero_grad(set_to_none=True)  # free them
+print("after model.zero_grad(set_to_none=True):", sum(p.grad is not None for p in params), "tensors hold a .grad")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 对 Grad-CAM 本身，累加的参数梯度没有影响（它读的是 `temp_grad`），但它白白占用与模型一样多的内存；如果随后在同一个模型上训练，
+# 忘了清零就会带着错误的梯度更新参数。**改正**：保存句柄并在 `finally` 里移除；只对目标层求导：
+# `torch.autograd.grad(score, acts)` 不碰参数的 `.grad`。`cam.grad_cam` 就是这样做的（它还在调用期间暂时关掉参数的 `requires_grad`）。
+# 下面核对它与教材代码的结果一致，并且调用后模型上没有钩子、没有 `.grad`：
+
+# %% slideshow={"slide_type": "-"}
+idx = pre_y
+image = load_image("cat")
+x = bundle.to_input(image)  # (1, 3, 224, 224)
 res = cam.grad_cam(model, layer, x)  # class_idx=None: the top-1 class
 assert res.class_idx == idx
-assert torch.allclose(res.weights, weights, rtol=1e-4, atol=1e-7)
+assert torch.allclose(res.weights, weights.flatten(), rtol=1e-4, atol=1e-7)
 assert torch.allclose(res.raw, raw_book, rtol=1e-4, atol=1e-5)
-assert np.allclose(viz.normalize(res.raw.clamp(min=0) ** 2), cam_book, atol=1e-4)
-picture = viz.overlay(image, cam_book, alpha=0.7)
-assert np.abs(np.asarray(picture, dtype=int) - np.asarray(blend_book, dtype=int)).max() <= 1
-print("step by step == cam.grad_cam; hooks left:", hooks.count_hooks(model),
+assert np.allclose(minmax(res.raw.clamp(min=0) ** 2).numpy(), cam_book, atol=1e-4)
+print("the book's code == cam.grad_cam; hooks left:", hooks.count_hooks(model),
       "| parameters with a .grad:", sum(p.grad is not None for p in model.parameters()))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# 教材的写法对整个网络调用 `backward()`：除了目标层的梯度，还顺带算出了全部参数的梯度（VGG16-bn 有 1.38 亿个参数），
-# 最后还要 `zero_grad` 清掉。`cam.grad_cam` 只需要 $\partial y^c / \partial A$：它在这一次调用期间把参数的 `requires_grad` 暂时关掉（结束后恢复），
-# 用 `torch.autograd.grad` 只从类别分数反向传到目标层为止，所以比教材的写法快，也不会在参数上留下 `.grad`。
-#
-# 另外，前向钩子里的 `clone()` 不能省：如果目标层后面紧跟一个原地（in-place）ReLU（VGG 里每个批归一化层后面都是），
-# 不复制的话存下的激活会被改写。`avgpool` 和 `bn2` 后面没有原地运算，`cam.grad_cam` 对任何层都做了这种保护。
+# 例 9.3 的代码在课程自带模型上画出的图（左：教材的颜色；右：改正颜色 `[..., :3]`，混合权重同为 0.6 : 0.4）。
+# 自带模型有类别权重，所以这张图和 9.2.1 节的图 9-7 一模一样（第 4 步证明）；它还不是图 9-8 想说明的东西。
+
+# %% slideshow={"slide_type": "-"}
+heat = np.clip(np.array(weighted_FM.resize(origin_img.size, resample=Image.BICUBIC)), 0, 1)  # (H, W)
+photo = np.asarray(origin_img, dtype=np.float32) / 255  # (H, W, 3)
+fixed = np.clip(0.6 * photo + 0.4 * colormaps["jet"](heat)[..., :3], 0, 1)  # (H, W, 3)
+shifted = matplotlib.colors.ListedColormap(colormaps["jet"](np.linspace(0, 1, 256))[:, 1:])  # G, B, A as RGB
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), dpi=60, layout="constrained")
+for ax, picture, cmap_, title in ((axes[0], CAM, shifted, "例 9.3 的代码：[:, :, 1:]"),
+                                  (axes[1], fixed, "jet", "改正颜色：[..., :3]")):
+    ax.imshow(picture)
+    fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), cmap_), ax=ax,
+                 fraction=0.046, label="归一化的类激活值")
+    ax.set_title(f"{title}（{bundle.name}，{bundle.categories[idx]}）", fontsize=10)
+    ax.axis("off")
+plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 第 4 步：Grad-CAM 是 CAM 的推广
+# ## 图 9-8：在一个没有类别权重的网络上
 #
-# 对“全局平均池化 + 一个全连接层”的网络，$y^c = \sum_k W_{c,k} \frac{1}{hw}\sum_{i,j} A^k_{ij} + b_c$，所以
-# $\frac{\partial y^c}{\partial A^k_{ij}} = \frac{W_{c,k}}{hw}$ 在每个位置都一样，平均后 $\alpha^c_k = \frac{W_{c,k}}{hw}$，于是
+# 教材的图 9-8 用的是 VGG16-bn：它的 CNN 部分输出 512×7×7，**扁平化**后送进多个全连接层（VGG16 是三个），没有“全局平均池化 + 一个全连接层”，
+# 所以 9.2.1 节的方法用不了，只能靠梯度。离线时没有 VGG16-bn 的权重，而课程自带的 EfficientNet-Lite0 有类别权重（第 3 步的图就是图 9-7）。
+# 所以这里的图 9-8 来自课程自己的一个**小 VGG 式网络**（`helpers.shapes.load_net("vgg")`）：在合成的几何图形（圆形、正方形、三角形、五角星、十字、圆环，64×64）上训练，
+# 分类头与 VGG16-bn 同类：卷积块 → 最大池化 → **扁平化 → 两个全连接层**。目标层是最后一个卷积块（8×8，32 个通道）。
+# 合成图形的好处是每个图形的像素位置（掩码，mask）已知，可以用数字检查热区是否落在图形上。作为对照，右列是结构相同、
+# 但分类头是“全局平均池化 + 一个全连接层”的网络（`load_net("gap")`）在同一张图上的类激活图（9.2.1 节的方法）。
+
+# %% slideshow={"slide_type": "subslide"}
+net = shapes.load_net("vgg")  # VGG-style: conv blocks, flatten, two fully connected layers
+net_layer = shapes.target_layer(net)  # the last conv block: (N, 32, 8, 8)
+gap_net = shapes.load_net("gap")  # the same backbone with GAP + one linear layer
+try:
+    shapes.class_weights(net)
+except TypeError as err:
+    print("class weights of the vgg net:", err)
+
+
+def on_shape(m: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Share of the map's mass on the shape, and the distance (pixels) from the map's peak to the shape."""
+    peak = np.array(np.unravel_index(m.argmax(), m.shape))  # (2,)
+    dist = np.sqrt(((np.argwhere(mask) - peak) ** 2).sum(axis=1)).min()
+    return float(m[mask].sum() / m.sum()), float(dist)
+
+
+toy = shapes.make_batch(60, seed=7)  # held-out images, one shape each, masks known
+stats = {"vgg": [], "gap": []}
+for i in range(len(toy)):
+    c = int(toy.labels[i, 0])
+    g_toy = cam.grad_cam(net, net_layer, toy.images[i:i + 1], class_idx=c)  # cam: (64, 64)
+    c_toy = cam.class_weight_cam(gap_net, shapes.target_layer(gap_net), shapes.class_weights(gap_net),
+                                 toy.images[i:i + 1], c)
+    stats["vgg"].append((*on_shape(g_toy.cam, toy.masks[i, 0].numpy()), g_toy))
+    stats["gap"].append((*on_shape(c_toy.cam, toy.masks[i, 0].numpy()), c_toy))
+area = float(toy.masks.float().mean())
+for kind, label in (("vgg", "vgg net, Grad-CAM"), ("gap", "gap net, CAM     ")):
+    share = np.mean([s for s, _, _ in stats[kind]])
+    dist = np.median([d for _, d, _ in stats[kind]])
+    print(f"{label}: share of the map on the shape {share:.3f} (the shapes cover {area:.3f} of the image), "
+          f"median distance from the peak to the shape {dist:.1f} px, over {len(toy)} images")
+
+fig, axes = plt.subplots(3, 3, figsize=(8.4, 8.4), dpi=60, layout="constrained")
+for i in range(3):
+    c = int(toy.labels[i, 0])
+    picture = Image.fromarray((toy.images[i].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    picture = picture.resize((192, 192), Image.Resampling.NEAREST)  # bigger, for the eye
+    outline = np.kron(toy.masks[i, 0].numpy(), np.ones((3, 3)))  # (192, 192)
+    axes[i, 0].imshow(picture)
+    axes[i, 0].set_title(f"{shapes.CLASS_NAMES_ZH[c]}", fontsize=10)
+    for ax, kind, title in ((axes[i, 1], "vgg", "图 9-8：vgg 网络，Grad-CAM"), (axes[i, 2], "gap", "对照：gap 网络，CAM")):
+        share, dist, r = stats[kind][i]
+        ax.imshow(viz.overlay(picture, r.cam, alpha=0.5))
+        ax.contour(outline, levels=[0.5], colors="white")
+        ax.set_title(f"{title}\n图形上 {share:.2f}，峰值距图形 {dist:.0f} 像素", fontsize=9)
+for ax in axes.flat:
+    ax.axis("off")
+fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes[:, 1:],
+             fraction=0.03, label="归一化的热力值")
+fig.suptitle("课程的小网络（合成图形）· 白线：图形的真实位置")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 读这张图（数字以上面的打印为准）：
 #
-# $$\sum_k \alpha^c_k A^k = \frac{1}{hw} \sum_k W_{c,k} A^k = \frac{1}{hw} M_c .$$
+# - vgg 网络**没有类别权重**（打印的 `TypeError`），9.2.1 节的方法无从下手；基于梯度的方法照样算出了一张图：这是它能做、而类别权重的方法做不到的事；
+# - 但能算出来不等于指得对：在这个 vgg 网络上，热区**没有**落在图形上，落在图形上的比例还不到图形所占的面积，最大值离图形约 20 像素；
+#   结构相同、分类头是全局平均池化的 gap 网络，它的类激活图却集中在图形上。扁平化 + 全连接的分类头让每个位置有自己的权重，
+#   梯度在 8×8 的各个位置上差别很大，平均成一个通道权重后，图不一定指向物体；
+# - 所以教材说基于梯度的图“似乎更能聚焦关键部位”，只是一种直观印象：用之前要像这里一样，拿已知答案的例子检查。
+#   图 9-7 和这张图来自**不同的模型和不同的图片**：图 9-7 是课程自带的 EfficientNet-Lite0 在照片上的结果。
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 第 4 步：基于梯度的方法是基于类别权重的方法的推广
 #
-# Grad-CAM 与 CAM 只差一个正的常数 $1/(hw)$；ReLU 和归一化之后，两张图完全相同。
-# VGG16-bn 不是这种结构，所以这里用 ResNet18（离线时是自带的 EfficientNet-Lite0）来验证，目标层是送进全局平均池化的那一层。
+# 对“全局平均池化 + 一个全连接层”的网络，$s_y = \sum_k W_{y,k} \frac{1}{hw}\sum_{i,j} A^k_{ij} + b_y$，所以
+# $\frac{\partial s_y}{\partial A^k_{ij}} = \frac{W_{y,k}}{hw}$ 在每个位置都一样，平均后 $\alpha^y_k = \frac{W_{y,k}}{hw}$，于是
+#
+# $$\sum_k \alpha^y_k A^k = \frac{1}{hw} \sum_k W_{y,k} A^k = \frac{1}{hw} M_y .$$
+#
+# 两种方法只差一个正的常数 $1/(hw)$；ReLU 和归一化之后，两张图完全相同。这就是为什么第 3 步在自带模型上得到的图和图 9-7 一样，
+# 也是为什么图 9-8 必须换一个没有类别权重的网络才有意义。
+# VGG16-bn 不是这种结构，所以这里用 resnet18（离线时是自带的 EfficientNet-Lite0）来验证，目标层是送进全局平均池化的那一层。
 
 # %% slideshow={"slide_type": "subslide"}
 gap = bundle if bundle.classifier_weight is not None else load_model("resnet18")
@@ -200,7 +360,7 @@ g = cam.grad_cam(gap.model, gap.cam_layer, x_gap)
 c = cam.class_weight_cam(gap.model, gap.cam_layer, gap.classifier_weight, x_gap, g.class_idx)
 h, w = g.raw.shape
 print(f"{gap.name}, layer {gap.cam_layer_name}, class {gap.categories[g.class_idx]}, map {h}×{w}")
-print(f"W[c, k] / alpha_k: min {float((c.weights / g.weights).min()):.3f}, "
+print(f"W[y, k] / alpha_k: min {float((c.weights / g.weights).min()):.3f}, "
       f"max {float((c.weights / g.weights).max()):.3f} (h*w = {h * w})")
 assert torch.allclose(g.weights * (h * w), c.weights, rtol=1e-3, atol=1e-6)
 assert torch.allclose(c.raw, g.raw * (h * w), rtol=1e-4, atol=1e-4)
@@ -211,7 +371,7 @@ print("CAM == (h*w) * Grad-CAM before ReLU; after ReLU and min-max the maps are 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 5 步：目标层的选择
 #
-# Grad-CAM 可以挂在任何一层上。下面在每种特征图尺寸（56、28、14、7）各取**最后**一层作为目标层，
+# Grad-CAM 可以挂在任何输出空间特征图、且到类别分数可求导的层上。下面在每种特征图尺寸（56、28、14、7）各取**最后**一层作为目标层，
 # 对同一张“猫 + 咖啡”的照片分别解释“猫”和“杯子”两个类别。层的列表由模型算出，所以对 VGG16-bn 和 EfficientNet-Lite0 都适用。
 
 # %% slideshow={"slide_type": "subslide"}
@@ -228,7 +388,7 @@ classes = {label: max((bundle.categories.index(n) for n in names), key=lambda k:
            for label, names in (("猫", ("tabby", "tiger cat", "Egyptian cat")),
                                 ("杯子", ("cup", "espresso", "coffee mug")))}
 
-fig, axes = plt.subplots(2, len(targets), figsize=(2.6 * len(targets), 5.6), dpi=60)
+fig, axes = plt.subplots(2, len(targets), figsize=(2.8 * len(targets), 5.6), dpi=60, layout="constrained")
 for row, (label, k) in enumerate(classes.items()):
     for col, name in enumerate(targets):
         r = cam.grad_cam(model, name, x_both, class_idx=k)
@@ -238,7 +398,8 @@ for row, (label, k) in enumerate(classes.items()):
         axes[row, col].imshow(viz.overlay(crop, r.cam, alpha=0.5))
         axes[row, col].set_title(f"{label} · {name}（{r.raw.shape[0]}×{r.raw.shape[1]}）", fontsize=9)
         axes[row, col].axis("off")
-plt.tight_layout()
+fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes,
+             fraction=0.02, label="归一化的 Grad-CAM 值")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -323,3 +484,52 @@ def gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
 if exercises.cam.check_gradcam_map(gradcam_map):
     assert torch.allclose(gradcam_map(acts, grads), res.raw.clamp(min=0), rtol=1e-4, atol=1e-5)
     print("your map == cam.grad_cam's map (before upsampling) on the cat photo")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 练习 4（概念题）：先推导，再运行
+#
+# 在课程自带模型的最后一层（`bn2`，1280 个 7×7 的通道，后面是全局平均池化 + 一个全连接层）上，对同一个类别 $y$ 分别算出
+# 类别权重 $W_{y,k}$（9.2.1 节）和梯度权重 $\alpha^y_k$（本节）。**不要运行代码**，先推导：
+#
+# 1. `prediction()`：比值 $W_{y,k} / \alpha^y_k$ 等于多少？（对每个通道 $k$ 都一样；返回一个数）
+# 2. `explanation()`：用两三句话写出推导的关键一步，并说明为什么 ReLU 和归一化之后两张图完全相同。
+#
+# 下一个单元格会在模型上量出这个比值（所有通道的中位数），再和你的推导比较。
+
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
+def prediction() -> float:
+    """The ratio W[y, k] / alpha_k on the bundled model's last 7x7 layer."""
+    # Model answer: s_y = sum_k W[y,k] * mean_ij A^k_ij + b_y, so ds_y/dA^k_ij = W[y,k] / (h*w)
+    # at every position; its mean is alpha_k = W[y,k] / (h*w), and the ratio is h*w = 7*7 = 49.
+    return 49.0
+
+
+def explanation() -> str:
+    """Two or three sentences: the key step, and why the maps agree after ReLU and min-max."""
+    return ("全局平均池化让分数对每个位置的导数都等于 W[y,k]/(hw)，对位置求平均后 alpha_k = W[y,k]/(hw)，"
+            "所以比值是 hw = 49。两张图只差一个正的常数因子 1/(hw)，ReLU 不改变正负，归一化又把常数因子约掉，所以图完全相同。")
+
+
+# %% slideshow={"slide_type": "skip"}
+ratio = float((c.weights / g.weights).median())  # measured on the bundled model in 第 4 步
+if concepts.check_prediction("W / alpha 的比值", prediction, round(ratio, 3), tol=0.01,
+                             hint="写出 s_y 对 A^k_ij 的导数：全局平均池化对每个位置的导数是多少？"):
+    concepts.check_explanation("推导与结论", explanation, {
+        "导数在每个位置相同": ("每个位置", "处处", "1/(hw)", "/(hw)", "1/hw", "/hw"),
+        "比值是 h·w": ("hw", "h*w", "h·w", "49"),
+        "正的常数因子被归一化约掉": ("常数", "归一化", "constant"),
+    })
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 小结
+#
+# 教材 9.4 节把本章内容归纳为三点：特征图进行可视化、用类激活图（CAM）、面向 NLP 任务的可视化方法。本笔记本是第二点的后一半：
+#
+# - **基于梯度的类激活图**：通道权重是类别分数对特征图的梯度在各位置上的平均，$\alpha^y_k = \frac{1}{hw}\sum_{i,j} \partial s_y / \partial A^k_{ij}$；
+#   它不需要类别权重，所以能用在 VGG16 这类“扁平化 + 多个全连接层”的网络上，也能用在任何输出空间特征图、可求导的层上；
+#   但算得出不等于指得对：图 9-8 的小 vgg 网络上，热区没有落在图形上（同结构的 gap 网络的类激活图却落在图形上），用之前要拿已知答案的例子检查；
+# - 在“全局平均池化 + 一个全连接层”的网络上，它与 9.2.1 节的方法只差常数 $1/(hw)$，图完全相同；
+# - 例 9.3 的代码要注意：`out[:, pre_y]` 是 logit 不是概率；钩子要保存句柄并移除；`backward()` 会填满并累加所有参数的 `.grad`，
+#   只需要目标层的梯度时用 `torch.autograd.grad`；第 (4) 步沿用了例 9.2 的颜色错位和没有保护的归一化；
+# - 教材说这种图“似乎更能聚焦关键部位”，这是直观印象：目标层越浅，图越细但越不针对类别（第 5 步的数字）。
+#   两种图哪一个更“可信”、如何定量评价一张类激活图，教材没有展开，是可解释性研究仍在讨论的问题。

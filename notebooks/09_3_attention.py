@@ -16,7 +16,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # 9.3 面向NLP任务的可视化方法
 #
-# 教材第 9 章“面向解释的深度神经网络可视化方法”第 3 节：9.3.1 词注意力的可视化（图 9-9），9.3.2 自注意力的可视化（图 9-10）。
+# 教材第 9 章“面向解释的深度神经网络可视化方法”第 3 节：9.3.1 NLP 任务中注意力机制可视化的一般方法（图 9-9），9.3.2 自注意力机制的可视化（图 9-10）。
 #
 # 教材给出一组固定的注意力数字，再请读者去 exBERT 网页上看自注意力。这里换成**真实的模型，在 notebook 里离线运行**：
 # 一个在中文评论上训练的注意力分类器，一个英文小 BERT（all-MiniLM-L6-v2），和一个课程自己训练的中文小 Transformer。
@@ -43,15 +43,17 @@ from IPython.display import HTML, Image, display
 
 import helpers
 from helpers import exercises, text, textmodels, viz, widgets
+from helpers.exercises import concepts
 
 helpers.setup()
 transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar in the outputs
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 9.3.1 词注意力的可视化
+# ## 9.3.1 NLP 任务中注意力机制可视化的一般方法
 #
-# 在文本分类、机器翻译等任务中，注意力机制给句子里的每个词 $w_t$ 一个权重 $a_t \ge 0$，$\sum_t a_t = 1$：
-# 权重越大，模型在做决定时越“看重”这个词。把每个词的背景涂成红色、颜色深浅跟随权重，就得到图 9-9 那样的词注意力图。
+# 教材的说法：注意力机制的一般做法是设计一个网络，为句子中的每个词（或 token）预测一个权重，影响越大的词权重越大；
+# 可视化就是用不同深浅的颜色（如红色）标注这些词，影响越大颜色越深。写成公式：注意力给句子里的每个词 $w_t$ 一个权重 $a_t \ge 0$，$\sum_t a_t = 1$。
+# 把每个词的背景涂成红色、颜色深浅跟随权重，就得到图 9-9 那样的词注意力图。
 #
 # ### 图 9-9：教材的例子
 #
@@ -217,7 +219,7 @@ print(f"{len(docs)} reviews, {np.mean([len(d) for d in docs]):.3f} words on aver
 # 要下结论，还需要删词、梯度等其他方法交叉验证（9.2 节的 Grad-CAM 就是基于梯度的思路）。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 9.3.2 自注意力的可视化
+# ## 9.3.2 自注意力机制的可视化
 #
 # Transformer（BERT 等）里的自注意力让句子中**每个词元（token）都去关注所有词元**。对第 $\ell$ 层的输入 $H$（每行一个词元的向量）：
 #
@@ -229,7 +231,7 @@ print(f"{len(docs)} reviews, {np.mean([len(d) for d in docs]):.3f} words on aver
 #   本课程统一存成形状 `(layers, heads, T, T)` 的张量 `attn`；
 # - BERT 在句首加 `[CLS]`（分类用的汇总词元）、句尾加 `[SEP]`（分隔符）。
 #
-# 教材请读者到在线的 exBERT 页面上观察 BERT 的自注意力（图 9-10）。exBERT、BertViz 的视图要从网上（CDN）加载 JavaScript，
+# 教材介绍的是 HuggingFace 网站上的在线可视化工具（https://huggingface.co/exbert，图 9-10），注意力权重越大，对应的线条越粗。exBERT、BertViz 的视图要从网上（CDN）加载 JavaScript，
 # 离线或在 JupyterLab 里常常显示不出来；本节的三种视图都在 notebook 里直接画出，不需要联网。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -334,8 +336,14 @@ Image(widgets.to_png(widgets.model_view(attn, tokens, hide_special=True)))
 # ### 中文：课程自己训练的小 Transformer
 #
 # 没有现成的中文 BERT 随 pip 包离线提供，所以课程在同一份评论语料上训练了一个小 Transformer 编码器：2 层 × 4 个头，
-# 词元是 jieba 分出的词，句首加 `[CLS]`，分类头只读最后一层 `[CLS]` 的向量（测试集准确率见上表）。
-# 所以最后一层 `[CLS]` 那一行的注意力，就是“分类时从哪些词收集信息”：
+# 词元是 jieba 分出的词，句首加 `[CLS]`，分类头只读最后一层 `[CLS]` 的输出向量（测试集准确率见上表）。
+# 很容易把最后一层 `[CLS]` 那一行的注意力读成“分类时从哪些词收集信息”。**这样读不对**：
+#
+# - 最后一层的每个输入向量，早已在前面的层里混合了其他词元的信息，“关注第 $j$ 个位置”不等于“关注第 $j$ 个词”；
+# - 每层还有残差连接，`[CLS]` 自己原来的向量直接加到输出上，不经过注意力；
+# - 注意力权重乘的是值向量 $V$，值向量的长短不同，权重大不代表贡献大。
+#
+# 下面先画出这一行，再用删词实验（与上面 AttnGRU 的实验相同）检验它：
 
 # %% slideshow={"slide_type": "subslide"}
 review_zh = "酒店位置很好，房间也很干净，但是隔音太差了，晚上根本睡不好"
@@ -346,6 +354,20 @@ print("attn:", tuple(attn_zh.shape), f"| P(positive) = {p_zh[1]:.3f}")
 cls_row = attn_zh[-1, :, 0].mean(dim=0)  # (T,): last layer, [CLS] row, mean over heads
 print("[CLS] in the last layer looks at:",
       [(tokens_zh[j], round(float(cls_row[j]), 3)) for j in cls_row.argsort(descending=True)[:4]])
+words_zh = tokens_zh[1:]
+p_del = textmodels.predict(tiny, tiny_vocab, [words_zh[:j] + words_zh[j + 1:] for j in range(len(words_zh))])
+effect_zh = (p_del[:, 1] - p_zh[1]).abs().numpy()  # (T-1,): |change of P(positive)| when word j is deleted
+top_attn = int(cls_row[1:].argmax())
+print(f"word with the most [CLS] attention: {words_zh[top_attn]}, deleting it changes P(positive) by "
+      f"{effect_zh[top_attn]:.3f} (rank {int((effect_zh > effect_zh[top_attn]).sum()) + 1} of {len(effect_zh)})")
+print(f"deleting {words_zh[int(effect_zh.argmax())]} changes it most: {effect_zh.max():.3f}; correlation of the "
+      f"[CLS] row with the deletion effects: {np.corrcoef(cls_row[1:].numpy(), effect_zh)[0, 1]:.3f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 数字说明：`[CLS]` 最关注的词，删掉后预测几乎不变；删掉后影响最大的是另一个词；两者的相关系数接近 0。
+# 所以最后一层 `[CLS]` 的注意力只说明“这一层的这一步怎样加权”，不说明分类依据来自哪些词。把各层注意力和残差连接一起考虑的方法
+# （如 attention rollout，Abnar & Zuidema 2020）是更好的近似；课程若提供 9.4 的笔记本，会在那里与本节的读法比较。
+# 下面的头视图仍然有用：它显示的是每一层、每个头**怎样**在词元之间分配权重。
 
 # %% slideshow={"slide_type": "subslide"}
 view_zh = widgets.head_view(attn_zh, tokens_zh, layer=1, head=1, token=0, title="小 Transformer")
@@ -360,7 +382,8 @@ Image(widgets.to_png(widgets.model_view(attn_zh, tokens_zh, cell=96, vmax=None))
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 教材里的“小 BERT”：bert-base-chinese
 #
-# 教材介绍的中文 BERT 是 `bert-base-chinese`（12 层 × 12 个头，按字切分）。能连上 Hugging Face 时，用同一个函数加载，视图的用法完全一样：
+# 教材说，“在比较小的 BERT 模型中，有 12 个网络层（由 12 个 encoder 堆叠而成），每层有 12 个自注意力网络，词向量维度是 768”，即 BERT-base 的规模；
+# 教材没有指定具体的中文模型。同样规模的中文模型有 `bert-base-chinese`（按字切分）。能连上 Hugging Face 时，用同一个函数加载，视图的用法完全一样：
 #
 # ```python
 # bert_zh, tokenizer_zh = text.load_bert("bert-base-chinese")  # 先找本机缓存，没有再从 hub 下载（约 400 MB）
@@ -466,10 +489,58 @@ if exercises.attention.check_attention_probs(attention_probs):
     assert torch.allclose(mine, attn[layer], atol=1e-5)
     print(f"your probabilities == MiniLM's attention in layer {layer}")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 练习 5（概念题）：先预测，再运行——最后一层 `[CLS]` 的注意力
+#
+# 上面那条酒店评论里，小 Transformer 最后一层 `[CLS]` 最关注的词，并不是删掉后影响最大的词。这是不是个别现象？**不要运行代码**，先回答：
+#
+# 1. `prediction()`：在测试集的前 30 条评论里，“`[CLS]` 最关注的词（最后一层，各头平均）就是删掉后 P(positive) 变化最大的词”的评论，
+#    会**超过一半**吗？返回 `True` 或 `False`；
+# 2. `explanation()`：用两三句话说明，为什么最后一层 `[CLS]` 的注意力不能直接读成“分类时从哪些词收集信息”。
+#
+# 下一个单元格会做删词实验，再和你的预测比较。
+
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
+def prediction() -> bool:
+    """Do the top [CLS]-attention word and the most influential deletion agree in more than half the reviews?"""
+    # Model answer: False (the next cell measures the share). Nothing forces them to agree: the
+    # inputs of the last layer already mix all words, and the residual path bypasses attention.
+    return False
+
+
+def explanation() -> str:
+    """Two or three sentences: why the last layer's [CLS] row is not where the classifier collects information."""
+    return ("最后一层的输入向量在前面的层里已经混合了其他词元的信息，所以关注某个位置不等于关注那个词；"
+            "残差连接让 [CLS] 原来的向量不经过注意力直接进入输出，而且权重乘的是长短不同的值向量 V，权重大不代表贡献大。"
+            "要判断哪个词重要，还要用删词实验或梯度来检验，或者用 attention rollout 这类把各层一起考虑的方法。")
+
+
+# %% slideshow={"slide_type": "skip"}
+agree = []
+for review, _ in test_split[:30]:
+    attn_q, tokens_q = text.attention_from_tiny_transformer(review)  # (layers, heads, T, T)
+    words_q = tokens_q[1:]
+    p_q = textmodels.predict(tiny, tiny_vocab, [words_q] + [words_q[:j] + words_q[j + 1:] for j in range(len(words_q))])
+    effect = (p_q[1:, 1] - p_q[0, 1]).abs()  # (T-1,)
+    agree.append(int(attn_q[-1, :, 0].mean(dim=0)[1:].argmax()) == int(effect.argmax()))
+share = float(np.mean(agree))
+if concepts.check_prediction("[CLS] 最关注的词就是最重要的词吗（超过一半？）", prediction, share > 0.5,
+                             hint="回头看酒店评论的删词实验：注意力最大的词删掉后，预测变了多少？"):
+    print(f"they agree in {sum(agree)} of {len(agree)} reviews ({share:.3f})")
+    concepts.check_explanation("为什么", explanation, {
+        "前面的层已混合各词元": ("混合", "前面的层", "之前的层", "早已", "mix"),
+        "残差连接绕过注意力": ("残差", "residual"),
+        "要用删词、梯度或 rollout 检验": ("删词", "删掉", "梯度", "rollout"),
+    })
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结
 #
-# - 词注意力图把每个词的权重画成红色的深浅：`text.highlight_html`（HTML）、`viz.highlight_figure`（PNG/PDF）；
-# - 加性注意力分类器的权重 $a_t = \mathrm{softmax}(v^\top\tanh(Wh_t))$ 可以一步一步算出来；但注意力不自动等于解释，要用删词等实验检验；
-# - 自注意力 $A = \mathrm{softmax}(QK^\top/\sqrt{d})$，每层每个头一个 $T\times T$ 矩阵；取出它要 `output_attentions=True` 和 `attn_implementation="eager"`；
-# - 三种视图：头视图（`widgets.head_view`）、单个头的热力图（`widgets.attention_heatmap`）、模型视图（`widgets.model_view`），都可以离线使用。
+# 教材 9.4 节把本章内容归纳为三点：特征图进行可视化、用类激活图（CAM）、面向 NLP 任务的可视化方法。本笔记本是第三点：
+#
+# - **NLP 任务中注意力机制可视化的一般方法**（9.3.1）：每个词一个权重，用红色的深浅标注（图 9-9）：`text.highlight_html`（HTML）、`viz.highlight_figure`（PNG/PDF）；
+#   加性注意力分类器的权重 $a_t = \mathrm{softmax}(v^\top\tanh(Wh_t))$ 可以一步一步算出来；
+# - **自注意力机制的可视化**（9.3.2）：$A = \mathrm{softmax}(QK^\top/\sqrt{d})$，每层每个头一个 $T\times T$ 矩阵；取出它要 `output_attentions=True`
+#   和 `attn_implementation="eager"`；三种视图（头视图、单个头的热力图、模型视图）都可以离线使用，头视图里线条越粗权重越大，与教材图 9-10 的工具一致；
+# - 注意力不自动等于解释：删词实验显示，注意力最大的词不一定是影响最大的词；最后一层 `[CLS]` 的注意力也不是“分类时从哪些词收集信息”。
+#   教材说可视化“有助于理解”模型对词之间关系的学习能力，但怎样验证这种理解，教材没有展开，仍是研究中的问题。
