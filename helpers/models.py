@@ -103,9 +103,9 @@ class ModelBundle:
         if self.source == "bundled":
             assert holds, f"the bundled model no longer does this: {claim}"
             return
-        verdict = "holds" if holds else "does NOT hold"
-        print(f"{verdict} with {self.name}'s {self.source} weights: {claim} (the stored outputs "
-              f"show the bundled model; other weights may see the photo differently)")
+        verdict = "成立" if holds else "不成立"
+        print(f"{verdict}（{self.name} 的 {self.source} 权重）：{claim}。课程保存的输出来自自带的模型；"
+              f"换一套权重，模型看照片的方式可能不同。")
 
     def crop_box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
         """The region of a photo of ``size = (w, h)`` that ``preprocess`` keeps.

@@ -212,12 +212,3 @@ def evaluate_shipped(kind: str, directory: str | Path | None = None) -> float:
 def _test_split(seed: int, subset: int | None) -> tuple[list[list[str]], list[int]]:
     test = td.split_corpus(seed, subset=subset)["test"]
     return [td.tokenize(t) for t, _ in test], [y for _, y in test]
-
-
-def __getattr__(name: str):
-    # Temporary alias for the notebooks: the word picture moved to helpers.textviz.
-    if name == "highlight_html":
-        from .textviz import highlight_html
-
-        return highlight_html
-    raise AttributeError(f"module 'helpers.text' has no attribute {name!r}")

@@ -258,12 +258,3 @@ def channel_grid(
     if bad or not channels:
         raise IndexError(f"channels must be integers in [0, {c - 1}], got {bad or channels}")
     return tile(colour(colour_index(prepare_maps(a[channels])), cmap), ncols)
-
-
-def __getattr__(name: str):
-    # Temporary alias for the notebooks: the word picture moved to helpers.textviz.
-    if name == "highlight_figure":
-        from .textviz import highlight_figure
-
-        return highlight_figure
-    raise AttributeError(f"module 'helpers.viz' has no attribute {name!r}")

@@ -404,11 +404,11 @@ plt.show()
 # 通道就越是处处饱和，叠加到照片上只是一层均匀的颜色，说明不了“表征了哪里”；集中的通道才指得出位置。
 #
 # 还有一处容易忽略：模型看到的只是中心裁剪出的 224×224 区域（见第 3 步），教材把热力图拉伸到整张照片上，
-# 对不是正方形的照片，位置会偏。`images.crop_box` 给出这块区域在原图上的位置，把热力图只叠在这块区域上才是准确的；
+# 对不是正方形的照片，位置会偏。`bundle.crop_box` 给出这块区域在原图上的位置，把热力图只叠在这块区域上才是准确的；
 # `viz.overlay_box` 一步完成同样的事（9.2 节会用到）。
 
 # %% slideshow={"slide_type": "subslide"}
-box = images.crop_box(image.size)  # (left, top, right, bottom) kept by Resize(256)+CenterCrop(224)
+box = bundle.crop_box(image.size)  # (left, top, right, bottom) kept by Resize(256)+CenterCrop(224)
 m = minmax(outputs[last][0, k_local].numpy())  # (7, 7)
 aligned = image.copy()
 aligned.paste(viz.overlay(image.crop(box), m, alpha=0.7), box[:2])
@@ -521,7 +521,7 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 # > | `Img44_60 = out[0, 60]`，后面用 `img44_60` | Python 区分大小写，`NameError` | 统一写成 `img44_60` | 图 9-5 |
 # > | `img44_60 = (img44_60-img44_60.min())/(img44_60.max()-img44_60.min())` | 没有 `showImg` 那样的保护，全为 0 的通道得到 NaN | 先判断分母（`helpers.arrays.minmax`） | 图 9-5 |
 # > | `over_img = img44_60.resize((h,w), resample=Image.BICUBIC)` | PIL 要 `(w, h)`：非方形照片形状不匹配，方形照片被转置 | `resize((w, h))`，`w, h = image.size` | 图 9-5 |
-# > | `origin_over_img = Image.fromarray((a * origin_img + (1 - a) * over_img).astype(np.uint8))` | 热力图铺满整张照片，而模型只看了中心裁剪的 224×224 | 只叠在 `images.crop_box` 给出的区域（`viz.overlay_box`） | 图 9-6 |
+# > | `origin_over_img = Image.fromarray((a * origin_img + (1 - a) * over_img).astype(np.uint8))` | 热力图铺满整张照片，而模型只看了中心裁剪的 224×224 | 只叠在 `bundle.crop_box` 给出的区域（`viz.overlay_box`） | 图 9-6 |
 # > | 两段 `for k,m in enumerate(cnn_layers): out = m(out)` | 不是错误：画图 9-5 时整个前向又跑了一遍 | 跑一遍，把要用的输出存下来（存时 `clone()`） | 第 4 步 |
 #
 # 教材的 `showImg` **有**防止 0/0 的保护（`if max_min == 0: max_min = 1e-6`）；没有保护的是图 9-5 的代码和例 9.2、9.3 的类激活图代码。

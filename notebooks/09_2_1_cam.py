@@ -380,13 +380,13 @@ for label, t in (("book, no copy", kept["alias"]), ("copy in the hook", kept["co
 # > 类激活图是在这块 224×224 上算出来的，教材却用 `weighted_FM.resize(origin_img.size, ...)` 把它拉伸到**整张**照片上。
 # > 照片不是正方形时，裁掉的两边也被铺上了热力图，热区被横向（或纵向）拉宽、挪位。
 #
-# 用一张宽照片（火箭，640×427）看得最清楚。`images.crop_box` 给出中心裁剪在原图上的位置，
+# 用一张宽照片（火箭，640×427）看得最清楚。`bundle.crop_box` 给出中心裁剪在原图上的位置，
 # `viz.overlay_box` 只在这块区域上叠加热力图（白框），这才是模型实际看的地方。
 
 # %% slideshow={"slide_type": "subslide"}
 wide = load_image("rocket")
 res_wide = cam.class_weight_cam(model, bundle.cam_layer, W, bundle.to_input(wide))
-box = images.crop_box(wide.size)  # (left, top, right, bottom) in the photo's pixels
+box = bundle.crop_box(wide.size)  # (left, top, right, bottom) in the photo's pixels
 print(f"photo {wide.size}, class {bundle.categories[res_wide.class_idx]}, centre crop {box}")
 
 i, j = np.unravel_index(res_wide.cam.argmax(), res_wide.cam.shape)  # the peak in the 224x224 map
@@ -458,7 +458,7 @@ def most_likely(names: tuple[str, ...]) -> int:
     return max((bundle.categories.index(n) for n in names), key=lambda k: float(first.probs[k]))
 
 
-crop = both.crop(images.crop_box(both.size)).resize((224, 224), Image.Resampling.BICUBIC)
+crop = both.crop(bundle.crop_box(both.size)).resize((224, 224), Image.Resampling.BICUBIC)
 maps = {}
 for label, names in (("猫", CAT_CLASSES), ("杯子", CUP_CLASSES)):
     k = most_likely(names)
@@ -469,7 +469,7 @@ for label, names in (("猫", CAT_CLASSES), ("杯子", CUP_CLASSES)):
           f"peak at column {col} ({side} half)")
 cat_col = np.unravel_index(maps["猫"].cam.argmax(), (224, 224))[1]
 cup_col = np.unravel_index(maps["杯子"].cam.argmax(), (224, 224))[1]
-assert cat_col < 112 <= cup_col  # the cat is on the left, the cup on the right
+bundle.expect(cat_col < 112 <= cup_col, "猫的热力图峰值在左半边，杯子的在右半边")
 
 fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.4), dpi=70, layout="constrained")
 axes[0].imshow(crop)

@@ -377,7 +377,7 @@ print("CAM == (h*w) * Grad-CAM before ReLU; after ReLU and min-max the maps are 
 # %% slideshow={"slide_type": "subslide"}
 both = load_image("cat_and_cup")
 x_both = bundle.to_input(both)  # (1, 3, 224, 224)
-crop = both.crop(images.crop_box(both.size)).resize((224, 224), Image.Resampling.BICUBIC)
+crop = both.crop(bundle.crop_box(both.size)).resize((224, 224), Image.Resampling.BICUBIC)
 sizes = hooks.capture_activations(model, x_both, bundle.feature_layers)
 last_at = {}
 for name, a in sizes.items():  # in forward order: a later layer of the same size wins

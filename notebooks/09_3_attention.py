@@ -42,7 +42,7 @@ import transformers
 from IPython.display import HTML, Image, display
 
 import helpers
-from helpers import exercises, text, textmodels, viz, widgets
+from helpers import exercises, text, textdata, textmodels, textviz, widgets
 from helpers.exercises import concepts
 
 helpers.setup()
@@ -64,15 +64,15 @@ words = ["努力", "实现", "中华", "民族", "的", "伟大", "复兴"]
 weights = [0.05, 0.10, 0.20, 0.05, 0.00, 0.20, 0.40]  # the book's numbers (figure 9-9)
 strongest = words[int(np.argmax(weights))]
 print(f"{len(words)} words, weights sum to {sum(weights):.3f}, strongest: {strongest}")
-display(HTML(text.highlight_html(words, weights)))  # opacity of the red = weight
+display(HTML(textviz.highlight_html(words, weights)))  # opacity of the red = weight
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# `text.highlight_html` 把每个词放进一个 `<span>`，红色背景的不透明度就是权重（每个词都经过 HTML 转义，`<script>` 只会显示成文字）。
+# `textviz.highlight_html` 把每个词放进一个 `<span>`，红色背景的不透明度就是权重（每个词都经过 HTML 转义，`<script>` 只会显示成文字）。
 # 权重最大也只有 0.40，颜色偏淡；`normalize=True` 把权重除以**最大值**，最重要的词变成全红，便于比较。
-# 要导出成图片（PNG、PDF）放进讲义，用 matplotlib 版本 `viz.highlight_figure`，每个词下面标出它的权重：
+# 要导出成图片（PNG、PDF）放进讲义，用 matplotlib 版本 `textviz.highlight_figure`，每个词下面标出它的权重：
 
 # %% slideshow={"slide_type": "subslide"}
-fig = viz.highlight_figure(words, weights, normalize=True, width=4.0)  # fig.savefig("9-9.png")
+fig = textviz.highlight_figure(words, weights, normalize=True, width=4.0)  # fig.savefig("9-9.png")
 fig
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -117,8 +117,8 @@ for line in metrics["tried"]:
 # %% slideshow={"slide_type": "subslide"}
 model, vocab = textmodels.load_text_model("attn_gru")
 review = "房间很干净，服务也很热情，就是早餐太单调了"
-review_words = textmodels.tokenize(review)  # jieba
-ids, mask = textmodels.make_batch([review_words], vocab, add_cls=False)  # (1, T), (1, T)
+review_words = textdata.tokenize(review)  # jieba
+ids, mask = textdata.make_batch([review_words], vocab, add_cls=False)  # (1, T), (1, T)
 with torch.no_grad():
     h = model.states(ids, mask)  # (1, T, 2H): forward and backward GRU states
     u = model.attn_v(torch.tanh(model.attn_proj(h))).squeeze(-1)  # (1, T): u_t = v . tanh(W h_t)
@@ -151,11 +151,11 @@ for r in reviews:
     label = "positive" if p[1] >= 0.5 else "negative"
     top = int(a_r.argmax())
     print(f"{label} (P(positive) = {p[1]:.3f}), strongest word: {w[top]} ({a_r[top]:.3f})")
-    display(HTML(text.highlight_html(w, a_r, normalize=True, sep="")))
+    display(HTML(textviz.highlight_html(w, a_r, normalize=True, sep="")))
 
 # %% slideshow={"slide_type": "subslide"}
 w, a_r, p = text.word_attention(reviews[1])
-viz.highlight_figure(w, a_r, normalize=True, width=7.0)  # the PNG version, e.g. for slides
+textviz.highlight_figure(w, a_r, normalize=True, width=7.0)  # the PNG version, e.g. for slides
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 自己试一试
@@ -182,14 +182,14 @@ box
 # 2. 逐个删掉每个词（留一法，leave-one-out），找出删掉后概率下降最多的词，看它是不是注意力最大的词。
 
 # %% slideshow={"slide_type": "subslide"}
-test_split = textmodels.split_corpus(metrics["seed"])["test"]  # held-out reviews
-docs = [textmodels.tokenize(t)[: textmodels.MAX_WORDS] for t, _ in test_split[:240]]
+test_split = textdata.split_corpus(metrics["seed"])["test"]  # held-out reviews
+docs = [textdata.tokenize(t)[: textdata.MAX_WORDS] for t, _ in test_split[:240]]
 docs = [d for d in docs if len(d) >= 3][:200]
 p0 = textmodels.predict(model, vocab, docs)  # (N, 2)
 pred = p0.argmax(dim=1)  # (N,)
 idx = torch.arange(len(docs))
 with torch.no_grad():  # position of the highest attention weight in each review
-    top = [int(model(*textmodels.make_batch([d], vocab, add_cls=False))[1].argmax()) for d in docs]
+    top = [int(model(*textdata.make_batch([d], vocab, add_cls=False))[1].argmax()) for d in docs]
 rng = np.random.default_rng(0)
 rand = [int(rng.choice([i for i in range(len(d)) if i != t])) for d, t in zip(docs, top)]
 
@@ -311,7 +311,7 @@ print(view.describe())
 prev = attn.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=-1)  # (layers, heads): mean a[i, i-1]
 pl, ph = divmod(int(prev.argmax()), n_heads)
 print(f"previous-token head: layer {pl}, head {ph}, mean a[i, i-1] = {prev[pl, ph]:.3f}")
-widgets.attention_heatmap(attn[pl, ph], tokens, title=f"MiniLM 层 {pl} · 头 {ph}：关注前一个词元")
+textviz.attention_heatmap(attn[pl, ph], tokens, title=f"MiniLM 层 {pl} · 头 {ph}：关注前一个词元")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 模型视图（model view）
@@ -320,7 +320,7 @@ widgets.attention_heatmap(attn[pl, ph], tokens, title=f"MiniLM 层 {pl} · 头 {
 # 能看到：浅层有“关注自己”“关注前一个/后一个词元”的对角线头；中间几层很多头几乎只看 `[CLS]`（第一列）或 `[SEP]`（最后一列）。
 
 # %% slideshow={"slide_type": "subslide"}
-Image(widgets.to_png(widgets.model_view(attn, tokens)))  # a PIL image, shown as PNG
+Image(widgets.to_png(textviz.model_view(attn, tokens)))  # a PIL image, shown as PNG
 
 # %% slideshow={"slide_type": "-"}
 special = attn[..., [0, -1]].sum(dim=-1).mean(dim=(-1, -2))  # (layers,): mass on [CLS] + [SEP]
@@ -330,7 +330,7 @@ print("share of attention on [CLS]/[SEP] per layer:", [round(v, 3) for v in spec
 # 隐藏 `[CLS]`/`[SEP]` 并把每行剩下的权重重新归一化（`text.strip_special`）后，词与词之间的关系清楚得多：
 
 # %% slideshow={"slide_type": "subslide"}
-Image(widgets.to_png(widgets.model_view(attn, tokens, hide_special=True)))
+Image(widgets.to_png(textviz.model_view(attn, tokens, hide_special=True)))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 中文：课程自己训练的小 Transformer
@@ -377,7 +377,7 @@ view_zh
 # 这个小模型的注意力比 MiniLM 分散得多（每行摊在 20 个词元上），所以模型视图里每个头按**它自己的最大值**着色（`vmax=None`）：
 
 # %% slideshow={"slide_type": "subslide"}
-Image(widgets.to_png(widgets.model_view(attn_zh, tokens_zh, cell=96, vmax=None)))
+Image(widgets.to_png(textviz.model_view(attn_zh, tokens_zh, cell=96, vmax=None)))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 教材里的“小 BERT”：bert-base-chinese
@@ -443,13 +443,13 @@ if exercises.attention.check_next_token_head(next_token_head):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 3：分类器的注意力最偏向哪个词
 #
-# 写出 `favoured_word(model, vocab, words)`：用 `textmodels.make_batch` 把分好的词变成张量，送进 AttnGRU 分类器（返回 `(logits, weights)`），
+# 写出 `favoured_word(model, vocab, words)`：用 `textdata.make_batch` 把分好的词变成张量，送进 AttnGRU 分类器（返回 `(logits, weights)`），
 # 返回注意力权重最大的词。检查时用的是随机初始化的小模型，每次都不一样。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def favoured_word(model: torch.nn.Module, vocab: textmodels.Vocab, words: list[str]) -> str:
+def favoured_word(model: torch.nn.Module, vocab: textdata.Vocab, words: list[str]) -> str:
     """The word with the largest attention weight in an AttnGRU classifier."""
-    ids, mask = textmodels.make_batch([words], vocab, add_cls=False)  # (1, T)
+    ids, mask = textdata.make_batch([words], vocab, add_cls=False)  # (1, T)
     with torch.no_grad():
         _, weights = model(ids, mask)  # (1, T)
     return words[int(weights[0].argmax())]
@@ -538,7 +538,7 @@ if concepts.check_prediction("[CLS] 最关注的词就是最重要的词吗（�
 #
 # 教材 9.4 节把本章内容归纳为三点：特征图进行可视化、用类激活图（CAM）、面向 NLP 任务的可视化方法。本笔记本是第三点：
 #
-# - **NLP 任务中注意力机制可视化的一般方法**（9.3.1）：每个词一个权重，用红色的深浅标注（图 9-9）：`text.highlight_html`（HTML）、`viz.highlight_figure`（PNG/PDF）；
+# - **NLP 任务中注意力机制可视化的一般方法**（9.3.1）：每个词一个权重，用红色的深浅标注（图 9-9）：`textviz.highlight_html`（HTML）、`textviz.highlight_figure`（PNG/PDF）；
 #   加性注意力分类器的权重 $a_t = \mathrm{softmax}(v^\top\tanh(Wh_t))$ 可以一步一步算出来；
 # - **自注意力机制的可视化**（9.3.2）：$A = \mathrm{softmax}(QK^\top/\sqrt{d})$，每层每个头一个 $T\times T$ 矩阵；取出它要 `output_attentions=True`
 #   和 `attn_implementation="eager"`；三种视图（头视图、单个头的热力图、模型视图）都可以离线使用，头视图里线条越粗权重越大，与教材图 9-10 的工具一致；
