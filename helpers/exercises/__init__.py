@@ -8,3 +8,4 @@ from .core import run_check
 from . import layers
 from . import cam
 from . import attention
+from . import trust
