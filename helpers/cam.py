@@ -1,9 +1,15 @@
-"""Class activation maps: CAM from class weights and Grad-CAM from gradients.
+"""Class activation maps: CAM, Grad-CAM and its family, on one engine.
 
-Both functions are pure functions of tensors: they run the model once, read the
-target layer through :class:`helpers.hooks.Capture`, and leave nothing behind
-on the model (no hooks, no ``requires_grad`` changes, no ``.grad``), also when
-they raise. They return numbers only; :mod:`helpers.viz` draws them.
+Every method computes ``M = ReLU(sum_k w_k * A^k)`` from the activations ``A`` of
+one layer. The engine (:func:`helpers.cam_engine.layer_pass`) runs the model once
+and captures ``A`` (and, for gradient methods, ``d y^c / d A`` from one backward
+pass that stops at the layer); :func:`run` hands them to the method's weight
+function (:mod:`helpers.cam_weights`) and finishes the map.
+``METHODS`` maps each method's name to a function with ``grad_cam``'s signature.
+
+All are pure functions of tensors: nothing is left on the model (no hooks, no
+``requires_grad`` change, no ``.grad``), also when they raise. They return
+numbers only; :mod:`helpers.viz` draws them.
 
 Introduced in notebooks/09_2_1_cam (``class_weight_cam``) and
 notebooks/09_2_2_grad_cam (``grad_cam``).
@@ -11,113 +17,92 @@ notebooks/09_2_2_grad_cam (``grad_cam``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hooks import Capture
+from . import cam_weights
+from .arrays import minmax
+from .cam_engine import LayerPass, Reshape, layer_pass
+from .cam_weights import WeightFunction
 
 
 @dataclass
 class CamResult:
-    """What a CAM method computed for one image.
+    """What a CAM method computed, for one image or for a batch.
+
+    One image (``x`` of shape ``(1, 3, H, W)`` and ``class_idx`` None or an int)
+    gives the fields below without a batch dimension. A batch (``N > 1`` images,
+    or ``class_idx`` given as a sequence, even of length 1) gives every field a
+    leading ``N`` and ``class_idx`` a list; :meth:`per_image` splits it.
 
     Attributes:
         cam: the map in [0, 1] at the input's resolution (ReLU, bilinear
             upsampling, min-max); float32 numpy.
         raw: the weighted channel sum at the layer's resolution, before ReLU.
-        weights: the channel weights (``W[c, :]`` for CAM, ``alpha`` for Grad-CAM).
+        weights: what multiplied the activations: ``W[c, :]`` for CAM, ``alpha`` for
+            Grad-CAM, one weight per channel for the other channel methods; for the
+            element-wise methods (``hires_cam``, ``layer_cam``) one weight per
+            activation, ``(C, h, w)``.
         class_idx: the explained class.
         probs: softmax over the classes.
 
     Shapes:
-        cam: ``(H, W)``; raw: ``(h, w)``; weights: ``(C,)``; probs: ``(classes,)``.
+        one image: cam ``(H, W)``; raw ``(h, w)``; weights ``(C,)`` or ``(C, h, w)``;
+        probs ``(classes,)``. A batch: ``(N, H, W)``, ``(N, h, w)``, ``(N, C)`` or
+        ``(N, C, h, w)``, ``(N, classes)``, and ``class_idx`` a list of ``N`` ints.
     """
 
     cam: np.ndarray
     raw: torch.Tensor
     weights: torch.Tensor
-    class_idx: int
+    class_idx: int | list[int]
     probs: torch.Tensor
 
-
-def _layer_of(model: nn.Module, layer: nn.Module | str) -> tuple[str, nn.Module]:
-    if isinstance(layer, str):
-        try:
-            return layer, model.get_submodule(layer)
-        except AttributeError:
-            raise ValueError(f"model has no submodule named {layer!r}") from None
-    if not isinstance(layer, nn.Module):
-        raise TypeError(f"layer must be an nn.Module or a submodule name, "
-                        f"got {type(layer).__name__}")
-    for name, module in model.named_modules():
-        if module is layer:
-            return name or "model", module
-    raise ValueError(f"layer {type(layer).__name__} is not a submodule of this model")
+    def per_image(self) -> list[CamResult]:
+        """A batched result as one single-image result per image."""
+        if not isinstance(self.class_idx, list):
+            return [self]
+        return [CamResult(*(getattr(self, f.name)[i] for f in fields(self)))
+                for i in range(len(self.class_idx))]
 
 
-def _check_input(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a tensor (1, 3, H, W), got {type(x).__name__}")
-    if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-        raise ValueError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}; "
-                         f"use bundle.to_input(image) for one image")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a float tensor, got {x.dtype}")
+def run(weights: WeightFunction, model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
+        class_idx: object = None, *, gradients: bool = True, reshape: Reshape | None = None,
+        **options: object) -> CamResult:
+    """A CAM from a weight function: :func:`layer_pass`, then ``weights(pass, **options)``.
+
+    Shapes:
+        weights returns ``(N, C)`` (a weight per map) or ``(N, C, h, w)`` (per activation).
+    """
+    p, batched = layer_pass(model, layer, x, class_idx, gradients=gradients, reshape=reshape)
+    w = weights(p, **options).detach()
+    return _finish(p.acts, w, p.classes, p.logits, tuple(x.shape[-2:]), batched)
 
 
-def _check_logits(logits: object) -> torch.Tensor:
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != 1:
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise TypeError(f"the model must return logits (1, classes), got {shape}")
-    return logits
-
-
-def _pick_class(logits: torch.Tensor, class_idx: object) -> int:
-    classes = logits.shape[1]
-    if class_idx is None:
-        return int(logits[0].argmax())
-    if isinstance(class_idx, torch.Tensor) and class_idx.numel() == 1 \
-            and not class_idx.is_floating_point():
-        class_idx = int(class_idx)
-    if isinstance(class_idx, (bool, np.bool_)) or not isinstance(class_idx, (int, np.integer)):
-        raise TypeError(f"class_idx must be an integer or None, got {class_idx!r}")
-    if not 0 <= class_idx < classes:
-        raise IndexError(f"class_idx {class_idx} is out of range: the model has {classes} "
-                         f"classes (0 to {classes - 1})")
-    return int(class_idx)
-
-
-def _check_acts(name: str, cap: Capture) -> torch.Tensor:
-    if name not in cap.acts:
-        raise RuntimeError(f"layer {name!r} did not run during the forward pass")
-    acts = cap.acts[name]
-    if acts.ndim != 4:
-        raise ValueError(f"layer {name!r} outputs shape {tuple(acts.shape)}; a CAM needs a "
-                         f"feature map (1, C, h, w): pick a convolutional layer")
-    return acts
-
-
-def _finish(raw: torch.Tensor, weights: torch.Tensor, class_idx: int, logits: torch.Tensor,
-            size: tuple[int, int]) -> CamResult:
-    """ReLU, bilinear upsampling to ``size = (H, W)``, min-max; pack the result."""
-    pos = F.relu(raw.detach().float())[None, None]  # (1, 1, h, w)
-    up = F.interpolate(pos, size=size, mode="bilinear", align_corners=False)[0, 0]  # (H, W)
-    lo, hi = up.min(), up.max()
-    cam = (up - lo) / (hi - lo) if hi - lo > 1e-12 * max(1.0, float(hi)) else torch.zeros_like(up)
-    return CamResult(
-        cam=cam.clamp_(0.0, 1.0).cpu().numpy().astype(np.float32),
-        raw=raw.detach(), weights=weights.detach(), class_idx=class_idx,
-        probs=logits.detach()[0].float().softmax(dim=0),
-    )
+def _finish(acts: torch.Tensor, weights: torch.Tensor, classes: list[int],
+            logits: torch.Tensor, size: tuple[int, int], batched: bool) -> CamResult:
+    """Weighted sum, ReLU, bilinear upsampling to ``size = (H, W)``, min-max; pack."""
+    if weights.ndim == 2:  # (N, C): per-image einsum, as the single-image path always did
+        raw = torch.stack([torch.einsum("k,khw->hw", w, a) for w, a in zip(weights, acts)])
+    else:  # (N, C, h, w), element-wise
+        raw = (weights * acts).sum(dim=1)  # (N, h, w)
+    pos = F.relu(raw.float())[:, None]  # (N, 1, h, w)
+    up = F.interpolate(pos, size=size, mode="bilinear", align_corners=False)[:, 0]  # (N, H, W)
+    cam = minmax(up, dims=(1, 2)).clamp_(0.0, 1.0).cpu().numpy().astype(np.float32)
+    probs = logits.float().softmax(dim=1)  # (N, classes)
+    if batched:
+        return CamResult(cam, raw, weights, classes, probs)
+    return CamResult(cam[0], raw[0], weights[0], classes[0], probs[0])
 
 
 def class_weight_cam(
     model: nn.Module, layer: nn.Module | str, fc_weight: torch.Tensor, x: torch.Tensor,
-    class_idx: int | None = None,
+    class_idx: int | Sequence[int] | None = None,
 ) -> CamResult:
     """CAM (Zhou et al. 2016): weight the last feature maps with the class's fc weights.
 
@@ -127,60 +112,81 @@ def class_weight_cam(
         reads) and ``W`` the weight of the one linear layer after the pooling.
 
     Args:
-        model: a classifier in eval mode that returns logits ``(1, classes)``.
+        model: a classifier in eval mode that returns logits ``(N, classes)``.
         layer: the module (or its name) whose output feeds global average pooling.
         fc_weight: the final linear layer's weight.
-        x: one preprocessed image.
-        class_idx: the class to explain; ``None`` means the top-1 class.
+        x: one preprocessed image, or a batch.
+        class_idx: the class to explain: ``None`` (top-1), an int, or one per image.
 
     Shapes:
-        x: ``(1, 3, H, W)``; acts: ``(1, C, h, w)``; fc_weight: ``(classes, C)``;
-        returns ``cam (H, W)``, ``raw (h, w)``.
+        x: ``(1, 3, H, W)`` or ``(N, 3, H, W)``; acts: ``(N, C, h, w)``; fc_weight:
+        ``(classes, C)``; returns ``cam (H, W)``, ``raw (h, w)`` (batched: see CamResult).
 
     Raises:
         TypeError / ValueError: bad ``x``, ``layer`` not in ``model``, ``fc_weight``
-            not matching the layer's channels.
+            not matching the layer's channels, a class list of the wrong length.
         IndexError: ``class_idx`` outside ``[0, classes)``.
     """
-    _check_input(x)
-    name, module = _layer_of(model, layer)
     if not isinstance(fc_weight, torch.Tensor) or fc_weight.ndim != 2:
         raise ValueError("fc_weight must be the final linear weight, a 2-D tensor (classes, C)")
-    with torch.no_grad(), Capture({name: module}) as cap:
-        logits = _check_logits(model(x))  # (1, classes)
-    acts = _check_acts(name, cap)  # (1, C, h, w)
-    if fc_weight.shape[1] != acts.shape[1]:
-        raise ValueError(f"fc_weight has {fc_weight.shape[1]} input channels but layer {name!r} "
-                         f"outputs {acts.shape[1]}: hook the layer that feeds the pooling")
-    c = _pick_class(logits, class_idx)
-    weights = fc_weight[c].detach().to(acts)  # (C,)
-    raw = torch.einsum("k,khw->hw", weights, acts[0])  # (h, w)
-    return _finish(raw, weights, c, logits, tuple(x.shape[-2:]))
+
+    def weights(p: LayerPass) -> torch.Tensor:
+        if fc_weight.shape[1] != p.acts.shape[1]:
+            raise ValueError(f"fc_weight has {fc_weight.shape[1]} input channels but the layer "
+                             f"outputs {p.acts.shape[1]}: hook the layer that feeds the pooling")
+        return fc_weight[p.classes].detach().to(p.acts)  # (N, C)
+
+    return run(weights, model, layer, x, class_idx, gradients=False)
 
 
-class _LeafCapture(Capture):
-    """A :class:`Capture` that makes the layer's output a fresh leaf of the autograd graph.
+_METHOD_DOC = """
+    Args:
+        model: a classifier in eval mode that returns logits ``(N, classes)``.
+        layer: the target module (or its name).
+        x: one preprocessed image, or a batch.
+        class_idx: the class to explain: ``None`` (top-1), an int, or one per image.
+        reshape: turns a layer output that is not a map, e.g. a transformer's
+            ``(N, tokens, C)``, into ``(N, C, h, w)``; applied to the gradients too.
+        **options: passed to the weight function.
 
-    The hook hands a clone of the leaf downstream, so the backward pass stops at
-    the layer (nothing before it is recorded) and an in-place op after the layer
-    (``ReLU(inplace=True)``, ``out += identity``) cannot alter the stored map.
-    ``outputs[name]`` is the leaf, to pass to ``torch.autograd.grad``.
-    """
+    Shapes:
+        x: ``(1, 3, H, W)`` or ``(N, 3, H, W)``; returns a :class:`CamResult`.
+"""
 
-    def _hook_for(self, name: str):
-        def hook(module: nn.Module, inputs: object, output: object) -> torch.Tensor:
-            if not isinstance(output, torch.Tensor):
-                raise TypeError(f"layer {name!r} returned {type(output).__name__}, not a tensor")
-            leaf = output.detach().requires_grad_(True)
-            self.acts[name] = leaf.detach()
-            self.outputs[name] = leaf
-            return leaf.clone()  # (N, C, h, w), the graph from here on
 
-        return hook
+class _Registry(dict):
+    def __missing__(self, name: str):
+        raise KeyError(f"unknown CAM method {name!r}; known: {', '.join(self)}")
+
+
+Method = Callable[..., CamResult]
+METHODS: dict[str, Method] = _Registry()
+"""name -> method ``(model, layer, x, class_idx=None, *, reshape=None) -> CamResult``."""
+
+
+def get_method(name: str) -> Method:
+    """The CAM method called ``name`` (a key of ``METHODS``); KeyError lists the known ones."""
+    return METHODS[name]
+
+
+def register(name: str, weights: WeightFunction, *, gradients: bool = True) -> Method:
+    """Make a weight function a CAM method with ``grad_cam``'s signature, in ``METHODS``."""
+
+    def method(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
+               class_idx: int | Sequence[int] | None = None, *, reshape: Reshape | None = None,
+               **options: object) -> CamResult:
+        return run(weights, model, layer, x, class_idx, gradients=gradients, reshape=reshape,
+                   **options)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = (weights.__doc__ or "").rstrip() + "\n" + _METHOD_DOC
+    METHODS[name] = method
+    return method
 
 
 def grad_cam(
-    model: nn.Module, layer: nn.Module | str, x: torch.Tensor, class_idx: int | None = None
+    model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
+    class_idx: int | Sequence[int] | None = None, *, reshape: Reshape | None = None,
 ) -> CamResult:
     """Grad-CAM (Selvaraju et al. 2017): weight the feature maps by their mean gradients.
 
@@ -190,40 +196,29 @@ def grad_cam(
         where ``y^c`` is the class score (logit) and ``A`` the output of ``layer``.
 
     One forward and one backward pass, and the backward pass only runs from the
-    score down to ``layer``: during the call the parameters are frozen
-    (``requires_grad`` restored afterwards), so no parameter gradient is computed
-    and nothing accumulates in ``.grad``.
+    score down to ``layer`` (see :func:`layer_pass`).
 
     Args:
-        model: a classifier in eval mode that returns logits ``(1, classes)``.
-        layer: the target module (or its name); any layer with a ``(1, C, h, w)`` output.
-        x: one preprocessed image.
-        class_idx: the class to explain; ``None`` means the top-1 class.
+        model: a classifier in eval mode that returns logits ``(N, classes)``.
+        layer: the target module (or its name); any layer with a ``(N, C, h, w)`` output.
+        x: one preprocessed image, or a batch.
+        class_idx: the class to explain: ``None`` (top-1), an int, or one per image.
+        reshape: turns a non-map output (``(N, tokens, C)``) into ``(N, C, h, w)``.
 
     Shapes:
         x: ``(1, 3, H, W)``; acts, grads: ``(1, C, h, w)``; returns ``cam (H, W)``,
-        ``raw (h, w)``, ``weights (C,)``.
+        ``raw (h, w)``, ``weights (C,)``. A batch ``(N, 3, H, W)``: see CamResult.
 
     Raises:
-        TypeError / ValueError: bad ``x``, ``layer`` not in ``model``.
+        TypeError / ValueError: bad ``x``, ``layer`` not in ``model``, a non-map layer
+            without ``reshape``, a class list of the wrong length.
         IndexError: ``class_idx`` outside ``[0, classes)``.
     """
-    _check_input(x)
-    name, module = _layer_of(model, layer)
-    frozen = [p for p in model.parameters() if p.requires_grad]
-    try:
-        for p in frozen:
-            p.requires_grad_(False)
-        with torch.enable_grad(), _LeafCapture({name: module}, grads=True) as cap:
-            logits = _check_logits(model(x.detach()))  # (1, classes)
-            acts = _check_acts(name, cap)  # (1, C, h, w)
-            c = _pick_class(logits, class_idx)
-            if not logits.requires_grad:
-                raise RuntimeError(f"the class score does not depend on layer {name!r}")
-            (grads,) = torch.autograd.grad(logits[0, c], cap.outputs[name])  # (1, C, h, w)
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
-    weights = grads[0].mean(dim=(1, 2))  # (C,) alpha_k
-    raw = torch.einsum("k,khw->hw", weights, acts[0])  # (h, w)
-    return _finish(raw, weights, c, logits, tuple(x.shape[-2:]))
+    return run(cam_weights.grad_cam_weights, model, layer, x, class_idx, reshape=reshape)
+
+
+METHODS["grad_cam"] = grad_cam
+for _name, (_fn, _gradients) in cam_weights.WEIGHTS.items():
+    register(_name, _fn, gradients=_gradients)
+grad_cam_pp, xgrad_cam, hires_cam, layer_cam, score_cam = (
+    METHODS[n] for n in ("grad_cam_pp", "xgrad_cam", "hires_cam", "layer_cam", "score_cam"))

@@ -1,9 +1,10 @@
 """Capturing activations and gradients with hooks that never outlive their use.
 
 Every hook is registered inside a context manager and removed in ``finally``;
-exceptions propagate. Gradients come from ``Tensor.register_hook`` on the
-captured output, as the textbook teaches, never from module backward hooks
-(they break on in-place ReLU, pytorch#61519).
+exceptions propagate. Gradients come from ``torch.autograd.grad`` with respect
+to the captured output made an autograd leaf (``Capture(..., leaf=True)``),
+never from module backward hooks (they break on in-place ReLU, pytorch#61519).
+The notebooks also show ``Tensor.register_hook`` by hand, as the textbook does.
 
 Introduced in notebooks/09_1_layer_outputs and notebooks/09_2_1_cam.
 """
@@ -37,48 +38,58 @@ def _as_named(layers: LayerSpec) -> list[tuple[str, nn.Module]]:
 
 
 class Capture:
-    """Context manager that records layer outputs (and their gradients) in one pass.
+    """Context manager that records layer outputs in one forward pass.
 
-    Example::
+    Example (activations)::
 
-        with Capture({"layer4": model.layer4}, grads=True) as cap:
+        with torch.no_grad(), Capture({"layer4": model.layer4}) as cap:
+            model(x)
+        acts = cap.acts["layer4"]
+
+    Example (gradients, ``leaf=True``)::
+
+        with Capture({"layer4": model.layer4}, leaf=True) as cap:
             logits = model(x)
-            logits[0, k].backward()
-        acts, grads = cap.acts["layer4"], cap.grads["layer4"]
+            (grads,) = torch.autograd.grad(logits[0, k], cap.leaves["layer4"])
 
     Args:
         layers: one module, a ``{name: module}`` mapping, or ``(name, module)`` pairs.
-        grads: also record the gradient that reaches each output during backward
-            (via ``Tensor.register_hook``). Outputs then stay in the graph.
+        leaf: make each layer's output a fresh leaf of the autograd graph
+            (``output.detach().requires_grad_()``), kept in ``cap.leaves[name]``;
+            the hook hands a *clone* of the leaf downstream. The gradient of any
+            later score with respect to the layer's output is then
+            ``torch.autograd.grad(score, cap.leaves[name])``: the backward pass
+            stops at the layer (nothing before it is recorded), and an in-place
+            op after the layer (``ReLU(inplace=True)``, ``out += identity``)
+            cannot alter the stored map. The forward pass must run with
+            gradients enabled for the clone to carry the graph.
         detach: store detached copies of the activations (default). The copy
             matters: an in-place ReLU after the layer would change a mere view.
+            In leaf mode ``acts[name]`` is always ``leaves[name].detach()``.
 
     Shapes:
-        acts[name]: whatever the layer returns, e.g. ``(N, C, h, w)``.
-        grads[name]: same shape as ``acts[name]``.
+        acts[name], leaves[name]: whatever the layer returns, e.g. ``(N, C, h, w)``.
     """
 
-    def __init__(self, layers: LayerSpec, *, grads: bool = False, detach: bool = True) -> None:
+    def __init__(self, layers: LayerSpec, *, leaf: bool = False, detach: bool = True) -> None:
         self.layers = _as_named(layers)
-        self.want_grads = grads
+        self.leaf = leaf
         self.detach = detach
         self.acts: dict[str, torch.Tensor] = {}
-        self.grads: dict[str, torch.Tensor] = {}
-        self.outputs: dict[str, torch.Tensor] = {}  # live outputs, only when grads=True
+        self.leaves: dict[str, torch.Tensor] = {}  # autograd leaves, only when leaf=True
         self._handles: list[RemovableHandle] = []
 
     def _hook_for(self, name: str):
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> torch.Tensor | None:
             if not isinstance(output, torch.Tensor):
                 raise TypeError(f"layer {name!r} returned {type(output).__name__}, not a tensor")
-            self.acts[name] = output.detach().clone() if self.detach else output
-            if self.want_grads and output.requires_grad:
-                self.outputs[name] = output
-
-                def store(grad: torch.Tensor) -> None:
-                    self.grads[name] = grad.detach()
-
-                self._handles.append(output.register_hook(store))
+            if not self.leaf:
+                self.acts[name] = output.detach().clone() if self.detach else output
+                return None
+            leaf = output.detach().requires_grad_(True)
+            self.acts[name] = leaf.detach()
+            self.leaves[name] = leaf
+            return leaf.clone()  # what the rest of the model sees: the graph from here on
 
         return hook
 
@@ -98,7 +109,6 @@ class Capture:
         """Remove every handle this capture registered (safe to call twice)."""
         while self._handles:
             self._handles.pop().remove()
-        self.outputs.clear()
 
 
 def capture_activations(

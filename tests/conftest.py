@@ -56,3 +56,29 @@ def bundle():
     from helpers import load_model
 
     return load_model("efficientnet_lite0", source="bundled", device="cpu")
+
+
+class TinyVggNet(nn.Module):
+    """VGG-like: conv-relu-pool x2 (in-place ReLU) + flatten + two linear layers, no pooling head.
+
+    No class weights sit on a feature map here, so CAM does not apply and Grad-CAM is needed.
+    """
+
+    def __init__(self, classes: int = 5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(8, 12, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(12 * 8 * 8, 32), nn.ReLU(inplace=True), nn.Linear(32, classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+@pytest.fixture
+def tiny_vgg() -> TinyVggNet:
+    torch.manual_seed(2)
+    return TinyVggNet().eval()

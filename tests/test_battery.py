@@ -80,7 +80,7 @@ def test_cam_bad_class_indices(tiny_net, tiny_input, class_idx, error, words):
 
 
 @pytest.mark.parametrize("x, words", [
-    (torch.randn(2, 3, 32, 32), r"\(1, 3, H, W\)"),
+    (torch.randn(2, 3, 32), r"\(1, 3, H, W\)"),
     (torch.randn(3, 32, 32), r"\(1, 3, H, W\)"),
     (torch.randn(1, 1, 32, 32), r"\(1, 3, H, W\)"),
     (np.zeros((1, 3, 32, 32)), "tensor"),
@@ -133,12 +133,12 @@ def test_thousand_cams_leave_no_hooks_and_no_growing_memory(tiny_net):
     np.testing.assert_array_equal(cam.grad_cam(tiny_net, layer, x).cam, first)
 
 
-def test_exception_inside_capture_with_grads_leaves_nothing(tiny_net, tiny_input):
+def test_exception_inside_leaf_capture_leaves_nothing(tiny_net, tiny_input):
     for _ in range(20):
         with pytest.raises(KeyError):
-            with Capture(tiny_net.features, grads=True) as cap:
+            with Capture(tiny_net.features, leaf=True) as cap:
                 tiny_net(tiny_input)
-                cap.grads["missing"]
+                cap.leaves["missing"]
     assert count_hooks(tiny_net) == 0
 
 

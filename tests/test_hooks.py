@@ -21,21 +21,38 @@ def test_captured_activations_equal_manual_forward(tiny_net, tiny_input):
     assert count_hooks(tiny_net) == 0
 
 
-def test_gradient_capture_equals_autograd_grad(tiny_net, tiny_input):
-    layer = tiny_net.features[4]
-    with Capture({"conv": layer}, grads=True) as cap:
-        logits = tiny_net(tiny_input)
-        score = logits[0, 2]
-        (expected,) = torch.autograd.grad(score, cap.outputs["conv"], retain_graph=True)
-        score.backward()
-    assert torch.allclose(cap.grads["conv"], expected)
-    assert cap.grads["conv"].shape == cap.acts["conv"].shape == (1, 16, 16, 16)
+def test_leaf_mode_gradient_equals_hand_written_autograd_grad(tiny_net, tiny_input):
+    layer = tiny_net.features[5]  # BN, followed by an in-place ReLU
+    with Capture({"bn": layer}, leaf=True) as cap:
+        score = tiny_net(tiny_input)[0, 2]
+        (grads,) = torch.autograd.grad(score, cap.leaves["bn"])
+    # By hand, no hooks: split the network at the layer.
+    a = tiny_net.features[:6](tiny_input)  # (1, 16, 16, 16)
+    leaf = a.detach().requires_grad_(True)
+    rest = tiny_net.features[6:](leaf.clone())
+    logits = tiny_net.fc(torch.flatten(tiny_net.pool(rest), 1))
+    (expected,) = torch.autograd.grad(logits[0, 2], leaf)
+    assert torch.equal(grads, expected)
+    # The stored map is the BN output, not overwritten by the in-place ReLU after it.
+    assert torch.equal(cap.acts["bn"], a.detach()) and (cap.acts["bn"] < 0).any()
+    assert cap.leaves["bn"].is_leaf and cap.leaves["bn"].shape == (1, 16, 16, 16)
     assert count_hooks(tiny_net) == 0
+    # The backward pass stopped at the layer: nothing upstream got a gradient.
+    assert all(p.grad is None for p in tiny_net.parameters())
 
 
-def test_hooks_removed_after_exception_and_exception_propagates(tiny_net, tiny_input):
+def test_leaf_mode_changes_nothing_downstream(tiny_net, tiny_input):
+    with torch.no_grad():
+        expected = tiny_net(tiny_input)
+    with Capture({"conv": tiny_net.features[4]}, leaf=True):
+        logits = tiny_net(tiny_input)
+    assert torch.equal(logits, expected) and logits.requires_grad
+
+
+@pytest.mark.parametrize("leaf", [False, True])
+def test_hooks_removed_after_exception_and_exception_propagates(tiny_net, tiny_input, leaf):
     with pytest.raises(RuntimeError, match="boom"):
-        with Capture(tiny_net.features, grads=True):
+        with Capture(tiny_net.features, leaf=leaf):
             tiny_net(tiny_input)
             assert count_hooks(tiny_net) == 1
             raise RuntimeError("boom")

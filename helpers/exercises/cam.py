@@ -184,9 +184,9 @@ def check_gradcam_map(student: Callable | None) -> bool:
 def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
                        class_idx: int) -> torch.Tensor:
     """d logits[0, class_idx] / d (layer's output). Shapes: -> (1, C, h, w)."""
-    with Capture(layer, grads=True) as cap:
+    with Capture(layer, leaf=True) as cap:
         logits = model(x)
-        (grads,) = torch.autograd.grad(logits[0, class_idx], cap.outputs["output"])
+        (grads,) = torch.autograd.grad(logits[0, class_idx], cap.leaves["output"])
     return grads
 
 
