@@ -14,13 +14,13 @@ import random
 import numpy as np
 import torch
 
-from . import cam, hooks, images, models, viz
+from . import attribution, cam, hooks, images, models, viz
 from .images import list_images, load_image
 from .models import ModelBundle, get_device, load_model, resolve_source
 
 __all__ = [
-    "ModelBundle", "cam", "get_device", "hooks", "images", "list_images", "load_image",
-    "load_model", "models", "resolve_source", "setup", "viz",
+    "ModelBundle", "attribution", "cam", "get_device", "hooks", "images", "list_images",
+    "load_image", "load_model", "models", "resolve_source", "setup", "viz",
 ]
 
 

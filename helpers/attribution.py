@@ -1,0 +1,260 @@
+"""Pixel attributions: how much each input pixel matters for one class score.
+
+Six methods with one signature ``(model, x, class_idx=None, **options)``, each
+returning an :class:`~helpers.attribution_base.Attribution`: saliency (vanilla
+gradient), SmoothGrad, Guided Backprop, Guided Grad-CAM, Integrated Gradients
+(here) and occlusion (:mod:`helpers.occlusion`). :data:`ATTRIBUTIONS` maps their
+names to the functions; :func:`attribute` calls one by name.
+
+``x`` is one image or a batch ``(N, 3, H, W)``; ``class_idx`` is ``None`` (each
+image's top-1 class), one int or N ints. The model's parameters come out
+unchanged, with no ``.grad`` and ``requires_grad`` restored; no hook is
+registered, and Guided Backprop swaps the ReLU modules only during the call
+(:mod:`helpers.guided`). Numbers only: :mod:`helpers.viz` draws them.
+
+For notebook 9.4 (measuring how far a heat map can be trusted, issue 11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import cam
+from .attribution_base import (REDUCTIONS, Attribution, baseline_like, check_count, check_reduce,
+                               check_x, finish, frozen, input_grads, logits_of, resolve_classes,
+                               rows, targets_of)
+from .guided import FunctionalReLUCheck, guided_relus
+from .occlusion import occlusion
+
+__all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "attribute",
+           "guided_backprop", "guided_grad_cam", "integrated_gradients", "occlusion",
+           "saliency", "smoothgrad"]
+
+IG_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_middle",
+              "riemann_right")
+
+
+def saliency(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
+             reduce: str = "max_abs") -> Attribution:
+    """Saliency (Simonyan et al. 2014): the gradient of the class score w.r.t. the pixels.
+
+    Formula:
+        ``raw = d y^c / d x`` (``y^c`` the logit); ``map = minmax(max_c |raw_c|)``.
+
+    Args:
+        model: a classifier in eval mode that returns logits ``(N, classes)``.
+        x: preprocessed images.
+        class_idx: ``None`` (top-1 per image), an int, or N ints.
+        reduce: one of :data:`REDUCTIONS`.
+
+    Shapes:
+        x: ``(N, 3, H, W)``; see :class:`Attribution` for the result.
+
+    Raises:
+        TypeError / ValueError: bad ``x``, ``class_idx`` of the wrong type or length.
+        IndexError: a class outside ``[0, classes)``.
+    """
+    check_x(x)
+    check_reduce(reduce)
+    with frozen(model):
+        grads, targets = input_grads(model, x, class_idx)  # (N, 3, H, W)
+    return finish(grads, targets, "saliency", reduce)
+
+
+def smoothgrad(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
+               samples: int = 25, noise_level: float = 0.15, seed: int = 0,
+               batch_size: int = 16, reduce: str = "max_abs") -> Attribution:
+    """SmoothGrad (Smilkov et al. 2017): the gradient averaged over noisy copies of the image.
+
+    Formula:
+        ``raw = 1/S * sum_s d y^c / d x (x + eps_s)``, ``eps_s ~ N(0, sigma^2)``,
+        ``sigma = noise_level * (max(x) - min(x))`` per image.
+
+    The noise comes from a private generator seeded with ``seed`` (the global
+    RNG is untouched), drawn at once in captum's layout ``(N * S, 3, H, W)``,
+    image-major: ``torch.manual_seed(seed)`` before captum's ``NoiseTunnel``
+    draws the same noise.
+
+    Args:
+        model, x, class_idx, reduce: as for :func:`saliency`; ``None`` means
+            the top-1 class of the clean image.
+        samples: noisy copies per image ``S`` (>= 1).
+        noise_level: ``sigma`` as a fraction of the image's value range (>= 0).
+        seed: seed of the noise.
+        batch_size: noisy copies per forward pass.
+
+    Shapes:
+        x: ``(N, 3, H, W)``; noise: ``(N * S, 3, H, W)``.
+    """
+    check_x(x)
+    check_reduce(reduce)
+    s = check_count("samples", samples)
+    bs = check_count("batch_size", batch_size)
+    if not isinstance(noise_level, (int, float)) or isinstance(noise_level, bool) \
+            or not noise_level >= 0:
+        raise ValueError(f"noise_level must be a number >= 0, got {noise_level!r}")
+    x = x.detach()
+    n = x.shape[0]
+    sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))  # (N,)
+    gen = torch.Generator(device=x.device).manual_seed(int(seed))
+    noise = torch.randn((n * s, *x.shape[1:]), generator=gen, device=x.device, dtype=x.dtype)
+    noise *= sigma.repeat_interleave(s)[:, None, None, None]  # (N * S, 3, H, W)
+    total = torch.zeros_like(x)
+    with frozen(model):
+        targets = resolve_classes(model, x, class_idx)
+        for j, ii, _ in rows(n * s, bs, s, x.device):
+            grads, _ = input_grads(model, x[ii] + noise[j], targets[ii])  # checks the range
+            total.index_add_(0, ii, grads)
+    return finish(total / s, targets, "smoothgrad", reduce,
+                  {"sigma": sigma.tolist(), "samples": s})
+
+
+def _guided_grads(model: nn.Module, x: torch.Tensor,
+                  class_idx: object) -> tuple[torch.Tensor, torch.Tensor]:
+    with frozen(model), guided_relus(model), FunctionalReLUCheck():
+        return input_grads(model, x, class_idx)
+
+
+def guided_backprop(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
+                    reduce: str = "max_abs") -> Attribution:
+    """Guided Backprop (Springenberg et al. 2015): a gradient that only passes positive signals.
+
+    Formula:
+        the gradient ``d y^c / d x``, except that every ReLU passes back
+        ``max(g, 0) * [x_relu > 0]`` instead of ``g * [x_relu > 0]``
+        (ReLU6: ``max(g, 0) * [0 < x_relu < 6]``).
+
+    The ``nn.ReLU`` / ``nn.ReLU6`` modules are swapped only during the call
+    (:func:`helpers.guided.guided_relus`). A model that calls ``F.relu`` /
+    ``torch.relu`` / ``x.relu()`` as a function gets a ``RuntimeError``, and one
+    without ReLU modules a ``ValueError``; other activations keep their gradient.
+
+    Args:
+        model, x, class_idx, reduce: as for :func:`saliency`.
+
+    Shapes:
+        x: ``(N, 3, H, W)``; see :class:`Attribution`.
+    """
+    check_x(x)
+    check_reduce(reduce)
+    grads, targets = _guided_grads(model, x, class_idx)
+    return finish(grads, targets, "guided_backprop", reduce)
+
+
+def guided_grad_cam(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
+                    layer: nn.Module | str, reduce: str = "max_abs") -> Attribution:
+    """Guided Grad-CAM (Selvaraju et al. 2017): Guided Backprop times the upsampled Grad-CAM.
+
+    Formula:
+        ``raw = GB(x) * cam``, where ``cam (H, W)`` is :func:`helpers.cam.grad_cam`'s
+        map of ``layer`` (ReLU, bilinear upsampling, min-max) for the same class.
+
+    Args:
+        model, x, class_idx, reduce: as for :func:`saliency`.
+        layer: the Grad-CAM layer (a module of ``model`` or its name), required.
+
+    Shapes:
+        x: ``(N, 3, H, W)``; ``info["cam"]``: the Grad-CAM maps ``(H, W)`` or ``(N, H, W)``.
+    """
+    check_x(x)
+    check_reduce(reduce)
+    grads, targets = _guided_grads(model, x, class_idx)  # (N, 3, H, W)
+    cams = np.stack([cam.grad_cam(model, layer, x[i:i + 1], int(c)).cam
+                     for i, c in enumerate(targets.tolist())])  # (N, H, W)
+    raw = grads * torch.from_numpy(cams).to(grads)[:, None]
+    return finish(raw, targets, "guided_grad_cam", reduce, {"cam": cams})
+
+
+def _ig_nodes(method: str, steps: int) -> tuple[list[float], list[float]]:
+    """Points ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) of the path integral."""
+    if method == "gausslegendre":
+        t, w = np.polynomial.legendre.leggauss(steps)
+        return (0.5 * (t + 1)).tolist(), (0.5 * w).tolist()
+    if method == "riemann_trapezoid":
+        check_count("steps", steps, 2)
+        w = [1.0 / (steps - 1)] * steps
+        w[0] /= 2
+        w[-1] /= 2
+        return np.linspace(0.0, 1.0, steps).tolist(), w
+    offset = {"riemann_left": 0.0, "riemann_middle": 0.5, "riemann_right": 1.0}[method]
+    return [(k + offset) / steps for k in range(steps)], [1.0 / steps] * steps
+
+
+def integrated_gradients(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
+                         steps: int = 50, baseline: float | torch.Tensor | None = None,
+                         method: str = "gausslegendre", batch_size: int = 16,
+                         reduce: str = "abs_sum") -> Attribution:
+    """Integrated Gradients (Sundararajan et al. 2017): gradients along a path from a baseline.
+
+    Formula:
+        ``raw = (x - x') * sum_k w_k * d y^c / d x (x' + alpha_k (x - x'))``, the
+        quadrature of ``(x - x') * int_0^1 grad(x' + a (x - x')) da``. Completeness:
+        ``sum(raw) ~ y^c(x) - y^c(x')``; the gap is ``info["delta"]``.
+
+    Args:
+        model, x, class_idx, reduce: as for :func:`saliency`.
+        steps: quadrature points ``alpha_k`` (>= 1; >= 2 for the trapezoid).
+        baseline: ``x'``; ``None`` means zeros, which after ImageNet
+            normalisation is the mean colour; a number, or a tensor that
+            broadcasts to ``x`` (e.g. a blurred image).
+        method: one of :data:`IG_METHODS`, as captum names them. Weights sum to 1;
+            captum's ``riemann_trapezoid`` uses ``1/steps`` (ends halved), which sums
+            to ``1 - 1/steps``, so its result is ours times ``(steps - 1) / steps``.
+        batch_size: path points per forward pass.
+
+    Shapes:
+        x, baseline: ``(N, 3, H, W)``; path points: ``(N * steps, 3, H, W)``.
+    """
+    check_x(x)
+    check_reduce(reduce)
+    k = check_count("steps", steps)
+    bs = check_count("batch_size", batch_size)
+    if method not in IG_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {IG_METHODS}")
+    alphas, weights = (torch.tensor(v, dtype=x.dtype, device=x.device)
+                       for v in _ig_nodes(method, k))
+    x = x.detach()
+    n = x.shape[0]
+    base = baseline_like(baseline, x)
+    diff = x - base  # (N, 3, H, W)
+    total = torch.zeros_like(x)
+    with frozen(model):
+        with torch.no_grad():
+            ends = logits_of(model, torch.cat([x, base]))  # (2N, classes)
+        targets = targets_of(class_idx, n, ends[:n])
+        gap = (ends[:n] - ends[n:]).gather(1, targets[:, None])[:, 0]  # (N,) y(x) - y(x')
+        for _, ii, kk in rows(n * k, bs, k, x.device):
+            path = base[ii] + alphas[kk, None, None, None] * diff[ii]  # (B, 3, H, W)
+            grads, _ = input_grads(model, path, targets[ii])
+            total.index_add_(0, ii, grads * weights[kk, None, None, None])
+    raw = diff * total
+    delta = raw.sum(dim=(1, 2, 3)) - gap
+    return finish(raw, targets, "integrated_gradients", reduce,
+                  {"delta": delta.tolist(), "score_gap": gap.tolist(), "steps": k,
+                   "method": method})
+
+
+ATTRIBUTIONS: dict[str, Callable[..., Attribution]] = {
+    "saliency": saliency,
+    "smoothgrad": smoothgrad,
+    "guided_backprop": guided_backprop,
+    "guided_grad_cam": guided_grad_cam,
+    "integrated_gradients": integrated_gradients,
+    "occlusion": occlusion,
+}
+"""Name to function; each is ``f(model, x, class_idx=None, **options) -> Attribution``.
+``guided_grad_cam`` needs the keyword ``layer``."""
+
+
+def attribute(method: str, model: nn.Module, x: torch.Tensor, class_idx: object = None,
+              **options: Any) -> Attribution:
+    """Run the attribution method named ``method`` (a key of :data:`ATTRIBUTIONS`)."""
+    if method not in ATTRIBUTIONS:
+        raise ValueError(f"unknown attribution method {method!r}; choose one of "
+                         f"{sorted(ATTRIBUTIONS)}")
+    return ATTRIBUTIONS[method](model, x, class_idx, **options)

@@ -1,0 +1,79 @@
+"""Occlusion (Zeiler & Fergus 2014): hide one patch at a time and watch the class score.
+
+A perturbation method: forward passes only, no gradients. All occluded copies
+of all images go through the model in batches of ``batch_size``. Listed in
+:data:`helpers.attribution.ATTRIBUTIONS` with the gradient methods.
+
+For notebook 9.4 (measuring how far a heat map can be trusted, issue 11).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .attribution_base import (Attribution, baseline_like, check_count, check_reduce, check_x,
+                               finish, logits_of, pair, rows, targets_of, warn_if_training)
+
+
+def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
+              window: int | tuple[int, int] = 32, stride: int | tuple[int, int] | None = None,
+              baseline: float | torch.Tensor = 0.0, batch_size: int = 32,
+              reduce: str = "positive") -> Attribution:
+    """Occlusion (Zeiler & Fergus 2014): how much the class score drops when a patch is hidden.
+
+    Formula:
+        ``raw(p) = mean over windows P containing p of [y^c(x) - y^c(x with P := x')]``,
+        the same for the three channels. Windows start at ``0, stride, 2*stride, ...``
+        until one reaches the border, the last one cut there (as captum's
+        ``Occlusion``): every pixel is covered. ``map = minmax(max(raw, 0))``: high
+        where hiding the patch lowers the score.
+
+    Args:
+        model, x, class_idx, reduce: as for :func:`helpers.attribution.saliency`.
+        window: the patch's height and width (one int for a square).
+        stride: the step between patches, at most ``window``; ``None`` means half
+            the window (rounded down, at least 1).
+        baseline: the value ``x'`` hidden pixels take: ``0.0``, which after
+            ImageNet normalisation is the mean colour, or a tensor that
+            broadcasts to ``x``.
+        batch_size: occluded copies per forward pass (no gradients are taken).
+
+    Shapes:
+        x: ``(N, 3, H, W)``; ``P = (ceil((H-h)/s_h) + 1) * (ceil((W-w)/s_w) + 1)``
+        occluded copies per image, ``(N * P, 3, H, W)`` in all; masks ``(P, H, W)``.
+    """
+    check_x(x)
+    check_reduce(reduce)
+    wh, ww = pair("window", window)
+    sh, sw = (max(1, wh // 2), max(1, ww // 2)) if stride is None else pair("stride", stride)
+    bs = check_count("batch_size", batch_size)
+    n, _, h, w = x.shape
+    if wh > h or ww > w or sh > wh or sw > ww:
+        raise ValueError(f"need stride <= window <= image size, got stride {(sh, sw)}, "
+                         f"window {(wh, ww)}, image {(h, w)}")
+    x = x.detach()
+    base = baseline_like(baseline, x)
+    tops = range(0, sh * math.ceil((h - wh) / sh) + 1, sh)
+    lefts = range(0, sw * math.ceil((w - ww) / sw) + 1, sw)
+    masks = torch.zeros(len(tops) * len(lefts), h, w, dtype=torch.bool, device=x.device)
+    for p, (r, c) in enumerate((r, c) for r in tops for c in lefts):
+        masks[p, r:r + wh, c:c + ww] = True  # (P, H, W)
+    p_count = masks.shape[0]
+    total = torch.zeros(n, h, w, dtype=x.dtype, device=x.device)
+    warn_if_training(model)
+    with torch.no_grad():
+        logits = logits_of(model, x)  # (N, classes)
+        targets = targets_of(class_idx, n, logits)
+        score = logits.gather(1, targets[:, None])[:, 0]  # (N,)
+        for _, ii, kk in rows(n * p_count, bs, p_count, x.device):
+            m = masks[kk][:, None]  # (B, 1, H, W)
+            hidden = logits_of(model, torch.where(m, base[ii], x[ii]))  # (B, classes)
+            drop = score[ii] - hidden.gather(1, targets[ii, None])[:, 0]  # (B,)
+            total.index_add_(0, ii, drop[:, None, None] * m[:, 0])
+    raw = (total / masks.sum(dim=0))[:, None].repeat(1, 3, 1, 1)  # (N, 3, H, W)
+    info = {"patches": p_count, "window": (wh, ww), "stride": (sh, sw),
+            "baseline": "tensor" if isinstance(baseline, torch.Tensor) else float(baseline)}
+    return finish(raw, targets, "occlusion", reduce, info)
