@@ -7,8 +7,8 @@ correlation (Spearman) and structural similarity (SSIM). A method whose maps
 stay the same is showing the image (edges), not the model.
 
 The caller's model is never touched: randomization works on a deep copy.
-Spearman and SSIM are written here in numpy / torch (no SciPy or scikit-image
-needed); the tests compare them with SciPy and with hand-computed cases.
+Spearman comes from :mod:`helpers.rankcorr`; SSIM is written here in torch (no
+scikit-image needed). The tests compare them with SciPy and with hand-computed cases.
 
 Introduced in notebooks/09_4_trust.
 """
@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import rankcorr
 
 
 def blocks_top_down(model: nn.Module) -> list[str]:
@@ -117,34 +119,17 @@ def _flat_pair(a: np.ndarray | torch.Tensor,
     return x, y
 
 
-def rankdata(a: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of a 1-D array; tied values get the average of their ranks."""
-    a = np.asarray(a).ravel()
-    order = np.argsort(a, kind="stable")
-    s = a[order]
-    starts = np.r_[True, s[1:] != s[:-1]]  # first element of each run of ties
-    group = np.cumsum(starts) - 1  # run index of each sorted element
-    bounds = np.r_[np.flatnonzero(starts), a.size]  # run k covers sorted positions [b_k, b_{k+1})
-    mean_rank = (bounds[:-1] + bounds[1:] + 1) / 2.0  # average of 1-based ranks b_k+1 .. b_{k+1}
-    ranks = np.empty(a.size, dtype=np.float64)
-    ranks[order] = mean_rank[group]
-    return ranks
-
-
 def spearman(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     """Spearman rank correlation of two maps: the Pearson correlation of their ranks.
 
-    Ties get average ranks. NaN when either map is constant (no ranking to compare).
+    The maps are flattened and passed to :func:`helpers.rankcorr.spearman`: ties get
+    average ranks; NaN when either map is constant (no ranking to compare).
 
     Shapes:
         a, b: any shape, the same (e.g. ``(H, W)``); flattened.
     """
     x, y = _flat_pair(a, b)
-    rx, ry = rankdata(x), rankdata(y)
-    rx -= rx.mean()
-    ry -= ry.mean()
-    den = np.sqrt((rx**2).sum() * (ry**2).sum())
-    return float((rx * ry).sum() / den) if den > 0 else float("nan")
+    return rankcorr.spearman(x.ravel(), y.ravel())
 
 
 def ssim(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, data_range: float = 1.0,

@@ -88,12 +88,10 @@ def test_unknown_block_gets_a_clear_error(tiny_net):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_spearman_and_ranks_match_scipy_with_ties(seed):
+def test_spearman_of_maps_matches_scipy_with_ties(seed):
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 6, size=(9, 11)).astype(float)  # many ties
     b = a + rng.integers(0, 4, size=(9, 11))
-    np.testing.assert_allclose(sanity.rankdata(a.ravel()), stats.rankdata(a.ravel()),
-                               err_msg=f"seed {seed}")
     expected = stats.spearmanr(a.ravel(), b.ravel()).statistic
     assert sanity.spearman(a, b) == pytest.approx(expected, abs=1e-12), f"seed {seed}"
 
