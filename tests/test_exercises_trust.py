@@ -79,8 +79,8 @@ def test_pointing_hit(capsys):
 
 
 def test_sanity_prediction_follows_the_measured_curves(capsys):
-    curves = {"grad_cam": [1.0, 0.4, 0.1], "guided_backprop": [1.0, 0.9, 0.8],
-              "saliency": [1.0, 0.7, np.nan]}
+    curves = {"grad_cam": [0.4, 0.1, 0.0], "guided_backprop": [0.99, 0.9, 0.3],
+              "saliency": [np.nan, 0.7, 0.6]}
     right = {"grad_cam": "变", "guided_backprop": "不变", "saliency": "变"}.get
     ok, out = run(ex.check_sanity_prediction, right, capsys, curves)
     assert ok and "✓" in out
@@ -90,7 +90,11 @@ def test_sanity_prediction_follows_the_measured_curves(capsys):
         lambda m: "maybe",
         {"grad_cam": "不变", "guided_backprop": "变", "saliency": "变"}.get,
     ], capsys, curves)
-    # The same prediction is wrong when the measurement says otherwise.
-    flipped = dict(curves, guided_backprop=[1.0, 0.3, 0.2])
+    # The same prediction is wrong when the measurement says otherwise ...
+    flipped = dict(curves, guided_backprop=[0.3, 0.2, 0.2])
     ok, out = run(ex.check_sanity_prediction, right, capsys, flipped)
     assert not ok and "guided_backprop" in out
+    # ... or when another step or threshold is asked about.
+    assert not run(ex.check_sanity_prediction, right, capsys, curves, 2)[0]
+    assert run(ex.check_sanity_prediction, {"saliency": "不变"}.get, capsys,
+               {"saliency": curves["saliency"]}, 1, 0.5)[0]

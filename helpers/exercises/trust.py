@@ -99,19 +99,20 @@ def check_pointing_hit(student: Callable | None) -> bool:
 CHANGES, STAYS = "变", "不变"
 
 
-def measured_verdict(curve: Sequence[float], threshold: float = 0.5) -> str:
-    """``"不变"`` when the last step's Spearman is still at least ``threshold``, else ``"变"``."""
-    last = float(np.asarray(curve, dtype=np.float64)[-1])
-    return STAYS if np.isfinite(last) and last >= threshold else CHANGES
+def measured_verdict(curve: Sequence[float], step: int = 0, threshold: float = 0.9) -> str:
+    """``"不变"`` when the Spearman value after ``step`` is still at least ``threshold``."""
+    value = float(np.asarray(curve, dtype=np.float64)[step])
+    return STAYS if np.isfinite(value) and value >= threshold else CHANGES
 
 
 def check_sanity_prediction(student: Callable | None, curves: Mapping[str, Sequence[float]],
-                            threshold: float = 0.5) -> bool:
-    """练习：预测健全性检查——把整个模型的权重随机化以后，每种方法的热力图“变”还是“不变”？
+                            step: int = 0, threshold: float = 0.9) -> bool:
+    """练习：预测健全性检查——随机化到第 ``step`` 步（默认第 0 步：只随机化分类层）时，
+    每种方法的图“变”还是“不变”？
 
     ``student(method)`` returns ``"变"`` or ``"不变"``; it is compared with the measured
     curves (Spearman against the original map, one value per randomization step):
-    ``"不变"`` means the last value is still at least ``threshold``.
+    ``"不变"`` means the value after ``step`` is still at least ``threshold``.
     """
     title = "预测健全性检查"
     if student is None:
@@ -130,11 +131,12 @@ def check_sanity_prediction(student: Callable | None, curves: Mapping[str, Seque
         if guess not in (CHANGES, STAYS):
             print(f"✗ {title}：{method} 的答案应为 \"{CHANGES}\" 或 \"{STAYS}\"，得到 {guess!r}")
             return False
-        if guess != measured_verdict(curve, threshold):
+        if guess != measured_verdict(curve, step, threshold):
             wrong.append(method)
     if wrong:
         print(f"✗ {title}：{len(wrong)} / {len(curves)} 种方法预测得与实测不符：{', '.join(wrong)}。\n"
-              f"  提示：看上面的曲线——随机化到最底层后，Spearman 仍 ≥ {threshold} 的算“{STAYS}”。")
+              f"  提示：Spearman 仍 ≥ {threshold} 的算“{STAYS}”。想一想：这种方法的反向传播"
+              f"经过分类层的权重吗？经过时，权重换掉后图还能保持原样吗？")
         return False
     print(f"✓ {title}：{len(curves)} 种方法的预测都与实测一致！")
     return True
