@@ -11,3 +11,4 @@ from .core import cycle, is_reference, replay, run_check
 from . import layers
 from . import cam
 from . import attention
+from . import trust
