@@ -59,6 +59,7 @@ TRIED = [
     "0.73 of its one-object training labels",
     "vgg head AdaptiveAvgPool(2) + flatten + FC 128-128 instead of MaxPool(2) + FC 512-128: "
     "0.997 / 0.835, but Grad-CAM localizes no better (pointing game 0.13 on one-object images)",
+    "vgg with dropout 0.5 and AdamW weight decay 0.05: 0.9975 / 0.65; Grad-CAM pointing 0.22",
 ]
 TRAIN = {"steps": 2000, "batch_size": 32, "lr": 3e-3, "weight_decay": 0.0, "n_single": 3000,
          "n_double": 1500}
