@@ -11,6 +11,9 @@ function, and a later cell that calls a check on it,
   ``### END SOLUTION`` (the release version gets the same stub as the student
   edition);
 * the instant check stays for self-study, ungraded;
+* a conceptual exercise (its solution cell is checked by ``concepts.check_*``:
+  a prediction compared with a measurement, and an explanation in words) becomes
+  a manually graded answer worth its points: the teacher reads it in formgrader;
 * a locked, autograded test cell with points follows it; its hidden tests
   (``### BEGIN HIDDEN TESTS``) call ``helpers.grading.grade``, which runs the
   same check on fresh random inputs and rejects borrowed answers.
@@ -88,15 +91,57 @@ def _functions(source: str) -> list[ast.FunctionDef]:
     return [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
 
+def _concept_calls(source: str) -> set[str]:
+    """Names passed to a ``concepts.check_*(title, name, ...)`` call (conceptual exercises)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {arg.id for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and (_dotted(node.func) or "").split(".")[-2:-1] == ["concepts"]
+            for arg in node.args if isinstance(arg, ast.Name)}
+
+
+def _needs_the_notebook(check: str) -> bool:
+    """A check with a second required argument compares with values measured in the notebook
+    (a prediction), so fresh inputs cannot grade it."""
+    import importlib
+    import inspect
+
+    module, name = check.rsplit(".", 1)
+    fn = getattr(importlib.import_module(f"helpers.exercises.{module}"), name)
+    required = [p for p in inspect.signature(fn).parameters.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(required) > 1
+
+
+def manual_answers(nb: nbformat.NotebookNode) -> list[int]:
+    """Indices of the solution cells of conceptual exercises (graded by the teacher).
+
+    Conceptual: its functions are checked by ``concepts.check_*``, or by an
+    exercise check that needs values measured in the notebook (a prediction).
+    """
+    cells, out = nb.cells, []
+    for i, c in enumerate(cells):
+        if c.cell_type == "code" and "solution" in c.metadata.get("tags", []):
+            names = {f.name for f in _functions(c.source)}
+            later = "\n".join(d.source for d in cells[i + 1:i + 4] if d.cell_type == "code")
+            predicted = {arg for check, arg in _check_calls(later) if _needs_the_notebook(check)}
+            if names and names <= _concept_calls(later) | predicted:
+                out.append(i)
+    return out
+
+
 def find_exercises(nb: nbformat.NotebookNode, label: str = "notebook") -> list[Exercise]:
-    """Every graded exercise of a teacher notebook, in order.
+    """Every autograded exercise of a teacher notebook, in order (see :func:`manual_answers`).
 
     Raises:
         ValueError: a solution cell whose functions no later cell checks.
     """
     cells = nb.cells
-    solutions = [i for i, c in enumerate(cells)
-                 if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
+    manual = set(manual_answers(nb))
+    solutions = [i for i, c in enumerate(cells) if i not in manual
+                 and c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
     found = []
     for k, i in enumerate(solutions):
         names = {f.name for f in _functions(cells[i].source)}
@@ -181,6 +226,7 @@ def source_notebook(nb: nbformat.NotebookNode, label: str = "notebook",
     for ex in exercises:
         tests.setdefault(ex.check_cell, []).append(ex)
     solutions = {ex.solution for ex in exercises}
+    manual = set(manual_answers(nb))
     first_code = next(i for i, c in enumerate(out.cells) if c.cell_type == "code")
     cells = []
     for i, cell in enumerate(out.cells):
@@ -188,6 +234,14 @@ def source_notebook(nb: nbformat.NotebookNode, label: str = "notebook",
             cell.source = mark_solution(cell.source)
             names = "_".join(f.name for f in _functions(nb.cells[i].source)) or f"cell{i}"
             _nbgrader(cell, f"{names}_answer", solution=True)
+            cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != "solution"]
+            cells.append(cell)
+        elif i in manual and not exercises_only:
+            cell.source = mark_solution(cell.source)
+            names = "_".join(f.name for f in _functions(nb.cells[i].source))
+            _nbgrader(cell, f"{names}_concept", solution=True)
+            cell.metadata["nbgrader"].update(grade=True, points=int(cell.metadata.get("points",
+                                                                                     POINTS)))
             cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != "solution"]
             cells.append(cell)
         elif exercises_only and not (i == first_code or (i < first_code and cell.cell_type == "markdown")
