@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"fresh python process: import helpers, load the bundled EfficientNet-Lite0, one "
           f"Grad-CAM (cat); median of {args.runs} runs, 1 thread")
-    print(f"{'variant':<28}{'imported':>9}{'private MiB':>12}{'PSS MiB':>9}{'RSS MiB':>9}{'wall s':>8}"
+    print(f"{'variant':<28}{'imported':>9}{'private MiB':>12}{'PSS MiB':>9}{'RSS MiB':>9}"
+          f"{'wall s':>8}"
           f"{'import s':>10}{'load s':>8}{'cam s':>7}  timm imported")
     print("(imported: private MiB right after the imports; private/PSS/RSS: at the end)")
     for label, _, _ in variants:

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                             "no slower than the fastest peer", ours <= peer))
         if "private_mib_lite0" in r:
             v = r["private_mib_lite0"]
-            targets.append(("bundled model + one Grad-CAM, fresh python (no kernel): private memory",
+            targets.append(("bundled model + one Grad-CAM, fresh python: private memory",
                             f"{v:.0f} MiB (built by timm: {r['private_mib_timm']:.0f}; "
                             f"torch alone: {r['private_mib_torch']:.0f})",
                             f"<= {PRIVATE_TARGET_MIB:.0f} MiB (a kernel adds more)",

@@ -75,7 +75,7 @@ class Conv2dSame(nn.Conv2d):
 
 
 def conv(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    """``"SAME"`` convolution: static symmetric padding at stride 1, :class:`Conv2dSame` otherwise."""
+    """``"SAME"`` convolution: static symmetric padding at stride 1, else :class:`Conv2dSame`."""
     if stride == 1:
         return nn.Conv2d(cin, cout, kernel, 1, (kernel - 1) // 2, groups=groups, bias=False)
     return Conv2dSame(cin, cout, kernel, stride, groups)
@@ -120,7 +120,7 @@ class DepthwiseSeparableConv(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    """MBConv: ``1×1`` expansion + BN-ReLU6, depthwise ``k×k`` + BN-ReLU6, ``1×1`` projection + BN.
+    """MBConv: ``1×1`` expand + BN-ReLU6, depthwise ``k×k`` + BN-ReLU6, ``1×1`` project + BN.
 
     Shapes:
         x: ``(N, C_in, H, W)`` -> ``(N, C_out, H / stride, W / stride)``; the input is added
@@ -199,7 +199,7 @@ class EfficientNet(nn.Module):
 
 
 def efficientnet_lite0(classes: int = CLASSES) -> EfficientNet:
-    """An untrained EfficientNet-Lite0; load weights with :func:`helpers.sources.build_with_weights`.
+    """An untrained EfficientNet-Lite0; :func:`helpers.sources.build_with_weights` loads weights.
 
     Example::
 

@@ -36,7 +36,8 @@ def pair() -> tuple[nn.Module, nn.Module]:
 def test_same_module_names_and_classes(pair):
     ours, theirs = pair
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
-    assert [type(m).__name__ for m in ours.modules()] == [type(m).__name__ for m in theirs.modules()]
+    classes = [[type(m).__name__ for m in net.modules()] for net in (ours, theirs)]
+    assert classes[0] == classes[1]
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert repr(ours) == repr(theirs)  # notebook 9.1 prints these class names
 
