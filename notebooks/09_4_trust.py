@@ -40,7 +40,7 @@ from PIL import Image
 
 import helpers
 from helpers import (attn_trust, attribution, cam, exercises, faithfulness, load_image, load_model,
-                     localization, rankcorr, sanity, shapes, textmodels, viz)
+                     localization, rankcorr, sanity, shapes, textmodels, viz, widgets)
 
 helpers.setup()
 transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar in the outputs
@@ -153,6 +153,15 @@ show_maps(crop_image(photo_x["cat"]), photo_maps["cat"],
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # 十二种方法给出十二种“解释”，有的是一片暖色，有的是细碎的边缘。哪一张是对的？光看是看不出来的，下面开始量。
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 在浏览器里自己换着看：`widgets.cam_explorer` 的“方法”菜单列出 `cam.METHODS` 里的全部 CAM 方法（CAM 本身只在分类头是
+# “全局平均池化 + 一个全连接层”时出现）。每种方法、每个类别、每一层的图只算一次；之后再切换或拖动 α 只是重画。
+# Score-CAM 第一次要做几十次前向传播，要等一两秒。
+
+# %% slideshow={"slide_type": "-"}
+explorer = widgets.cam_explorer(bundle, "cat_and_cup", method="grad_cam_pp")
+explorer
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. 忠实度：删除曲线与插入曲线

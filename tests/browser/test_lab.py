@@ -71,3 +71,15 @@ def test_student_edition_checks_respond_in_jupyterlab(lab, page):
         .flatMap(c => c.outputs || []).map(o => o.text || '').join('')""")
     assert waiting.count("○") >= 3 and "✓" not in waiting
     page.screenshot(path=str(BUILD / "student_09_2_1.png"))
+
+
+def test_cam_explorer_9_4_reacts_to_the_method_menu(lab, page):
+    open_notebook(page, lab, "09_4_trust.ipynb")
+    state = run_all(page, timeout=600)
+    assert state["errors"] == [] and state["done"] == state["total"], state
+    root = widget_root(page, "照片权重", index=0)
+    before = image_bytes(root)
+    choose_option(root, "方法", 0)  # CAM (the bundled head has class weights); it opened on Grad-CAM++
+    after = wait_for_change(root, before)
+    assert after != before
+    root.screenshot(path=str(BUILD / "09_4_explorer_method.png"))
