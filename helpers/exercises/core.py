@@ -118,6 +118,26 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+FAILED = object()
+"""What :func:`call_student` returns when the function is not done yet or raised."""
+
+
+def call_student(title: str, student: Callable[..., Any], *args: Any, hint: str = "",
+                 again: str = "") -> Any:
+    """Call the student's function once; print ○ (not done) or ✗ (an error) and return FAILED.
+
+    The student's bug is reported, never raised, so a check cell always finishes.
+    """
+    try:
+        return student(*args)
+    except NotImplementedError:
+        print(f"○ {title}：还没有完成（函数里还是 NotImplementedError）。写好后重新运行本单元格。")
+    except Exception as err:  # the student's bug, reported, not raised
+        tip = f"\n  提示：{hint}{again}" if hint or again else ""
+        print(f"✗ {title}：运行出错 {type(err).__name__}: {err}{tip}")
+    return FAILED
+
+
 def run_check(
     title: str,
     student: Callable[..., Any] | None,
@@ -157,13 +177,8 @@ def run_check(
     for trial in range(trials):
         args = make_inputs(rng)
         expected = reference(*copy.deepcopy(args))
-        try:
-            got = student(*copy.deepcopy(args))
-        except NotImplementedError:
-            print(f"○ {title}：还没有完成（函数里还是 NotImplementedError）。写好后重新运行本单元格。")
-            return False
-        except Exception as err:  # the student's bug, reported, not raised
-            print(f"✗ {title}：运行出错 {type(err).__name__}: {err}\n  提示：{hint}{again}")
+        got = call_student(title, student, *copy.deepcopy(args), hint=hint, again=again)
+        if got is FAILED:
             return False
         if not same(got, expected):
             # Only shapes are revealed, never the expected value itself.

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .. import faithfulness, localization
-from .core import run_check
+from .core import FAILED, call_student, run_check
 
 # ------------------------------------------------------------ deletion AUC ---
 
@@ -120,13 +120,8 @@ def check_sanity_prediction(student: Callable | None, curves: Mapping[str, Seque
         return False
     wrong = []
     for method, curve in curves.items():
-        try:
-            guess = student(method)
-        except NotImplementedError:
-            print(f"○ {title}：还没有完成（函数里还是 NotImplementedError）。写好后重新运行本单元格。")
-            return False
-        except Exception as err:  # the student's bug, reported, not raised
-            print(f"✗ {title}：运行出错 {type(err).__name__}: {err}")
+        guess = call_student(title, student, method)
+        if guess is FAILED:
             return False
         if guess not in (CHANGES, STAYS):
             print(f"✗ {title}：{method} 的答案应为 \"{CHANGES}\" 或 \"{STAYS}\"，得到 {guess!r}")
