@@ -231,7 +231,7 @@ print(f"{len(docs)} reviews, {np.mean([len(d) for d in docs]):.3f} words on aver
 #   本课程统一存成形状 `(layers, heads, T, T)` 的张量 `attn`；
 # - BERT 在句首加 `[CLS]`（分类用的汇总词元）、句尾加 `[SEP]`（分隔符）。
 #
-# 教材介绍的是 HuggingFace 网站上的在线可视化工具（https://huggingface.co/exbert，图 9-10），注意力权重越大，对应的线条越粗。exBERT、BertViz 的视图要从网上（CDN）加载 JavaScript，
+# 教材介绍的是 HuggingFace 网站上的在线可视化工具（教材给的地址是 `huggingface.co/exbert`，图 9-10），注意力权重越大，对应的线条越粗。exBERT、BertViz 的视图要从网上（CDN）加载 JavaScript，
 # 离线或在 JupyterLab 里常常显示不出来；本节的三种视图都在 notebook 里直接画出，不需要联网。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
