@@ -6,6 +6,7 @@ Every notebook is also run in a fresh kernel to time it. Nothing is asserted:
 a missed target is listed with the measured figure.
 
 Usage: python benchmarks/run_all.py [--skip-notebooks] [--test-seconds S]
+       [--args "bench_hub=--students 4 8"] [--note TEXT]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import importlib.metadata as md
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -100,15 +102,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--test-seconds", type=float, default=None,
                         help="measured wall time of `make test`, to report against its target")
+    parser.add_argument("--args", action="append", default=[], metavar="SCRIPT=OPTIONS",
+                        help="options for one script (smaller sizes), stated in RESULTS.md")
+    parser.add_argument("--note", default="", help="a line about this run for RESULTS.md")
     args = parser.parse_args(argv)
+    options = dict(a.split("=", 1) for a in args.args)
 
     sections: list[str] = []
     results: list[dict] = []
     for script in sorted(HERE.glob("bench_*.py")):
         print(f"running {script.name} ...", flush=True)
-        text, res = run([sys.executable, str(script)])
+        extra = shlex.split(options.get(script.stem, ""))
+        text, res = run([sys.executable, str(script), *extra])
         results += res
-        sections += [f"## {script.stem}", "", "```", text.strip(), "```", ""]
+        shown = f" (run with `{' '.join(extra)}`)" if extra else ""
+        sections += [f"## {script.stem}{shown}", "", "```", text.strip(), "```", ""]
 
     notebooks: list[dict] = []
     if not args.skip_notebooks:
@@ -170,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = ["# Benchmark results", "",
            "Written by `make bench` (`benchmarks/run_all.py`); nothing here asserts a time.", ""]
-    out += machine() + ["", "## Targets", "", "| what | measured | target | met |",
+    out += machine() + ([f"- This run: {args.note}"] if args.note else []) + ["", "## Targets", "", "| what | measured | target | met |",
                         "| --- | --- | --- | --- |"]
     out += [f"| {w} | {m} | {t} | {'yes' if ok else '**missed**'} |" for w, m, t, ok in targets]
     missed = [w for w, _, _, ok in targets if not ok]
