@@ -32,6 +32,7 @@ from pathlib import Path
 
 NAME = "ch9-grader"
 TMP_SIZE = "1g"
+MASKED = ("/tmp/", "/dev/shm/")  # replaced by private, empty tmpfs inside the kernel's namespace
 
 
 def install(prefix: str) -> Path:
@@ -68,14 +69,24 @@ def confine(course: Path, args: list[str]) -> None:
     for folder in (Path(s).expanduser() for s in ("~/.cache/matplotlib", "~/.matplotlib")):
         keep |= {f"matplotlib/{p.name}": p.read_bytes() for p in folder.glob("fontlist-*.json")}
     course_fd = os.open(course, os.O_RDONLY | os.O_DIRECTORY)  # the course, even under /tmp
+    # The project and its venv, when they lie under a folder about to be replaced (a clone in /tmp)
+    masked = [Path(p).resolve() for p in (Path(__file__).resolve().parent.parent, sys.prefix)
+              if str(Path(p).resolve()).startswith(MASKED)]
+    masked = [p for p in masked if not any(q != p and q in p.parents for q in masked)]
+    kept_fds = {p: os.open(p, os.O_RDONLY | os.O_DIRECTORY) for p in masked}
     cwd = os.getcwd()
     _mount("--make-rprivate", "/")
     points = dict.fromkeys(line.split()[1] for line in open("/proc/self/mounts", encoding="utf-8"))
     for point in points:
         if not point.startswith(("/proc", "/sys", "/dev")):
             _mount("-o", "remount,bind,ro", point, check=False)
-    for point in ("/tmp", "/dev/shm"):  # private and empty
-        _mount("-t", "tmpfs", "-o", f"size={TMP_SIZE},mode=1777", "tmpfs", point)
+    for point in MASKED:  # private and empty
+        _mount("-t", "tmpfs", "-o", f"size={TMP_SIZE},mode=1777", "tmpfs", point.rstrip("/"))
+    for path, fd in kept_fds.items():  # seen again, read-only
+        path.mkdir(parents=True, exist_ok=True)
+        _mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{fd}", str(path))
+        _mount("-o", "remount,bind,ro", str(path))
+        os.close(fd)
     course.mkdir(parents=True, exist_ok=True)  # only inside the new /tmp, if it lies there
     _mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{course_fd}", str(course))
     _mount("-o", "remount,bind,ro", str(course))
