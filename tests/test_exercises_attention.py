@@ -8,26 +8,8 @@ import numpy as np
 import torch
 
 from helpers import textmodels as tm
+from check_helpers import assert_rejects, run
 from helpers.exercises import attention as ex
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
-def run(check, fn, capsys) -> tuple[bool, str]:
-    ok = check(fn)
-    return ok, capsys.readouterr().out
-
-
-def assert_rejects(check, wrong, capsys):
-    ok, out = run(check, None, capsys)
-    assert not ok and "○" in out
-    ok, out = run(check, stub, capsys)
-    assert not ok and "○" in out and "Traceback" not in out
-    for fn in wrong:
-        ok, out = run(check, fn, capsys)
-        assert not ok and "✗" in out, fn
 
 
 def test_masked_softmax(capsys):

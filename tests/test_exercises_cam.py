@@ -5,27 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from check_helpers import assert_rejects, run
 from helpers.exercises import cam as ex
 from helpers.hooks import Capture
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
-def run(check, fn, capsys, *extra) -> tuple[bool, str]:
-    ok = check(fn, *extra)
-    return ok, capsys.readouterr().out
-
-
-def assert_rejects(check, wrong, capsys, *extra):
-    ok, out = run(check, None, capsys, *extra)
-    assert not ok and "○" in out
-    ok, out = run(check, stub, capsys, *extra)
-    assert not ok and "○" in out and "Traceback" not in out
-    for fn in wrong:
-        ok, out = run(check, fn, capsys, *extra)
-        assert not ok and "✗" in out, fn
 
 
 def test_cam_from_weights(capsys):

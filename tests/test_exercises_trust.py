@@ -5,26 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from check_helpers import assert_rejects, run
 from helpers.exercises import trust as ex
-
-
-def stub(*args):
-    raise NotImplementedError
-
-
-def run(check, fn, capsys, *extra) -> tuple[bool, str]:
-    ok = check(fn, *extra)
-    return ok, capsys.readouterr().out
-
-
-def assert_rejects(check, wrong, capsys, *extra):
-    ok, out = run(check, None, capsys, *extra)
-    assert not ok and "○" in out
-    ok, out = run(check, stub, capsys, *extra)
-    assert not ok and "○" in out and "Traceback" not in out
-    for fn in wrong:
-        ok, out = run(check, fn, capsys, *extra)
-        assert not ok and "✗" in out, fn
 
 
 def deletion_probs(model, x, saliency, class_idx, steps, descending=True, softmax=True):
