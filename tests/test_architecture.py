@@ -10,7 +10,7 @@ import pytest
 HELPERS = Path(__file__).resolve().parent.parent / "helpers"
 LAYER = {
     "arrays": 0, "sources": 0, "fonts": 0, "hooks": 0, "guided": 0, "rankcorr": 0,
-    "images": 1, "models": 2, "shapenets": 1, "lite0": 1, "shapes": 2.1,
+    "images": 1, "bundle": 1.5, "models": 2, "shapenets": 1, "lite0": 1, "shapes": 2.1,
     "cam_engine": 3, "cam_weights": 3.1, "cam": 3.2,
     "attribution_base": 3, "occlusion": 3.1, "integrated": 3.1, "attribution": 3.3,
     "baselines": 3, "faithfulness": 3.1, "localization": 3, "sanity": 3,
