@@ -25,7 +25,6 @@ import json
 import os
 import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -39,13 +38,9 @@ os.environ.setdefault("CH9_MODEL_SOURCE", "bundled")
 
 from helpers import cam, load_image, load_model  # noqa: E402
 from helpers.hooks import count_hooks  # noqa: E402
+from timing import timed_calls  # noqa: E402
 
 Method = Callable[[], np.ndarray]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def _minmax_up(m: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -156,12 +151,7 @@ def main() -> None:
                 out = run()  # warm-up, and the map for the correlation
                 if out is not None and name not in corr:
                     corr[name] = float(np.corrcoef(np.asarray(out).ravel(), ref.cam.ravel())[0, 1])
-                for _ in range(args.calls):
-                    _sync(device)
-                    t0 = time.perf_counter()
-                    run()
-                    _sync(device)
-                    times[name].append(time.perf_counter() - t0)
+                times[name] += timed_calls(run, args.calls, device)
             finally:
                 teardown(run)
             assert count_hooks(model) == 0, f"{name} left hooks on the model"

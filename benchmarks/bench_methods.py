@@ -37,7 +37,6 @@ import io
 import os
 import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -52,7 +51,7 @@ os.environ.setdefault("CH9_MODEL_SOURCE", "bundled")
 from helpers import cam, list_images, load_image, load_model  # noqa: E402
 from helpers.arrays import minmax  # noqa: E402
 from helpers.hooks import count_hooks  # noqa: E402
-from timing import print_result  # noqa: E402
+from timing import print_result, timed_calls  # noqa: E402
 
 PGC = {"grad_cam": "GradCAM", "grad_cam_pp": "GradCAMPlusPlus", "xgrad_cam": "XGradCAM",
        "hires_cam": "HiResCAM", "layer_cam": "LayerCAM", "score_cam": "ScoreCAM"}
@@ -62,11 +61,6 @@ CAPTUM = {"grad_cam": "LayerGradCam"}
 FLOOR = "(inference only, no_grad)"  # for scale, not a peer
 
 Setup = Callable[[], Callable[[], np.ndarray]]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def _up_minmax(m: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
@@ -178,12 +172,7 @@ def time_all(impls, rounds: int, calls: int, device, ref: np.ndarray, model, war
                     maps = np.asarray(run()).reshape(ref.shape)  # warm-up, the maps for corr
                     corr[label] = float(np.mean(
                         [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(maps, ref)]))
-                for _ in range(calls):
-                    _sync(device)
-                    t0 = time.perf_counter()
-                    run()
-                    _sync(device)
-                    times[label].append(time.perf_counter() - t0)
+                times[label] += timed_calls(run, calls, device)
             finally:
                 teardown(run)
             assert count_hooks(model) == 0, f"{label} left hooks on the model"

@@ -29,3 +29,23 @@ def median_ms(step: Callable[[int], None], repeats: int = REPEATS, warmup: int =
 def print_result(**fields: object) -> None:
     """Print the one ``RESULT {json}`` line that run_all.py reads."""
     print("RESULT " + json.dumps(fields, ensure_ascii=False))
+
+
+def timed_calls(run: Callable[[], object], calls: int, device: object = None) -> list[float]:
+    """Wall seconds of each of ``calls`` calls of ``run()``; on CUDA the device is
+    synchronized before and after each call, so the time covers the kernels too."""
+    import torch
+
+    def sync() -> None:
+        if getattr(device, "type", device) == "cuda":
+            torch.cuda.synchronize()
+
+    out = []
+    for _ in range(calls):
+        sync()
+        t0 = time.perf_counter()
+        run()
+        sync()
+        out.append(time.perf_counter() - t0)
+    return out
+
