@@ -82,3 +82,22 @@ class TinyVggNet(nn.Module):
 def tiny_vgg() -> TinyVggNet:
     torch.manual_seed(2)
     return TinyVggNet().eval()
+
+
+TINY_BERT_WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+                   "the", "cat", "sat", "on", "mat", ".", "<", ">", "script"]
+
+
+@pytest.fixture
+def tiny_bert(tmp_path):
+    """A 2-layer, 4-head BERT with seeded random weights and a 14-word vocabulary (like bertviz's)."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    vocab_file = tmp_path / "vocab.txt"
+    vocab_file.write_text("\n".join(TINY_BERT_WORDS), encoding="utf-8")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(TINY_BERT_WORDS), hidden_size=16, num_hidden_layers=2,
+                        num_attention_heads=4, intermediate_size=32, max_position_embeddings=16,
+                        attn_implementation="eager")
+    return BertModel(config, add_pooling_layer=False).eval(), BertTokenizer(str(vocab_file))
+

@@ -212,20 +212,6 @@ def test_transformer_scores_one_by_one(vocab, docs) -> None:
         assert torch.allclose(it.scores["loo"], torch.stack(drops), atol=1e-6)
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "."]
-    vocab_file = tmp_path_factory.mktemp("tiny_bert") / "vocab.txt"
-    vocab_file.write_text("\n".join(words), encoding="utf-8")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(words), hidden_size=16, num_hidden_layers=2,
-                        num_attention_heads=4, intermediate_size=32, max_position_embeddings=16,
-                        attn_implementation="eager")
-    return BertModel(config, add_pooling_layer=False).eval(), BertTokenizer(str(vocab_file))
-
-
 def test_minilm_scores_on_a_tiny_bert(tiny_bert) -> None:
     model, tokenizer = tiny_bert
     sentences = ["the cat sat on the mat.", "the cat sat"]

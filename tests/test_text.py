@@ -15,23 +15,6 @@ import torch
 from helpers import text
 from helpers import textmodels as tm
 
-WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-         "the", "cat", "sat", "on", "mat", ".", "<", ">", "script"]
-
-
-@pytest.fixture
-def tiny_bert(tmp_path):
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    vocab_file = tmp_path / "vocab.txt"
-    vocab_file.write_text("\n".join(WORDS), encoding="utf-8")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=2,
-                        num_attention_heads=4, intermediate_size=32, max_position_embeddings=16,
-                        attn_implementation="eager")
-    return BertModel(config, add_pooling_layer=False).eval(), BertTokenizer(str(vocab_file))
-
-
 def test_tiny_bert_attention_shape_rows_and_tokens(tiny_bert) -> None:
     model, tokenizer = tiny_bert
     attn, tokens = text.attention_from_bert("The cat sat on the mat.", model, tokenizer)
