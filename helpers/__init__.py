@@ -1,9 +1,15 @@
 """ch9-interpret helpers: the thin package that the chapter 9 notebooks import.
 
 Nothing runs on import. The notebooks call :func:`setup` in their first code
-cell, then use the modules below. ``widgets``, ``exercises``, ``text``, ``textviz``,
-``textdata`` and ``textmodels`` load on first use (``from helpers import widgets``), so that
-importing ``helpers`` does not pull in ipywidgets or transformers.
+cell, then import what they use. Core modules sit at the top (``arrays``, ``hooks``,
+``images``); each family is a package: ``models``, ``toy``, ``cam``, ``attribution``,
+``trust``, ``text``, ``draw``, then ``widgets`` and ``exercises`` on top (docs/architecture.md).
+``import helpers`` loads ``models``, ``cam`` and ``attribution``; the others load on first use
+(``from helpers.draw import viz``), so that it does not pull in ipywidgets or transformers.
+
+The flat names of the modules before the packages (``helpers.viz``, ``helpers.faithfulness``,
+...) still resolve for one term, with a ``DeprecationWarning`` naming the new path
+(:mod:`helpers._moved`).
 """
 
 from __future__ import annotations
@@ -14,15 +20,21 @@ import random
 import numpy as np
 import torch
 
-from . import attribution, cam, fonts, hooks, images, models, sources, viz
+from . import _moved, attribution, cam, hooks, images, models
 from .images import list_images, load_image
 from .models import ModelBundle, get_device, load_model, resolve_source
 
 __all__ = [
-    "ModelBundle", "attribution", "cam", "fonts", "get_device", "hooks", "images",
-    "list_images", "load_image", "load_model", "models", "resolve_source", "setup", "sources",
-    "viz",
+    "ModelBundle", "attribution", "cam", "get_device", "hooks", "images", "list_images",
+    "load_image", "load_model", "models", "resolve_source", "setup",
 ]
+
+_moved.install()
+
+
+def __getattr__(name: str) -> object:
+    """A module's flat name from before the packages (``helpers.viz``), with a DeprecationWarning."""
+    return _moved.moved_attribute(name)
 
 
 def setup(seed: int = 0, device: str = "auto", figsize: tuple[float, float] = (8.0, 4.0)) -> None:
@@ -34,15 +46,18 @@ def setup(seed: int = 0, device: str = "auto", figsize: tuple[float, float] = (8
     """
     import matplotlib
 
+    from .draw.fonts import setup_cjk_font
+    from .models.sources import torchvision_weight_path
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     matplotlib.rcParams.update({"figure.figsize": figsize, "figure.dpi": 100,
                                 "savefig.dpi": 100, "image.interpolation": "nearest"})
-    fonts.setup_cjk_font()
+    setup_cjk_font()
     source = os.environ.get(models.ENV_SOURCE) or "auto"
     if source == "auto":
-        cached = [n for n in ("vgg16_bn", "resnet18") if sources.torchvision_weight_path(n).is_file()]
+        cached = [n for n in ("vgg16_bn", "resnet18") if torchvision_weight_path(n).is_file()]
         detail = f"auto: torchvision weights cached for {cached}" if cached else \
             "auto: torchvision weights if downloadable, else bundled"
     else:

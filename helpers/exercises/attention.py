@@ -17,8 +17,8 @@ from functools import partial
 import numpy as np
 import torch
 
-from .. import textdata as td
-from .. import textmodels as tm
+from ..text import data as td
+from ..text import models as tm
 from .core import cycle, run_check
 
 

@@ -2,7 +2,7 @@
 
 The deletion AUC and the pointing game are checked on fresh random inputs (small
 random networks, random maps, masks and peaks at random distances) against
-:mod:`helpers.faithfulness` and :mod:`helpers.localization`. The sanity-check
+:mod:`helpers.trust.faithfulness` and :mod:`helpers.trust.localization`. The sanity-check
 prediction is checked against the curves the notebook has just measured: the
 right answer is whatever came out, never a stored one.
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import faithfulness, localization
+from ..trust import faithfulness, localization
 from .core import FAILED, call_student, run_check
 
 # ------------------------------------------------------------ deletion AUC ---
@@ -25,7 +25,7 @@ from .core import FAILED, call_student, run_check
 
 def ref_deletion_auc(model: nn.Module, x: torch.Tensor, saliency: torch.Tensor, class_idx: int,
                      steps: int) -> float:
-    """Deletion AUC with the zero substrate (see :func:`helpers.faithfulness.deletion_curve`).
+    """Deletion AUC with the zero substrate (see :func:`helpers.trust.faithfulness.deletion_curve`).
 
     Shapes:
         x: (1, 3, H, W); saliency: (H, W); ``steps`` divides ``H * W``.

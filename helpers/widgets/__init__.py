@@ -13,4 +13,4 @@ from .sentiment import sentiment_box
 
 # Static pictures, re-exported for the notebooks that call them through ``widgets``
 # (to be dropped once the notebooks call ``textviz`` directly).
-from ..textviz import attention_heatmap, model_view
+from ..draw.textviz import attention_heatmap, model_view

@@ -7,7 +7,7 @@
   (the token columns are cached, a redraw only draws lines).
 
 The static pictures (one head's heat map, the model view, highlighted words)
-are in :mod:`helpers.textviz`; the sentiment text box is in ``widgets.sentiment``.
+are in :mod:`helpers.draw.textviz`; the sentiment text box is in ``widgets.sentiment``.
 
 Example::
 
@@ -30,8 +30,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from .. import text
-from ..fonts import pil_font
-from ..textviz import check_attn, short_token
+from ..draw.fonts import pil_font
+from ..draw.textviz import check_attn, short_token
 from .base import Explorer
 
 MIN_WEIGHT = 0.01  # lines lighter than this are not drawn

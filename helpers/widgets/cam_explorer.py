@@ -5,9 +5,9 @@ changing the photo weight ``alpha`` or the colormap only redraws (PIL, no
 matplotlib figure), and changing the class or the layer costs at most one
 forward and one backward pass. The map is laid over the region of the photo
 that the model saw (``bundle.crop_box``), not stretched over the whole photo,
-with the same engine as :func:`helpers.viz.overlay_box`: the layer's ReLU map
-``raw`` is upsampled once (bicubic, :func:`helpers.viz.heat_index`) straight to
-the box's pixels, and :func:`helpers.viz.blend` mixes it with the photo.
+with the same engine as :func:`helpers.draw.viz.overlay_box`: the layer's ReLU map
+``raw`` is upsampled once (bicubic, :func:`helpers.draw.viz.heat_index`) straight to
+the box's pixels, and :func:`helpers.draw.viz.blend` mixes it with the photo.
 
 Example::
 
@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import cam, viz
+from .. import cam
+from ..draw import viz
 from ..models import ModelBundle
 from .base import Explorer
 from .classes import ClassPicker
@@ -39,7 +40,6 @@ from .photo import display_photo
 LABELS = {"cam": "CAM", "grad_cam": "Grad-CAM", "grad_cam_pp": "Grad-CAM++",
           "xgrad_cam": "XGrad-CAM", "hires_cam": "HiRes-CAM", "layer_cam": "Layer-CAM",
           "score_cam": "Score-CAM"}
-ALIASES = {"gradcam": "grad_cam"}  # the name earlier versions used
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
 CACHE_SIZE = 64  # maps kept (each about 0.2 MB)
 
@@ -90,7 +90,6 @@ class CamExplorer(Explorer):
         if bundle.gradcam_layer_name not in self.layer_names:
             self.layer_names.append(bundle.gradcam_layer_name)
         names = (["cam"] if self.has_cam else []) + list(cam.METHODS)
-        method = ALIASES.get(method, method)
         if method not in ("cam", *cam.METHODS):
             raise ValueError(f"method must be one of {['cam', *cam.METHODS]}, got {method!r}")
         if method == "cam" and not self.has_cam:

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import hooks, viz
+from .. import hooks
+from ..draw import viz
 from ..models import ModelBundle
 from .base import Explorer
 from .common import WIDE, ImagePicker, alpha_slider

@@ -13,7 +13,7 @@ import ipywidgets as W
 import torch
 
 from .. import text
-from ..textviz import highlight_html
+from ..draw.textviz import highlight_html
 
 
 class SentimentBox:

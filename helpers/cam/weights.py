@@ -2,7 +2,7 @@
 
 Every method of the CAM family computes ``M = ReLU(sum_k w_k * A^k)`` from the
 activations ``A`` of one layer; they differ only in the weights ``w``. The engine
-in :mod:`helpers.cam_engine` runs the model once (and, for gradient methods, one backward
+in :mod:`helpers.cam.engine` runs the model once (and, for gradient methods, one backward
 pass down to the layer), packs what it saw into a :class:`LayerPass`, and calls the
 method's weight function. A weight function returns either
 
@@ -25,8 +25,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .arrays import minmax
-from .cam_engine import LayerPass
+from ..arrays import minmax
+from .engine import LayerPass
 
 SCORE_CAM_CHANNELS = 64
 """Score-CAM's default channel cap (see :func:`score_cam_weights`)."""

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .arrays import minmax, to_numpy
+from ..arrays import minmax, to_numpy
 
 ArrayLike = np.ndarray | torch.Tensor  # every map argument: numpy or torch, any device
 LUT_SIZE = 256  # rows of a colormap table, as matplotlib's own colormaps
@@ -80,17 +80,6 @@ def colour_index(m: np.ndarray) -> np.ndarray:
 def colour(idx: np.ndarray, cmap: str = "jet") -> np.ndarray:
     """RGB of table rows ``idx``, rounded. Shapes: ``idx`` ``S``; returns ``S + (3,)`` uint8."""
     return (np.take(colormap_lut(cmap), idx, axis=0) + 0.5).astype(np.uint8)
-
-
-def colorize(m: ArrayLike, cmap: str = "jet") -> np.ndarray:
-    """Colour a 2-D map with a matplotlib colormap; the map is min-max normalized first.
-
-    Shapes:
-        m: ``(h, w)``; returns ``(h, w, 3)`` float32 RGB in [0, 1].
-    """
-    a = to_numpy(m)
-    _check_2d(a, "colorize")
-    return np.take(colormap_lut(cmap), colour_index(normalize(a)), axis=0) / np.float32(255.0)
 
 
 def upsample(m: ArrayLike, size: tuple[int, int]) -> np.ndarray:

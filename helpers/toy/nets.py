@@ -13,7 +13,7 @@ shuffled labels, for the data-randomization sanity check (Adebayo et al. 2018).
 
 Every network takes images in [0, 1] directly: its first layer, ``normalize``,
 subtracts :data:`MEAN` and divides by :data:`STD` per channel. The weights are
-trained by ``scripts/train_shapes.py`` on ``helpers.shapes.make_batch`` images.
+trained by ``scripts/train_shapes.py`` on ``helpers.toy.world.make_batch`` images.
 
 Introduced in notebooks/09_4_trust.
 """
@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .sources import build_with_weights, load_weights
+from ..images import DATA_DIR
+from ..models.sources import build_with_weights, load_weights
 
 KINDS: tuple[str, ...] = ("vgg", "gap", "vgg_shuffled")
 """The shipped networks, loaded by :func:`load_net`."""
@@ -36,7 +37,7 @@ STD: tuple[float, float, float] = (0.3, 0.3, 0.3)
 NUM_CLASSES = 6
 CHANNELS: tuple[int, ...] = (8, 16, 32, 32)
 """Output channels of the four conv-bn-relu blocks."""
-MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
+MODEL_DIR = DATA_DIR / "models"
 
 
 class Normalize(nn.Module):

@@ -3,7 +3,7 @@
 :func:`layer_pass` checks the arguments, runs the model once with the target
 layer's output made an autograd leaf (:class:`helpers.hooks.Capture` with
 ``leaf=True``), and returns a :class:`LayerPass`: activations, gradients, logits
-and the explained classes. :mod:`helpers.cam_weights` turns a pass into channel
+and the explained classes. :mod:`helpers.cam.weights` turns a pass into channel
 weights, :mod:`helpers.cam` into a map. Nothing is left on the model (no hooks,
 no ``requires_grad`` change, no ``.grad``), also when it raises.
 
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .hooks import Capture
+from ..hooks import Capture
 
 Reshape = Callable[[torch.Tensor], torch.Tensor]
 

@@ -24,7 +24,8 @@ import torch
 from matplotlib import font_manager
 from PIL import Image, ImageDraw
 
-from . import text, viz
+from .. import text
+from . import viz
 from .fonts import pil_font, setup_cjk_font
 
 HIGHLIGHT_RGB = (1.0, 0.0, 0.0)  # red, as the textbook's figure 9-9

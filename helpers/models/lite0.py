@@ -5,7 +5,7 @@ importing timm loads its whole model zoo (about 117 MiB of private memory and a
 second per kernel); this module builds the same network from ``torch.nn`` alone.
 Module names, parameter names and class names are timm's (``conv_stem``,
 ``bn1``, ``blocks.<stage>.<index>.conv_dw``, ``BatchNormAct2d``, ...), so
-:func:`helpers.sources.bundled_state_dict` loads into it with ``strict=True``,
+:func:`helpers.models.sources.bundled_state_dict` loads into it with ``strict=True``,
 layer names such as ``"blocks.3.0"`` and ``"bn2"`` keep working, and printed
 layer tables read as before.
 
@@ -199,7 +199,7 @@ class EfficientNet(nn.Module):
 
 
 def efficientnet_lite0(classes: int = CLASSES) -> EfficientNet:
-    """An untrained EfficientNet-Lite0; :func:`helpers.sources.build_with_weights` loads weights.
+    """An untrained EfficientNet-Lite0; :func:`helpers.models.sources.build_with_weights` loads weights.
 
     Example::
 

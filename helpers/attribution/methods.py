@@ -1,16 +1,16 @@
 """Pixel attributions: how much each input pixel matters for one class score.
 
 Six methods with one signature ``(model, x, class_idx=None, **options)``, each
-returning an :class:`~helpers.attribution_base.Attribution`: saliency (vanilla
+returning an :class:`~helpers.attribution.base.Attribution`: saliency (vanilla
 gradient), SmoothGrad, Guided Backprop, Guided Grad-CAM, Integrated Gradients
-(:mod:`helpers.integrated`) and occlusion (:mod:`helpers.occlusion`). :data:`ATTRIBUTIONS` maps their
-names to the functions; :func:`attribute` calls one by name.
+(:mod:`helpers.attribution.integrated`) and occlusion (:mod:`helpers.attribution.occlusion`). :data:`ATTRIBUTIONS` maps their
+names to the functions.
 
 ``x`` is one image or a batch ``(N, 3, H, W)``; ``class_idx`` is ``None`` (each
 image's top-1 class), one int or N ints. The model's parameters come out
 unchanged, with no ``.grad`` and ``requires_grad`` restored; no hook is
 registered, and Guided Backprop swaps the ReLU modules only during the call
-(:mod:`helpers.guided`). Numbers only: :mod:`helpers.viz` draws them.
+(:mod:`helpers.attribution.guided`). Numbers only: :mod:`helpers.draw.viz` draws them.
 
 For notebook 9.4 (measuring how far a heat map can be trusted, issue 11).
 """
@@ -18,20 +18,19 @@ For notebook 9.4 (measuring how far a heat map can be trusted, issue 11).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import cam
-from .attribution_base import (REDUCTIONS, Attribution, check_count, check_reduce, check_x, finish,
+from .. import cam
+from .base import (REDUCTIONS, Attribution, check_count, check_reduce, check_x, finish,
                                frozen, input_grads, resolve_classes, rows)
 from .guided import guided_relus, unguided_relus
 from .integrated import IG_METHODS, integrated_gradients
 from .occlusion import occlusion
 
-__all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "attribute",
+__all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution",
            "guided_backprop", "guided_grad_cam", "integrated_gradients", "occlusion",
            "saliency", "smoothgrad"]
 
@@ -136,7 +135,7 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, class_idx: object = None,
         (ReLU6: ``max(g, 0) * [0 < x_relu < 6]``).
 
     The ``nn.ReLU`` / ``nn.ReLU6`` modules are swapped only during the call
-    (:func:`helpers.guided.guided_relus`). A model that calls ``F.relu`` /
+    (:func:`helpers.attribution.guided.guided_relus`). A model that calls ``F.relu`` /
     ``torch.relu`` / ``x.relu()`` as a function gets a ``RuntimeError``, and one
     without ReLU modules a ``ValueError``; other activations keep their gradient.
 
@@ -186,12 +185,3 @@ ATTRIBUTIONS: dict[str, Callable[..., Attribution]] = {
 }
 """Name to function; each is ``f(model, x, class_idx=None, **options) -> Attribution``.
 ``guided_grad_cam`` needs the keyword ``layer``."""
-
-
-def attribute(method: str, model: nn.Module, x: torch.Tensor, class_idx: object = None,
-              **options: Any) -> Attribution:
-    """Run the attribution method named ``method`` (a key of :data:`ATTRIBUTIONS`)."""
-    if method not in ATTRIBUTIONS:
-        raise ValueError(f"unknown attribution method {method!r}; choose one of "
-                         f"{sorted(ATTRIBUTIONS)}")
-    return ATTRIBUTIONS[method](model, x, class_idx, **options)

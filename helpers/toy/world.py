@@ -7,7 +7,7 @@ position, size, rotation and colour. Everything is generated from a seed with
 numpy: nothing is downloaded, and the same seed gives the same images.
 
 The small networks trained on these images (``load_net``, ``target_layer``,
-``class_weights``) live in :mod:`helpers.shapenets` and are re-exported here.
+``class_weights``) live in :mod:`helpers.toy.nets` and are re-exported here.
 
 Introduced in notebooks/09_4_trust.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .shapenets import KINDS, MEAN, STD, class_weights, load_net, target_layer
+from .nets import KINDS, MEAN, STD, class_weights, load_net, target_layer
 
 __all__ = [
     "CLASSES", "CLASS_NAMES_ZH", "KINDS", "MEAN", "STD", "TRAIN_SEED", "ShapesBatch",

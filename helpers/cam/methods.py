@@ -1,17 +1,17 @@
 """Class activation maps: CAM, Grad-CAM and its family, on one engine.
 
 Every method computes ``M = ReLU(sum_k w_k * A^k)`` from the activations ``A`` of
-one layer. The engine (:func:`helpers.cam_engine.layer_pass`) runs the model once
+one layer. The engine (:func:`helpers.cam.engine.layer_pass`) runs the model once
 and captures ``A`` (and, for gradient methods, ``d y^c / d A`` from one backward
 pass that stops at the layer); :func:`run` hands them to the method's weight
-function (:mod:`helpers.cam_weights`) and finishes the map.
+function (:mod:`helpers.cam.weights`) and finishes the map.
 ``METHODS`` maps each method's name to a function with ``grad_cam``'s signature.
 A new method is one weight function: decorated with ``@weight_function("name")``
-in :mod:`helpers.cam_weights`, or passed to :func:`register` from elsewhere.
+in :mod:`helpers.cam.weights`, or passed to :func:`register` from elsewhere.
 
 All are pure functions of tensors: nothing is left on the model (no hooks, no
 ``requires_grad`` change, no ``.grad``), also when they raise. They return
-numbers only; :mod:`helpers.viz` draws them.
+numbers only; :mod:`helpers.draw.viz` draws them.
 
 Introduced in notebooks/09_2_1_cam (``class_weight_cam``) and
 notebooks/09_2_2_grad_cam (``grad_cam``).
@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import cam_weights
-from .arrays import minmax
-from .cam_engine import LayerPass, Reshape, layer_pass
-from .cam_weights import WeightFunction
+from . import weights as cam_weights
+from ..arrays import minmax
+from .engine import LayerPass, Reshape, layer_pass
+from .weights import WeightFunction
 
 
 @dataclass
@@ -165,11 +165,6 @@ class _Registry(dict):
 Method = Callable[..., CamResult]
 METHODS: dict[str, Method] = _Registry()
 """name -> method ``(model, layer, x, class_idx=None, *, reshape=None) -> CamResult``."""
-
-
-def get_method(name: str) -> Method:
-    """The CAM method called ``name`` (a key of ``METHODS``); KeyError lists the known ones."""
-    return METHODS[name]
 
 
 def register(name: str, weights: WeightFunction, *, gradients: bool = True) -> Method:

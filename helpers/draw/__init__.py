@@ -1,0 +1,4 @@
+"""Pictures of numbers: the one colour engine, overlays, word and attention pictures, fonts.
+
+:mod:`.viz` (colour engine, overlays, grids), :mod:`.textviz` (words, attention), :mod:`.fonts`.
+"""
