@@ -1,4 +1,4 @@
-"""Time of "is attention an explanation?" (helpers.attn_trust) on the CPU.
+"""Time of "is attention an explanation?" (helpers.trust.attention) on the CPU.
 
 Prints medians for: the AttnGRU's three scores on the 200 test reviews that
 notebook 9.4 uses (target: at most 15 s), the tiny Transformer's rollout and
@@ -22,7 +22,9 @@ import torch  # noqa: E402
 from captum.attr import LayerGradientXActivation  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from helpers import attn_trust, rankcorr, textmodels  # noqa: E402
+from helpers.trust import attention as attn_trust  # noqa: E402
+from helpers.trust import rankcorr  # noqa: E402
+from helpers.text import models as textmodels  # noqa: E402
 from timing import print_result  # noqa: E402
 
 REPEATS = 3

@@ -20,7 +20,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from helpers import load_model, viz  # noqa: E402
+from helpers import load_model  # noqa: E402
+from helpers.draw import viz  # noqa: E402
 from helpers.images import crop_box, load_image  # noqa: E402
 from helpers.widgets import feature_map_explorer  # noqa: E402
 from timing import REPEATS, median_ms, print_result  # noqa: E402

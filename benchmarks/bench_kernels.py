@@ -39,12 +39,12 @@ IMPORTS = [  # cumulative, in the order a notebook's first cell meets them
     ("torchvision", "import torchvision"),
     ("matplotlib.pyplot", "import matplotlib.pyplot"),
     ("PIL", "import PIL.Image"),
-    ("helpers (cam, hooks, images, models, viz)", "import helpers"),
+    ("helpers (models, cam, attribution, hooks, images)", "import helpers"),
     ("timm", "import timm"),
     ("ipywidgets + helpers.widgets", "from helpers import widgets"),
     ("helpers.exercises", "from helpers import exercises"),
     ("transformers", "import transformers"),
-    ("helpers.text, helpers.textmodels", "from helpers import text, textmodels"),
+    ("helpers.text, helpers.text.models", "from helpers.text import models"),
 ]
 
 

@@ -18,9 +18,9 @@ depend on other processes.
 
 Variants, run interleaved so that a busy machine slows them alike:
 
-* ``lite0``: this checkout as it is (the model from :mod:`helpers.lite0`, no timm);
+* ``lite0``: this checkout as it is (the model from :mod:`helpers.models.lite0`, no timm);
 * ``timm``: the same, but built by ``timm.create_model("tf_efficientnet_lite0")``
-  after ``import timm``, as the course did before ``helpers.lite0``;
+  after ``import timm``, as the course did before ``helpers.models.lite0``;
 * ``torch``: ``import torch`` alone, the floor;
 * ``--compare-root PATH``: another checkout (for example the main branch) run as it is.
 
@@ -70,7 +70,7 @@ if VARIANT != "torch":
         import timm
     import helpers
     if VARIANT == "timm":
-        helpers.lite0.efficientnet_lite0 = lambda: timm.create_model(
+        helpers.models.lite0.efficientnet_lite0 = lambda: timm.create_model(
             "tf_efficientnet_lite0", pretrained=False)
     t1 = time.perf_counter()
     after_import = private_kib()[0]

@@ -40,7 +40,8 @@ from torch import nn
 from torchvision import transforms
 
 import helpers
-from helpers import exercises, hooks, images, load_image, load_model, viz, widgets
+from helpers import exercises, hooks, images, load_image, load_model, widgets
+from helpers.draw import viz
 from helpers.arrays import minmax
 from helpers.exercises import concepts
 

@@ -42,7 +42,8 @@ from PIL import Image
 from torch import nn
 
 import helpers
-from helpers import cam, exercises, hooks, images, load_image, load_model, viz, widgets
+from helpers import cam, exercises, hooks, images, load_image, load_model, widgets
+from helpers.draw import viz
 from helpers.arrays import minmax
 from helpers.exercises import concepts
 

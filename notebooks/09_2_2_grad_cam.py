@@ -39,7 +39,9 @@ import torch
 from PIL import Image
 
 import helpers
-from helpers import cam, exercises, hooks, images, load_image, load_model, shapes, viz, widgets
+from helpers import cam, exercises, hooks, images, load_image, load_model, widgets
+from helpers.draw import viz
+from helpers.toy import world as shapes
 from helpers.arrays import minmax
 from helpers.exercises import concepts
 
@@ -273,7 +275,7 @@ plt.show()
 #
 # 教材的图 9-8 用的是 VGG16-bn：它的 CNN 部分输出 512×7×7，**扁平化**后送进多个全连接层（VGG16 是三个），没有“全局平均池化 + 一个全连接层”，
 # 所以 9.2.1 节的方法用不了，只能靠梯度。离线时没有 VGG16-bn 的权重，而课程自带的 EfficientNet-Lite0 有类别权重（第 3 步的图就是图 9-7）。
-# 所以这里的图 9-8 来自课程自己的一个**小 VGG 式网络**（`helpers.shapes.load_net("vgg")`）：在合成的几何图形（圆形、正方形、三角形、五角星、十字、圆环，64×64）上训练，
+# 所以这里的图 9-8 来自课程自己的一个**小 VGG 式网络**（`helpers.toy.world.load_net("vgg")`）：在合成的几何图形（圆形、正方形、三角形、五角星、十字、圆环，64×64）上训练，
 # 分类头与 VGG16-bn 同类：卷积块 → 最大池化 → **扁平化 → 两个全连接层**。目标层是最后一个卷积块（8×8，32 个通道）。
 # 合成图形的好处是每个图形的像素位置（掩码，mask）已知，可以用数字检查热区是否落在图形上。作为对照，右列是结构相同、
 # 但分类头是“全局平均池化 + 一个全连接层”的网络（`load_net("gap")`）在同一张图上的类激活图（9.2.1 节的方法）。

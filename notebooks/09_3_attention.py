@@ -42,7 +42,10 @@ import transformers
 from IPython.display import HTML, Image, display
 
 import helpers
-from helpers import exercises, text, textdata, textmodels, textviz, widgets
+from helpers import exercises, text, widgets
+from helpers.draw import textviz
+from helpers.text import data as textdata
+from helpers.text import models as textmodels
 from helpers.exercises import concepts
 
 helpers.setup()

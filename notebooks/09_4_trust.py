@@ -39,8 +39,12 @@ import transformers
 from PIL import Image
 
 import helpers
-from helpers import (attn_trust, attribution, cam, exercises, faithfulness, load_image, load_model,
-                     localization, rankcorr, sanity, shapes, textmodels, viz, widgets)
+from helpers import attribution, cam, exercises, load_image, load_model, widgets
+from helpers.draw import viz
+from helpers.text import models as textmodels
+from helpers.toy import world as shapes
+from helpers.trust import attention as attn_trust
+from helpers.trust import faithfulness, localization, rankcorr, sanity
 
 helpers.setup()
 transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar in the outputs
@@ -357,7 +361,7 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. 玩具世界：答案已知的图像
 #
-# 真实照片里没有“正确的热力图”。玩具世界（`helpers.shapes`）里有：每张 64×64 的图上有一个或两个图形（圆形、正方形、三角形、
+# 真实照片里没有“正确的热力图”。玩具世界（`helpers.toy.world`）里有：每张 64×64 的图上有一个或两个图形（圆形、正方形、三角形、
 # 五角星、十字、圆环），背景有纹理，图形的像素掩码（mask）是已知的。在上面训练了三个小网络：
 #
 # - `vgg`：VGG 式的卷积主干 + 展平（flatten）+ 全连接头——没有类权重，CAM 不能用，要用 Grad-CAM（对应图 9-8 的情形）；

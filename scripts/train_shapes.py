@@ -1,6 +1,6 @@
 """Train the three shapes networks of notebook 9.4 on the CPU.
 
-Data: ``helpers.shapes.make_batch`` images, generated here (nothing downloaded). The
+Data: ``helpers.toy.world.make_batch`` images, generated here (nothing downloaded). The
 training set is fixed: ``--n-single`` one-object and ``--n-double`` two-object images
 from seed ``TRAIN_SEED`` (0). A one-object image's target is its class; a two-object
 image's target puts 1/2 on each of its two classes (soft cross-entropy), so the
@@ -43,7 +43,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from helpers import shapenets, shapes
+from helpers.toy import nets as shapenets
+from helpers.toy import world as shapes
 
 HELDOUT_SEED = 1
 HELDOUT = {"single": 2000, "double": 1000}
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
                "double": shapes.make_batch(heldout_n["double"], HELDOUT_SEED, objects=2)}
     print(f"data: {len(images)} training images, {time.perf_counter() - t0:.1f} s", flush=True)
     metrics = {
-        "data": f"helpers.shapes.make_batch, 64x64; training seed {shapes.TRAIN_SEED}: "
+        "data": f"helpers.toy.world.make_batch, 64x64; training seed {shapes.TRAIN_SEED}: "
                 f"{cfg['n_single']} one-object + {cfg['n_double']} two-object images; "
                 f"held-out seed {HELDOUT_SEED}: {heldout_n['single']} one-object + "
                 f"{heldout_n['double']} two-object images",

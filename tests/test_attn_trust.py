@@ -1,4 +1,4 @@
-"""Tests for helpers.rankcorr and helpers.attn_trust: rank correlations, rollout, token scores.
+"""Tests for helpers.trust.rankcorr and helpers.trust.attention: rank correlations, rollout, token scores.
 
 Rank correlations are checked on hand-made rankings and against scipy.stats;
 rollout against matrices multiplied out by hand; gradient x input against a
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import attn_trust as at
+from helpers.trust import attention as at
 from helpers import hooks
-from helpers import rankcorr as rc
-from helpers import textmodels as tm
+from helpers.trust import rankcorr as rc
+from helpers.text import models as tm
 
 
 

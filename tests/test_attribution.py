@@ -12,7 +12,7 @@ from torch import nn
 
 from helpers import attribution as attr
 from helpers import load_image
-from helpers.guided import guided_relus
+from helpers.attribution.guided import guided_relus
 from helpers.hooks import count_hooks
 
 captum_attr = pytest.importorskip("captum.attr")
@@ -231,12 +231,12 @@ def test_guided_relu6_by_hand():
 def test_batch_equals_one_image_at_a_time(tiny_net, batch, name):
     opts = {"guided_grad_cam": {"layer": LAYER}, "occlusion": {"window": 8, "stride": 8},
             "integrated_gradients": {"steps": 4}, "smoothgrad": {"samples": 2}}.get(name, {})
-    res = attr.attribute(name, tiny_net, batch, [1, 0, 4], **opts)
+    res = attr.ATTRIBUTIONS[name](tiny_net, batch, [1, 0, 4], **opts)
     assert res.map.shape == (3, 32, 32) and res.raw.shape == (3, 3, 32, 32)
     assert res.class_idx == [1, 0, 4] and res.map.dtype == np.float32
     assert res.map.min() >= 0 and res.map.max() <= 1
     for i, c in enumerate([1, 0, 4]):
-        one = attr.attribute(name, tiny_net, batch[i:i + 1], c, **opts)
+        one = attr.ATTRIBUTIONS[name](tiny_net, batch[i:i + 1], c, **opts)
         assert one.map.shape == (32, 32) and one.raw.shape == (3, 32, 32) and one.class_idx == c
         if name != "smoothgrad":  # its noise is drawn for the whole batch at once
             torch.testing.assert_close(res.raw[i], one.raw, atol=1e-5, rtol=1e-4,
@@ -250,7 +250,7 @@ def test_top1_class_per_image(linear):
         top1 = linear(x).argmax(dim=1).tolist()
     assert len(set(top1)) > 1  # the images disagree, so the per-image choice matters
     for name in ("saliency", "smoothgrad", "integrated_gradients", "occlusion"):
-        res = attr.attribute(name, linear, x)  # occlusion: window 2, stride 1 on 8 x 8
+        res = attr.ATTRIBUTIONS[name](linear, x)  # occlusion: window 2, stride 1 on 8 x 8
         assert res.class_idx == top1
         if name == "saliency":
             torch.testing.assert_close(res.raw, linear.fc.weight.detach()[top1].view(4, 3, 8, 8))
@@ -269,11 +269,11 @@ def test_leaves_model_and_input_unchanged(tiny_net, tiny_input, name):
     opts = {"guided_grad_cam": {"layer": LAYER}, "integrated_gradients": {"steps": 3},
             "smoothgrad": {"samples": 2}, "occlusion": {"window": 16}}.get(name, {})
     before = state_of(tiny_net)
-    attr.attribute(name, tiny_net, x, 1, **opts)
+    attr.ATTRIBUTIONS[name](tiny_net, x, 1, **opts)
     assert_same_state(tiny_net, before)
     assert x.grad is None and not tiny_net.training
     with pytest.raises(IndexError, match="out of range"):
-        attr.attribute(name, tiny_net, x, 5, **opts)
+        attr.ATTRIBUTIONS[name](tiny_net, x, 5, **opts)
     assert_same_state(tiny_net, before)
 
 
@@ -286,8 +286,8 @@ def test_exception_inside_forward_restores_the_relus(tiny_net, tiny_input):
     before = state_of(tiny_net)
     for name in sorted(attr.ATTRIBUTIONS):
         with pytest.raises(RuntimeError, match="boom"):
-            attr.attribute(name, tiny_net, tiny_input, layer=LAYER) \
-                if name == "guided_grad_cam" else attr.attribute(name, tiny_net, tiny_input)
+            attr.ATTRIBUTIONS[name](tiny_net, tiny_input, layer=LAYER) \
+                if name == "guided_grad_cam" else attr.ATTRIBUTIONS[name](tiny_net, tiny_input)
         assert_same_state(tiny_net, before)
 
 
@@ -336,8 +336,6 @@ def test_bad_input_gives_clear_errors(tiny_net, tiny_input, batch):
         with pytest.raises(err, match=match):
             fn(tiny_net, **kwargs)
         assert count_hooks(tiny_net) == 0 and all(p.requires_grad for p in tiny_net.parameters())
-    with pytest.raises(ValueError, match="unknown attribution method 'lime'"):
-        attr.attribute("lime", tiny_net, tiny_input)
     with pytest.raises(TypeError, match="layer"):
         attr.guided_grad_cam(tiny_net, tiny_input)
     with pytest.raises(ValueError, match="no submodule"):

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import cam, load_model, viz
+from helpers import cam, load_model
+from helpers.draw import viz
 from helpers.hooks import Capture, count_hooks
 from helpers.models import resolve_source
 
@@ -38,7 +39,7 @@ def test_bad_env_source_is_named(monkeypatch):
 # -------------------------------------------------------------------- viz ---
 
 @pytest.mark.parametrize("call, words", [
-    (lambda: viz.colorize(np.zeros((2, 3, 4))), "2-D map"),
+    (lambda: viz.upsample(np.zeros((2, 3, 4)), (4, 4)), "2-D map"),
     (lambda: viz.upsample(np.zeros(5), (4, 4)), "2-D map"),
     (lambda: viz.upsample(np.zeros((2, 2)), (0, 4)), "positive"),
     (lambda: viz.normalize(np.zeros((0,))), "empty"),

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import cam, viz
+from helpers import cam
+from helpers.draw import viz
 from helpers.hooks import count_hooks
 from helpers.images import IMAGE_DIR, load_image
 from helpers.widgets import cam_explorer
@@ -144,7 +145,7 @@ def test_thin_photo_and_failing_model_keep_the_explorer_usable(bundle, monkeypat
 
 
 def test_every_method_in_the_dropdown_is_that_method_and_cached(bundle):
-    ex = cam_explorer(bundle, "cat", method="gradcam")  # the old name still works
+    ex = cam_explorer(bundle, "cat", method="grad_cam")
     assert ex.method.value == "grad_cam"
     assert [v for _, v in ex.method.options] == ["cam", *cam.METHODS]
     k = ex.class_idx

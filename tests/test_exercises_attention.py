@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from helpers import textmodels as tm
+from helpers.text import models as tm
 from check_helpers import assert_rejects, run
 from helpers.exercises import attention as ex
 

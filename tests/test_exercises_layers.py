@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import viz
+from helpers.draw import viz
 from helpers.exercises import layers
 from helpers.widgets.feature_maps import rank_channels
 

@@ -10,7 +10,7 @@ from helpers.exercises import trust as ex
 
 
 def deletion_probs(model, x, saliency, class_idx, steps, descending=True, softmax=True):
-    """A deletion curve written out pixel by pixel, without helpers.faithfulness."""
+    """A deletion curve written out pixel by pixel, without helpers.trust.faithfulness."""
     h, w = saliency.shape
     order = np.argsort(-saliency.numpy().ravel() if descending else saliency.numpy().ravel(),
                        kind="stable")

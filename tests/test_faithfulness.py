@@ -11,7 +11,7 @@ import torchvision.transforms.functional as TF
 from torch import nn
 from torchcam.metrics import ClassificationMetric, DeletionInsertionMetric
 
-from helpers import faithfulness as fa
+from helpers.trust import faithfulness as fa
 
 # ------------------------------------- a model that is a known function of the pixels ---
 

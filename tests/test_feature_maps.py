@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from helpers import hooks, viz
+from helpers import hooks
+from helpers.draw import viz
 from helpers.images import IMAGE_DIR, crop_box, load_image
 from helpers.models import ModelBundle
 from helpers.widgets import feature_map_explorer

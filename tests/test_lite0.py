@@ -1,4 +1,4 @@
-"""helpers.lite0: the plain-PyTorch EfficientNet-Lite0 against timm's tf_efficientnet_lite0.
+"""helpers.models.lite0: the plain-PyTorch EfficientNet-Lite0 against timm's tf_efficientnet_lite0.
 
 timm (the peer library) builds the reference network; both get the same bundled
 weights, and must agree on names, logits, intermediate maps and gradients.
@@ -15,7 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import guided, lite0, load_image, sources
+from helpers import load_image
+from helpers.attribution import guided
+from helpers.models import lite0, sources
 from helpers.hooks import capture_activations
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from helpers import localization as lo
+from helpers.trust import localization as lo
 
 
 def square_mask(h=16, w=16, top=4, left=4, size=5) -> np.ndarray:

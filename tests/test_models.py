@@ -6,7 +6,8 @@ import pytest
 import torch
 from torchvision import models as tvm
 
-from helpers import load_image, load_model, models, sources
+from helpers import load_image, load_model, models
+from helpers.models import sources
 from helpers.hooks import capture_activations, count_hooks
 
 

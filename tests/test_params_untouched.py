@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import attribution, cam, hooks, load_image, shapes, widgets
+from helpers import attribution, cam, hooks, load_image, widgets
+from helpers.toy import world as shapes
 
 OPTIONS = {"score_cam": {"max_channels": 4}, "smoothgrad": {"samples": 2},
            "integrated_gradients": {"steps": 2}, "occlusion": {"window": 112}}

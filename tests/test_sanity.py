@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from helpers import sanity
+from helpers.trust import sanity
 
 
 def snapshot(model):

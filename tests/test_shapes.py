@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import cam, shapenets, shapes
+from helpers import cam
+from helpers.toy import nets as shapenets
+from helpers.toy import world as shapes
 
 HELDOUT_SEED = 2  # never used by scripts/train_shapes.py (training seed 0, its held-out seed 1)
 

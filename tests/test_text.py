@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from helpers import text
-from helpers import textmodels as tm
+from helpers.text import models as tm
 
 def test_tiny_bert_attention_shape_rows_and_tokens(tiny_bert) -> None:
     model, tokenizer = tiny_bert

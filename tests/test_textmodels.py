@@ -1,4 +1,4 @@
-"""Tests for helpers.textmodels and scripts/train_text_models.py.
+"""Tests for helpers.text.models and scripts/train_text_models.py.
 
 Tiny seeded models are checked against independent computations (a packed
 bidirectional ``nn.GRU``, attention recomputed by hand from the weights); the
@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from helpers import textmodels as tm
+from helpers.text import models as tm
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""helpers.textviz: highlighted words as HTML and as a figure (figure 9-9)."""
+"""helpers.draw.textviz: highlighted words as HTML and as a figure (figure 9-9)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from helpers import textviz
+from helpers.draw import textviz
 
 BOOK_WORDS = ["努力", "实现", "中华", "民族", "的", "伟大", "复兴"]
 BOOK_WEIGHTS = [0.05, 0.10, 0.20, 0.05, 0.00, 0.20, 0.40]

@@ -1,4 +1,4 @@
-"""helpers.viz: normalization, colormaps, upsampling, overlays, grids and the CJK font."""
+"""helpers.draw.viz: normalization, colormaps, upsampling, overlays, grids and the CJK font."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import fonts, viz
+from helpers.draw import fonts
+from helpers.draw import viz
 
 
 def test_normalize_flat_map_is_finite_zero():
@@ -29,15 +30,6 @@ def test_normalize_range_and_order():
 def test_normalize_rejects_nan():
     with pytest.raises(ValueError, match="NaN"):
         viz.normalize(np.array([[np.nan, 1.0]]))
-
-
-def test_colorize_is_rgb_of_matplotlib_colormap():
-    m = np.array([[0.0, 0.5], [0.75, 1.0]])
-    expected = matplotlib.colormaps["jet"](m)[..., :3]
-    np.testing.assert_allclose(viz.colorize(m), expected, atol=1e-6)
-    assert viz.colorize(m).shape == (2, 2, 3)
-    with pytest.raises(ValueError, match="colormap"):
-        viz.colorize(m, "no-such-map")
 
 
 def test_upsample_uses_w_h_order_and_bicubic():

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import sources
+from helpers.models import sources
 
 
 def _net() -> nn.Module:
