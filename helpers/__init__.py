@@ -33,7 +33,7 @@ _moved.install()
 
 
 def __getattr__(name: str) -> object:
-    """A module's flat name from before the packages (``helpers.viz``), with a DeprecationWarning."""
+    """A flat module name from before the packages (``helpers.viz``), with a DeprecationWarning."""
     return _moved.moved_attribute(name)
 
 

@@ -69,7 +69,8 @@ class MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if package != PACKAGE or name not in MOVED:
             return None
         module = _new_module(name, stacklevel=2)  # the importing frame
-        return importlib.machinery.ModuleSpec(fullname, self, loader_state=(module, module.__spec__))
+        return importlib.machinery.ModuleSpec(fullname, self,
+                                              loader_state=(module, module.__spec__))
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         return spec.loader_state[0]

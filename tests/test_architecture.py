@@ -60,7 +60,7 @@ def imported_units(path: Path, source: str | None = None) -> dict[str, int]:
             base = list(package[: len(package) - node.level + 1])
             module = base + (node.module.split(".") if node.module else [])
             names = [module] if module else [[a.name] for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "helpers":
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "helpers":
             module = node.module.split(".")[1:]
             names = [module] if module else [[a.name] for a in node.names]
         elif isinstance(node, ast.Import):

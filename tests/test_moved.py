@@ -1,4 +1,4 @@
-"""The flat module names from before the packages still resolve, to the same module, with a warning."""
+"""The flat module names from before the packages still resolve, to the same module, and warn."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def test_every_new_path_is_a_module_file():
 def test_old_attribute_is_the_new_module_and_warns(old):
     new = importlib.import_module(f"helpers.{MOVED[old]}")
     forget(old)
-    with pytest.warns(DeprecationWarning, match=rf"helpers\.{old} moved to helpers\.{MOVED[old]}\b") as rec:
+    message = rf"helpers\.{old} moved to helpers\.{MOVED[old]}\b"
+    with pytest.warns(DeprecationWarning, match=message) as rec:
         module = getattr(helpers, old)
     assert module is new
     assert rec[0].filename == __file__  # the warning points at the line that used the old name
@@ -59,12 +60,14 @@ def test_statements_in_a_fresh_interpreter():
         "    import helpers.cam_engine\n"
         "    from helpers.textviz import model_view\n"
         "    import helpers.shapes as shapes\n"
-        "import helpers.trust.faithfulness, helpers.cam.engine, helpers.draw.textviz, helpers.toy.world\n"
+        "import helpers.trust.faithfulness, helpers.cam.engine, helpers.draw.textviz\n"
+        "import helpers.toy.world\n"
         "assert faithfulness is helpers.trust.faithfulness\n"
         "assert helpers.cam_engine is helpers.cam.engine\n"
         "assert model_view is helpers.draw.textviz.model_view\n"
         "assert shapes is helpers.toy.world\n"
-        "print(sorted({str(x.message).split()[0] for x in w if x.category is DeprecationWarning}))\n"
+        "print(sorted({str(x.message).split()[0] for x in w\n"
+        "              if x.category is DeprecationWarning}))\n"
         "print(sorted({x.filename for x in w}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
@@ -92,8 +95,8 @@ def test_own_code_uses_no_old_path():
 
 def test_import_helpers_stays_light():
     code = ("import sys, helpers\n"
-            "print(sorted(m for m in ('transformers', 'ipywidgets', 'helpers.text', 'helpers.widgets')"
-            " if m in sys.modules))\n")
+            "heavy = ('transformers', 'ipywidgets', 'helpers.text', 'helpers.widgets')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          check=True).stdout.strip()
     assert out == "[]"

@@ -6,8 +6,8 @@
 """
 
 from .engine import LayerPass, Reshape, layer_pass
-from .methods import (METHODS, CamResult, Method, class_weight_cam, grad_cam, grad_cam_pp, hires_cam,
-                      layer_cam, register, run, score_cam, xgrad_cam)
+from .methods import (METHODS, CamResult, Method, class_weight_cam, grad_cam, grad_cam_pp,
+                      hires_cam, layer_cam, register, run, score_cam, xgrad_cam)
 from .weights import WeightFunction
 
 __all__ = [
