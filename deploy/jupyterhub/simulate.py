@@ -7,7 +7,8 @@ test after changing the hub's configuration::
 
 Everything stays on 127.0.0.1 (free ports), the hub runs in test mode
 (``CH9_HUB_MODE=test``: shared-password log-in and servers as this user,
-test-only), and :class:`Hub` stops the hub, its proxy and every student server
+test-only; :class:`Hub` also starts the production mode for
+tests/classroom/test_hub_production.py), and :class:`Hub` stops the hub, its proxy and every student server
 it started when it exits. Each student's notebook is run through the hub's
 proxy: the Jupyter server REST API starts a session, and the code cells are
 sent over the kernel's websocket (the messages a browser sends), one at a time.
@@ -52,8 +53,9 @@ class Hub:
     """A test-mode hub on free loopback ports; a context manager that always stops it."""
 
     def __init__(self, state: Path, env: dict[str, str] | None = None, cull: int = 3600,
-                 mode: str = "test") -> None:
+                 mode: str = "test", wrapper: list[str] | None = None) -> None:
         self.state = Path(state)
+        self.wrapper = wrapper or []  # e.g. a mount namespace (tests/classroom/hub_root.py)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_token = secrets.token_hex(32)
@@ -66,9 +68,10 @@ class Hub:
 
     def __enter__(self) -> Hub:
         self.state.mkdir(parents=True, exist_ok=True)
-        log = open(self.state / "hub.log", "w")  # noqa: SIM115 (closed with the process)
+        # 0600: in production mode the state folder is readable (the students' release is in it)
+        log = os.fdopen(os.open(self.state / "hub.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")],
+            [*self.wrapper, str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")],
             cwd=self.state, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
