@@ -24,7 +24,7 @@ from hub_root import PREFIX, TEACHER_PASSWORD
 
 from browser import Browser, execute  # noqa: E402 (deploy/jupyterhub, on sys.path via hub_root)
 
-KERNEL_CULL, MAX_AGE = 10, 50  # seconds (the production defaults: 1200 and 28800)
+KERNEL_CULL, MAX_AGE = 10, 30  # seconds (the production defaults: 1200 and 28800)
 
 
 @pytest.fixture(scope="module")
