@@ -112,10 +112,12 @@ import os, time
 home = os.path.expanduser("~")
 end = time.monotonic() + 120
 while time.monotonic() < end:
-    for name in ("ch9-interpret", ".ch9-interpret.partial"):
+    for name in (".ch9-interpret.partial", "ch9-interpret"):
+        path = f"{home}/{name}"
         try:
-            os.symlink(%r, f"{home}/{name}")
-            os.unlink(f"{home}/{name}")
+            if os.path.isdir(path) and not os.path.islink(path):  # swap a fresh folder for a link
+                os.rename(path, f"{home}/.moved-{time.monotonic_ns()}")
+            os.symlink(%r, path)
         except OSError:
             pass
 """
