@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import requests
+from simulate import DEAD, cell_messages, kernel_message
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -93,40 +94,25 @@ class Output:
 
 async def _execute(ws_url: str, headers: dict[str, str], code: str, timeout: float) -> Output:
     ws = await websocket_connect(HTTPRequest(ws_url, headers=headers), max_message_size=64 * 2**20)
-    out, msg_id = Output(), uuid.uuid4().hex
-    header = {"msg_id": msg_id, "msg_type": "execute_request", "session": uuid.uuid4().hex,
-              "username": "student", "version": "5.3", "date": ""}
-    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-               "allow_stdin": False, "stop_on_error": True}
+    out = Output()
+    msg = kernel_message("execute_request", {"code": code, "silent": False, "store_history": True,
+                                             "user_expressions": {}, "allow_stdin": False,
+                                             "stop_on_error": True}, uuid.uuid4().hex)
     start = time.perf_counter()
-    await ws.write_message(json.dumps({"header": header, "parent_header": {}, "metadata": {},
-                                       "content": content, "channel": "shell", "buffers": []}))
-    replied = idle = False
     try:
-        while not (replied and idle):
-            raw = await asyncio.wait_for(ws.read_message(), timeout - (time.perf_counter() - start))
-            if raw is None:
+        await ws.write_message(json.dumps(msg))
+        async for kind, body in cell_messages(ws, msg["header"]["msg_id"], timeout):
+            if kind == "closed" or (kind == "status" and body["execution_state"] in DEAD):
                 out.died = True
                 break
-            if not isinstance(raw, str):
-                continue
-            msg = json.loads(raw)
-            kind, body = msg["msg_type"], msg["content"]
-            if kind == "status" and body.get("execution_state") in ("restarting", "autorestarting", "dead"):
-                out.died = True
-                break
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
             if kind == "stream":
                 out.text += body["text"]
             elif kind == "execute_result":
                 out.text += body["data"].get("text/plain", "")
             elif kind == "error":
                 out.errors.append(f"{body['ename']}: {body['evalue']}")
-            elif kind == "execute_reply":
-                replied = True
-            elif kind == "status" and body.get("execution_state") == "idle":
-                idle = True
+    except TimeoutError:
+        out.errors.append(f"no reply within {timeout} s")
     finally:
         out.seconds = time.perf_counter() - start
         ws.close()

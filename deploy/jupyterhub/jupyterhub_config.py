@@ -48,8 +48,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(HERE))
-MODE = {"lab": "production"}.get(os.environ.get("CH9_HUB_MODE", "production"),
-                                 os.environ.get("CH9_HUB_MODE", "production"))
+MODE = os.environ.get("CH9_HUB_MODE", "production")
 if MODE not in ("production", "test"):
     sys.exit(f"CH9_HUB_MODE must be production or test, not {MODE!r}")
 PRODUCTION = MODE == "production"

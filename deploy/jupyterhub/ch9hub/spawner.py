@@ -70,4 +70,7 @@ class Ch9Spawner(LocalProcessSpawner):
     async def stop(self, now: bool = False) -> None:
         """Stop the server, then every process the student left running (kernels, `setsid` children)."""
         await super().stop(now=now)
-        self.cgroup().kill()
+        try:
+            self.cgroup().remove()
+        except OSError as err:  # a process that would not die keeps its cgroup; the next start reuses it
+            self.log.warning("could not remove the cgroup of %s: %s", self.unix_name, err)
