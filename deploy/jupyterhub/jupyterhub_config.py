@@ -18,8 +18,8 @@ Production mode (the default, ``sudo make hub``; needs root):
 * The working copy ``~/ch9-interpret`` is made on the first start by the server's
   start-up command running as the student (ch9hub/start.py), from the release the
   hub builds in ``$CH9_HUB_STATE/release`` (nbgrader release versions or the
-  student edition: never the answers). The checkout's course/, notebooks/, build/
-  and .git are closed to the students (ch9hub/release.py).
+  student edition: never the answers). The checkout's course/, notebooks/, tests/,
+  build/ and .git are closed to the students (ch9hub/release.py).
 * Culling: kernels idle ``$CH9_HUB_KERNEL_CULL`` s (default 1200) are shut down,
   connected or not; servers idle ``$CH9_HUB_CULL`` s (3600) or older than
   ``$CH9_HUB_MAX_AGE`` s (28800) are stopped (an open tab keeps a server "active").
