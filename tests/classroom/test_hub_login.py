@@ -45,6 +45,8 @@ def visit():
         seen["wrong password"] = alice.log_in("not-her-password")
         seen["log-in"] = alice.log_in("alice-password-1")
         seen["log"] = hub.log()
+        # no server without a log-in: fail now, with the hub's log, rather than time out below
+        assert seen["log-in"] == 302, f"log-in answered {seen['log-in']}:\n{seen['log'][-3000:]}"
         alice.start_server()
         seen["spawned"] = time.monotonic()
         seen["contents"] = alice.server_api("GET", "contents/ch9-interpret")
