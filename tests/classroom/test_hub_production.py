@@ -19,7 +19,6 @@ import os
 import pwd
 import statistics
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +29,8 @@ import hub_root
 from hub_root import CGROUP, LOCAL_ACCOUNT, PREFIX, ROOT, TEACHER_PASSWORD, simulate
 
 from browser import Browser, execute  # noqa: E402 (deploy/jupyterhub, on sys.path via hub_root)
-from ch9hub.start import copy_once  # noqa: E402
+from hub_attacks import (FORK_BOMB, HOG, LEAVE_RACER, RACER, READS, STOP_HOGS, TIMED, alive, cgroups_of,
+                         race_copy_as)
 
 MEMORY, PIDS = 600 * 2**20, 96
 MAX_SLOWDOWN = 2.0  # bob's cell with 16 of mallory's busy processes running, at most (docs/teaching.md 7.2)
@@ -60,122 +60,8 @@ class Student:
         return pwd.getpwnam(PREFIX + self.name)
 
 
-READS = """
-import json, os
-out = {}
-for label, path, how in %r:
-    try:
-        os.listdir(path) if how == "list" else open(path, "rb").read(1)
-        out[label] = "READ"
-    except OSError as err:
-        out[label] = type(err).__name__
-print(json.dumps(out))
-"""
-TIMED = "import time\nt = time.perf_counter()\nsum(range(3 * 10**7))\nprint(time.perf_counter() - t)"
-HOG = """
-import os, time
-hogs = []
-for _ in range(16):
-    pid = os.fork()
-    if pid == 0:
-        if %r:
-            os.setsid()
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            pass
-        os._exit(0)
-    hogs.append(pid)
-print(len(hogs))
-"""
-STOP_HOGS = "import signal\nfor p in hogs: os.kill(p, signal.SIGKILL)\nfor p in hogs: os.waitpid(p, 0)"
-FORK_BOMB = """
-import os, time, resource
-children, error = [], None
-for _ in range(2000):
-    try:
-        pid = os.fork()
-    except OSError as err:
-        error = type(err).__name__
-        break
-    if pid == 0:
-        time.sleep(30)
-        os._exit(0)
-    children.append(pid)
-time.sleep(4)
-for pid in children:
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-print(len(children), error, resource.getrlimit(resource.RLIMIT_NPROC)[0])
-"""
-RACER = """
-import os, time
-home = os.path.expanduser("~")
-end = time.monotonic() + 120
-while time.monotonic() < end:
-    for name in (".ch9-interpret.partial", "ch9-interpret"):
-        path = f"{home}/{name}"
-        try:
-            if os.path.isdir(path) and not os.path.islink(path):  # swap a fresh folder for a link
-                os.rename(path, f"{home}/.moved-{time.monotonic_ns()}")
-            os.symlink(%r, path)
-        except OSError:
-            pass
-"""
-
-
 def _timed(student: Student, n: int = 3) -> float:
     return statistics.median(float(student.cell(TIMED).text) for _ in range(n))
-
-
-def _cgroups_of(uid: int) -> set[str]:
-    """The memory, cpu and pids cgroups (v1; the unified one for v2) of every process of ``uid``."""
-    wanted = {"memory", "cpu", "pids"} if hub_root.limits.cgroup_version() == 1 else {""}
-    found = set()
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and proc.stat().st_uid == uid:
-                for line in (proc / "cgroup").read_text().splitlines():
-                    _, controllers, path = line.split(":", 2)
-                    if wanted & set(controllers.split(",")) or (controllers == "" and "" in wanted):
-                        found.add(path)
-        except OSError:
-            pass
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie that nobody reaped yet does not count)."""
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-
-
-def _race_copy_as(account: pwd.struct_passwd, release: Path, target_dir: str, seconds: float = 4) -> None:
-    """copy_once run over and over AS the student while a second process of theirs swaps in symlinks."""
-    pids = []
-    for role in ("copier", "racer"):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setgid(account.pw_gid)
-                os.setgroups([])
-                os.setuid(account.pw_uid)
-                home, end = Path(account.pw_dir), time.monotonic() + seconds
-                while time.monotonic() < end:
-                    try:
-                        if role == "copier":
-                            copy_once(release, home)
-                            subprocess.run(["rm", "-rf", str(home / "ch9-interpret")], check=False)
-                        else:
-                            exec(RACER.replace("120", "0.05") % target_dir)
-                    except OSError:
-                        pass
-            finally:
-                os._exit(0)
-        pids.append(pid)
-    for pid in pids:
-        os.waitpid(pid, 0)
 
 
 @pytest.fixture(scope="module")
@@ -242,20 +128,17 @@ def attacked(tmp_path_factory):
             seen["squat"] = "started"
         except (RuntimeError, TimeoutError, AssertionError) as err:
             seen["squat"] = str(err)
-        seen["squat processes"] = _cgroups_of(pwd.getpwnam(f"{PREFIX}squat").pw_uid)
+        seen["squat processes"] = cgroups_of(pwd.getpwnam(f"{PREFIX}squat").pw_uid)
 
         # a symlink race on the course copy: links planted, a racer left running, the server restarted
-        racer = mallory.cell(f"import shutil, subprocess, sys, os\nshutil.rmtree(os.path.expanduser('~/ch9-interpret'))\n"
-                             f"p = subprocess.Popen([sys.executable, '-c', {RACER % str(target_dir)!r}], "
-                             f"start_new_session=True)\nprint(p.pid)").text
-        seen["racer"] = int(racer)
+        seen["racer"] = int(mallory.cell(LEAVE_RACER % (RACER % str(target_dir))).text)
         asyncio.run(hub.api("DELETE", "/hub/api/users/mallory/server", hub.admin_token))
         deadline = time.monotonic() + 60
         while "mallory" in hub.server_pids() and time.monotonic() < deadline:
             time.sleep(0.5)
-        seen["racer after stop"] = _alive(seen["racer"])
+        seen["racer after stop"] = alive(seen["racer"])
         mallory.start()
-        _race_copy_as(mallory.account, hub.state / "release" / "ch9-interpret", str(target_dir))
+        race_copy_as(mallory.account, hub.state / "release" / "ch9-interpret", str(target_dir))
         seen["race target"] = sorted((p.name, p.read_bytes(), p.stat().st_uid, p.stat().st_mode & 0o777)
                                      for p in target_dir.iterdir())
 
@@ -265,7 +148,7 @@ def attacked(tmp_path_factory):
             mallory.cell(HOG % setsid)
             time.sleep(1)
             seen[f"hogs, setsid={setsid}"] = _timed(bob)
-            seen[f"hog cgroups, setsid={setsid}"] = _cgroups_of(mallory.account.pw_uid)
+            seen[f"hog cgroups, setsid={setsid}"] = cgroups_of(mallory.account.pw_uid)
             mallory.cell(STOP_HOGS)
         seen["alone after"] = _timed(bob)
 
