@@ -1,8 +1,9 @@
 """The production hub attacked by a student, as root on loopback (see hub_root.py for when it runs).
 
-One hub (`sudo make hub`'s configuration with small limits: 600 MiB and 96
-processes per student) and three students: bob works, mallory attacks, and a
-third signs up under the name of an existing local account. Every attack of
+One hub (`sudo make hub`'s configuration with smaller limits: 1.5 GiB and 96
+processes per student) and three students: bob works (he runs notebook 9.2.2
+first), mallory attacks, and a third signs up under the name of an existing
+local account. Every attack of
 issue 18 is tried and must fail for the attacker: reading another home, the
 gradebook, the teacher's notebooks and the hub's database; taking over an
 existing account; a symlink race on the course copy; a memory hog; a fork bomb;
@@ -32,7 +33,8 @@ from browser import Browser, execute  # noqa: E402 (deploy/jupyterhub, on sys.pa
 from hub_attacks import (FORK_BOMB, HOG, LEAVE_RACER, RACER, READS, STOP_HOGS, TIMED, alive, cgroups_of,
                          race_copy_as)
 
-MEMORY, PIDS = 600 * 2**20, 96
+MEMORY, PIDS = 1536 * 2**20, 96  # room for one notebook 9.2.2 (about 1.1 GiB), not for a hog
+NOTEBOOK = "09_2_2_grad_cam.ipynb"
 MAX_SLOWDOWN = 2.0  # bob's cell with 16 of mallory's busy processes running, at most (docs/teaching.md 7.2)
 ROOT_ONLY = b"root's private file"
 
@@ -87,6 +89,8 @@ def attacked(tmp_path_factory):
         bob, mallory = Student(hub, "bob"), Student(hub, "mallory")
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(Student.start, (bob, mallory)))
+        asyncio.run(simulate.run_notebook(hub, bob.run, NOTEBOOK))  # bob's real work, as himself
+        seen["bob's notebook"] = bob.run
         seen["bob"], seen["mallory"] = bob.account, mallory.account
         seen["home modes"] = {who.name: os.stat(who.account.pw_dir).st_mode & 0o777 for who in (bob, mallory)}
         seen["bob umask"] = bob.cell("import os\nm = os.umask(0); os.umask(m)\nopen('mine.txt', 'w').write('x')\n"
@@ -175,6 +179,13 @@ def attacked(tmp_path_factory):
           f"with mallory's busy loops {seen['hogs, setsid=True']:.3f} s (setsid) / "
           f"{seen['hogs, setsid=False']:.3f} s (no setsid), alone again {seen['alone after']:.3f} s")
     yield seen
+
+
+def test_a_student_runs_a_course_notebook_as_their_own_account(attacked):
+    run = attacked["bob's notebook"]
+    assert run.errors == [] and run.first_picture is not None, run.errors
+    cells = json.loads((ROOT / "notebooks" / NOTEBOOK).read_text())["cells"]
+    assert run.cells == sum(c["cell_type"] == "code" for c in cells)
 
 
 def test_homes_are_private_and_files_are_created_0600(attacked):
