@@ -86,14 +86,16 @@ $(CHP): $(HUB)/package.json $(HUB)/package-lock.json
 	cd $(HUB) && npm ci --no-audit --no-fund --loglevel=error
 	touch $(CHP)
 
-# JupyterHub for a class on this machine, on 127.0.0.1 (HUB_PORT, default 8000).
+# JupyterHub for a class on this machine (as root: one unix account per student, limits,
+# state in /var/lib/ch9-hub), on 127.0.0.1 (HUB_PORT, default 8000; HUB_IP=0.0.0.0 and TLS:
+# docs/teaching.md 7.2). The first start asks for the teacher's password.
 HUB_PORT ?= 8000
+HUB_IP ?= 127.0.0.1
 hub: install hub-install
-	@echo "JupyterHub: http://127.0.0.1:$(HUB_PORT)/"
-	@echo "  teacher: sign up first as 'teacher' at http://127.0.0.1:$(HUB_PORT)/hub/signup"
-	@echo "  students: sign up at /hub/signup; the teacher approves them at /hub/authorize"
-	@echo "  (another teacher name: CH9_HUB_ADMIN=name make hub; see docs/teaching.md)"
-	CH9_HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f $(HUB)/jupyterhub_config.py
+	@test "$$(id -u)" = 0 || { echo "make hub runs the class hub as root: sudo make hub"; exit 1; }
+	@echo "JupyterHub: http://$(HUB_IP):$(HUB_PORT)/  (teacher: $${CH9_HUB_ADMIN:-teacher})"
+	@echo "  students sign up at /hub/signup; the teacher approves them at /hub/authorize"
+	CH9_HUB_IP=$(HUB_IP) CH9_HUB_PORT=$(HUB_PORT) $(BIN)/jupyterhub -f $(HUB)/jupyterhub_config.py
 
 # Offline reveal.js slide decks of every notebook, in build/slides/.
 slides: install

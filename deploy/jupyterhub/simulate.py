@@ -7,7 +7,8 @@ test after changing the hub's configuration::
 
 Everything stays on 127.0.0.1 (free ports), the hub runs in test mode
 (``CH9_HUB_MODE=test``: shared-password log-in and servers as this user,
-test-only), and :class:`Hub` stops the hub, its proxy and every student server
+test-only; :class:`Hub` also starts the production mode for
+tests/classroom/test_hub_production.py), and :class:`Hub` stops the hub, its proxy and every student server
 it started when it exits. Each student's notebook is run through the hub's
 proxy: the Jupyter server REST API starts a session, and the code cells are
 sent over the kernel's websocket (the messages a browser sends), one at a time.
@@ -52,8 +53,9 @@ class Hub:
     """A test-mode hub on free loopback ports; a context manager that always stops it."""
 
     def __init__(self, state: Path, env: dict[str, str] | None = None, cull: int = 3600,
-                 mode: str = "test") -> None:
+                 mode: str = "test", wrapper: list[str] | None = None) -> None:
         self.state = Path(state)
+        self.wrapper = wrapper or []  # e.g. a mount namespace (tests/classroom/hub_root.py)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_token = secrets.token_hex(32)
@@ -66,9 +68,10 @@ class Hub:
 
     def __enter__(self) -> Hub:
         self.state.mkdir(parents=True, exist_ok=True)
-        log = open(self.state / "hub.log", "w")  # noqa: SIM115 (closed with the process)
+        # 0600: in production mode the state folder is readable (the students' release is in it)
+        log = os.fdopen(os.open(self.state / "hub.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")],
+            [*self.wrapper, str(Path(sys.executable).parent / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")],
             cwd=self.state, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -175,7 +178,8 @@ async def start_server(hub: Hub, run: Run, timeout: float = 300) -> None:
     raise TimeoutError(f"{run.name}: server not ready after {timeout} s")
 
 
-def _message(msg_type: str, content: dict, session: str) -> dict:
+def kernel_message(msg_type: str, content: dict, session: str) -> dict:
+    """A Jupyter message for the shell channel, as JupyterLab sends it over the kernel's websocket."""
     header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": session,
               "username": "student", "version": "5.3", "date": ""}
     return {"header": header, "parent_header": {}, "metadata": {}, "content": content,
@@ -202,7 +206,7 @@ async def run_notebook(hub: Hub, run: Run, notebook: str, cell_timeout: float = 
     session = uuid.uuid4().hex
     try:
         for source in cells:
-            msg = _message("execute_request", {"code": source, "silent": False, "store_history": True,
+            msg = kernel_message("execute_request", {"code": source, "silent": False, "store_history": True,
                                                "user_expressions": {}, "allow_stdin": False,
                                                "stop_on_error": True}, session)
             await ws.write_message(json.dumps(msg))
@@ -215,33 +219,46 @@ async def run_notebook(hub: Hub, run: Run, notebook: str, cell_timeout: float = 
         run.done = time.perf_counter()
 
 
-async def _collect(ws, msg_id: str, run: Run, timeout: float) -> None:
-    """Read messages until the cell's execute_reply and idle status; note errors and pictures."""
+DEAD = ("restarting", "autorestarting", "dead")  # the server's status messages for a kernel that died
+
+
+async def cell_messages(ws, msg_id: str, timeout: float):
+    """Yield ``(msg_type, content)`` of one cell's messages until its execute_reply and idle status.
+
+    Also yields the kernel's ``status`` messages in :data:`DEAD` (they have no parent),
+    and ``("closed", {})`` when the websocket closes. Raises TimeoutError.
+    """
     replied = idle = False
     deadline = time.monotonic() + timeout
     while not (replied and idle):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            run.errors.append(f"cell {run.cells}: no reply within {timeout} s")
-            return
-        raw = await asyncio.wait_for(ws.read_message(), left)
+        raw = await asyncio.wait_for(ws.read_message(), max(0.0, deadline - time.monotonic()))
         if raw is None:
-            run.errors.append(f"cell {run.cells}: websocket closed")
+            yield "closed", {}
             return
         if not isinstance(raw, str):
             continue  # binary frames: widget buffers
         msg = json.loads(raw)
-        if msg.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
         kind, content = msg["msg_type"], msg["content"]
-        if kind in ("display_data", "execute_result") and "image/png" in content.get("data", {}):
-            run.first_picture = run.first_picture or time.perf_counter()
-        elif kind == "error":
-            run.errors.append(f"cell {run.cells}: {content['ename']}: {content['evalue']}")
-        elif kind == "execute_reply":
-            replied = True
-        elif kind == "status" and content.get("execution_state") == "idle":
-            idle = True
+        if kind == "status" and content.get("execution_state") in DEAD:
+            yield kind, content
+        elif msg.get("parent_header", {}).get("msg_id") == msg_id:
+            replied |= kind == "execute_reply"
+            idle |= kind == "status" and content.get("execution_state") == "idle"
+            yield kind, content
+
+
+async def _collect(ws, msg_id: str, run: Run, timeout: float) -> None:
+    """Read one cell's messages; note errors and pictures."""
+    try:
+        async for kind, content in cell_messages(ws, msg_id, timeout):
+            if kind == "closed":
+                run.errors.append(f"cell {run.cells}: websocket closed")
+            elif kind in ("display_data", "execute_result") and "image/png" in content.get("data", {}):
+                run.first_picture = run.first_picture or time.perf_counter()
+            elif kind == "error":
+                run.errors.append(f"cell {run.cells}: {content['ename']}: {content['evalue']}")
+    except TimeoutError:
+        run.errors.append(f"cell {run.cells}: no reply within {timeout} s")
 
 
 async def student(hub: Hub, name: str, notebook: str) -> Run:

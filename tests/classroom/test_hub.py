@@ -2,7 +2,9 @@
 
 Loopback only, free ports, the hub in its test mode (shared-password log-in and
 servers as this user: test-only, see deploy/jupyterhub/jupyterhub_config.py),
-stopped with every server it started at the end. Needs configurable-http-proxy
+stopped with every server it started at the end. The production mode (`make hub`:
+log-in, unix accounts, limits, attacks) is tested as root by test_hub_login.py and
+test_hub_production.py. Needs configurable-http-proxy
 from `npm ci` in deploy/jupyterhub (`make hub-install`, part of `make test`).
 """
 
@@ -99,12 +101,3 @@ def test_jupyterlab_speaks_chinese_by_default_and_can_switch(hub_class):
     assert settings["schema"]["properties"]["locale"]["default"] == "zh_CN"
     assert settings["settings"].get("locale", "zh_CN") == "zh_CN"
     assert {"zh_CN", "en"} <= set(probes["language packs"]["data"])
-
-
-def test_the_lab_configuration_starts_with_its_sign_up_page(tmp_path):
-    """The configuration for a real class (NativeAuthenticator, unix accounts) loads and serves."""
-    with simulate.Hub(tmp_path / "lab", mode="lab") as hub:
-        page = asyncio.run(hub.api("GET", "/hub/signup"))
-        users = asyncio.run(hub.api("GET", "/hub/api/users", hub.admin_token))
-    assert page.code == 200 and "password" in str(page.body).lower()
-    assert users.code == 200
