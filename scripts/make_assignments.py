@@ -15,8 +15,9 @@ function, and a later cell that calls a check on it,
   a prediction compared with a measurement, and an explanation in words) becomes
   a manually graded answer worth its points: the teacher reads it in formgrader;
 * a locked, autograded test cell with points follows it; its hidden tests
-  (``### BEGIN HIDDEN TESTS``) call ``helpers.grading.grade``, which runs the
-  same check on fresh random inputs and rejects borrowed answers.
+  (``### BEGIN HIDDEN TESTS``) call ``grader.grade``, which runs the exercise
+  on fresh random inputs against the grader-only reference and rejects answers
+  that run a reference or the library's own implementation.
 
 New exercises written in the same form are picked up without changing this script.
 
@@ -191,8 +192,8 @@ def test_source(ex: Exercise) -> str:
         "# 请不要删除或修改这个单元格。",
         f'assert callable({ex.name}), "{ex.name} 应该是一个函数"',
         "### BEGIN HIDDEN TESTS",
-        "from helpers import grading",
-        f'grading.grade("{ex.check}", "{ex.name}", globals())',
+        "from grader import grade",
+        f'grade("{ex.check}", "{ex.name}", globals())',
         "### END HIDDEN TESTS",
     ])
 
