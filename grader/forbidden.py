@@ -76,8 +76,11 @@ def compiled_at_run_time(filename: str) -> bool:
 
 
 def fingerprint(code: types.CodeType) -> tuple:
-    """What a copy of ``code`` keeps whatever its file and names: instructions, names, constants."""
-    consts = tuple("<code>" if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
+    """What a copy of ``code`` keeps whatever its file, local names and docstring:
+    instructions, global and attribute names, constants."""
+    consts = code.co_consts[1:] if code.co_consts[:1] and isinstance(code.co_consts[0], str) \
+        else code.co_consts  # a docstring is not code
+    consts = tuple("<code>" if isinstance(c, types.CodeType) else repr(c) for c in consts)
     return code.co_code, code.co_names, consts, code.co_argcount
 
 

@@ -44,6 +44,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the grader-only package, for its leak check
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 POINTS = 1  # per exercise; a solution cell may set metadata {"points": n}
 
@@ -275,7 +277,13 @@ def write_sources(course: Path, notebooks: list[Path], exercises_only: bool = Fa
 
 
 def release(course: Path, ids: list[str]) -> None:
-    """``nbgrader generate_assignment`` for each id, in one process, with the course's config."""
+    """``nbgrader generate_assignment`` for each id, in one process, with the course's config.
+
+    Raises:
+        RuntimeError: nbgrader failed, or ``helpers/`` or a release holds a reference answer.
+    """
+    from grader.leaks import assert_no_references
+
     # nbgrader runs its `alembic` command from PATH
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     from nbgrader.apps import NbGraderAPI
@@ -291,6 +299,7 @@ def release(course: Path, ids: list[str]) -> None:
         if not result["success"]:
             raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n"
                                f"{result['error']}\n{result['log']}")
+    assert_no_references(course / "release" / a / f"{a}.ipynb" for a in ids)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ LAYER = {
     "attribution_base": 3, "occlusion": 3.1, "integrated": 3.1, "attribution": 3.3,
     "baselines": 3, "faithfulness": 3.1, "localization": 3, "sanity": 3,
     "textdata": 3, "textmodels": 4, "text": 5, "attn_trust": 5,
-    "viz": 6, "textviz": 7, "widgets": 8, "exercises": 8, "grading": 9,
+    "viz": 6, "textviz": 7, "widgets": 8, "exercises": 8,
 }
 
 
