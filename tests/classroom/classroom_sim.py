@@ -131,6 +131,12 @@ def callable_object(item: Item) -> str:
             f"{item.name} = _Solver()\n")
 
 
+def builtin_callback(item: Item) -> str:  # a C builtin (map) calls the reference back
+    return (f"from {REF} import REFERENCES\n\n\n"
+            f"def {item.name}(*args):\n"
+            f"    return next(map(REFERENCES['{item.check}'], *[[a] for a in args]))\n")
+
+
 def copied_code(item: Item) -> str:  # the reference's code object in a new function
     return (f"import types\nimport {REF} as _R\n\n"
             f"{item.name} = types.FunctionType(_R.{item.reference_name()}.__code__, vars(_R))\n")
@@ -236,7 +242,7 @@ def peek_expected(item: Item) -> str:  # reads the expected value from the calle
 
 GAMING = [alias_reference, wrap_reference, dict_reference, attribute_reference, eval_reference,
           sys_modules_reference, importlib_reference, gc_reference, partial_reference,
-          lambda_reference, callable_object, copied_code, exec_source, profiler_off,
+          lambda_reference, callable_object, builtin_callback, copied_code, exec_source, profiler_off,
           thread_reference, subprocess_reference, library_implementation, print_tick, constant,
           input_unchanged, patch_check, patch_library, always_equal, peek_expected]
 """Every way of not doing the work that the grader must turn into 0 points."""
