@@ -75,6 +75,11 @@ def compiled_at_run_time(filename: str) -> bool:
     return not (_CELL.search(filename) or filename.startswith("<frozen ") or os.path.isfile(filename))
 
 
+def qualname(code: types.CodeType) -> str:
+    """The code's qualified name (``co_qualname``, Python 3.11+; its plain name before)."""
+    return getattr(code, "co_qualname", code.co_name)
+
+
 def fingerprint(code: types.CodeType) -> tuple:
     """What a copy of ``code`` keeps whatever its file, local names and docstring:
     instructions, global and attribute names, constants."""
@@ -117,11 +122,11 @@ class Forbidden:
     def why(self, code: types.CodeType) -> str | None:
         """A readable name of the forbidden function ``code`` belongs to, or None."""
         where = place(code.co_filename)
-        if where is not None and (where, code.co_qualname) in self.places:
-            return f"{where.removesuffix('.py').replace('/', '.')}.{code.co_qualname}"
+        if where is not None and (where, qualname(code)) in self.places:
+            return f"{where.removesuffix('.py').replace('/', '.')}.{qualname(code)}"
         if where is None and len(code.co_code) >= self.small and \
                 compiled_at_run_time(code.co_filename) and fingerprint(code) in self.prints:
-            return f"{code.co_qualname}（与参考答案或库函数的字节码相同的副本）"
+            return f"{qualname(code)}（与参考答案或库函数的字节码相同的副本）"
         return None
 
 
@@ -133,15 +138,15 @@ def _selected(check: str) -> Iterator[tuple[str, types.CodeType]]:
         relative = f"helpers/exercises/{path.name}"
         inputs = _class_names(relative)  # the toy networks: their methods are the inputs' own
         yield from ((relative, c) for c in _compiled(relative)
-                    if c.co_qualname.split(".")[0] not in inputs)
-    for files, qualname in LIBRARY.get(check, ()):
+                    if qualname(c).split(".")[0] not in inputs)
+    for files, name in LIBRARY.get(check, ()):
         relative = next((f"helpers/{f}" for f in files if (ROOT / "helpers" / f).is_file()), None)
         if relative is None:
             raise FileNotFoundError(f"none of {files} in helpers/ (forbidden.LIBRARY of {check})")
-        found = [c for c in _compiled(relative) if qualname == "*" or c.co_qualname == qualname
-                 or c.co_qualname.startswith(f"{qualname}.<locals>.")]
+        found = [c for c in _compiled(relative) if name == "*" or qualname(c) == name
+                 or qualname(c).startswith(f"{name}.<locals>.")]
         if not found:
-            raise LookupError(f"{qualname} not in {relative} (forbidden.LIBRARY of {check})")
+            raise LookupError(f"{name} not in {relative} (forbidden.LIBRARY of {check})")
         yield from ((relative, c) for c in found)
 
 
@@ -149,5 +154,5 @@ def _selected(check: str) -> Iterator[tuple[str, types.CodeType]]:
 def forbidden(check: str) -> Forbidden:
     """What the answer to ``check`` (e.g. ``"cam.check_gradcam_map"``) may not run."""
     chosen = list(_selected(check))
-    return Forbidden(frozenset((rel, c.co_qualname) for rel, c in chosen),
+    return Forbidden(frozenset((rel, qualname(c)) for rel, c in chosen),
                      frozenset(fingerprint(c) for _, c in chosen))

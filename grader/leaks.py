@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from .forbidden import ROOT, _codes, fingerprint
+from .forbidden import ROOT, _codes, fingerprint, qualname
 
 _IMPORTS_GRADER = re.compile(r"^\s*(from|import)\s+grader\b", re.MULTILINE)
 
@@ -24,8 +24,8 @@ _IMPORTS_GRADER = re.compile(r"^\s*(from|import)\s+grader\b", re.MULTILINE)
 def _reference_prints() -> dict[tuple, str]:
     path = ROOT / "grader" / "references.py"
     module = compile(path.read_text(encoding="utf-8"), str(path), "exec")
-    return {fingerprint(c): c.co_qualname for c in _codes(module)
-            if c is not module and "<" not in c.co_qualname}  # whole references, not comprehensions
+    return {fingerprint(c): qualname(c) for c in _codes(module)
+            if c is not module and "<" not in qualname(c)}  # whole references, not comprehensions
 
 
 def leaks_in_source(source: str, label: str) -> list[str]:
@@ -45,7 +45,7 @@ def leaks_in_source(source: str, label: str) -> list[str]:
     prints = _reference_prints()
     for code in _codes(module):
         if code is not module and fingerprint(code) in prints:
-            found.append(f"{label}: {code.co_qualname} is the code of {prints[fingerprint(code)]}")
+            found.append(f"{label}: {qualname(code)} is the code of {prints[fingerprint(code)]}")
     found += [f"{label}: defines {n.name}" for n in ast.walk(tree)
               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("ref_")]
     return found

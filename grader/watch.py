@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .forbidden import Forbidden, _CELL, compiled_at_run_time
+from .forbidden import _CELL, Forbidden, compiled_at_run_time, qualname
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,11 +143,16 @@ def _untrusted_code(value: Any) -> bool:
         else:
             break
     if isinstance(value, types.FunctionType):
-        filename = value.__code__.co_filename
-        if filename.startswith("<frozen "):  # the standard library's frozen modules
-            return False
-        return not (os.path.isfile(filename) and str(Path(filename).resolve()).startswith(_TRUSTED))
+        return not _trusted_file(value.__code__.co_filename)
     return False
+
+
+@functools.lru_cache(maxsize=8192)
+def _trusted_file(filename: str) -> bool:
+    """A file of the interpreter, its site-packages, helpers or grader (frozen stdlib included)."""
+    if filename.startswith("<frozen "):
+        return True
+    return os.path.isfile(filename) and str(Path(filename).resolve()).startswith(_TRUSTED)
 
 
 _RELIED_ON = {sys: ("getprofile", "setprofile", "settrace", "_current_frames"),
@@ -178,7 +183,7 @@ def foreign_threads() -> list[str]:
     for ident, frame in sys._current_frames().items():
         while ident != me and frame is not None:
             if _CELL.search(frame.f_code.co_filename) or compiled_at_run_time(frame.f_code.co_filename):
-                found.append(f"thread {ident}: {frame.f_code.co_qualname}")
+                found.append(f"thread {ident}: {qualname(frame.f_code)}")
                 break
             frame = frame.f_back
     return found

