@@ -149,10 +149,10 @@ def exec_source(item: Item) -> str:  # the reference compiled again from its fil
             f"def {item.name}(*args):\n    return _mine(*args)\n")
 
 
-def profiler_off(item: Item) -> str:
-    return (f"import sys\nimport {REF}\n\n\n"
+def profiler_off(item: Item) -> str:  # turns the grader's profiler off, then calls the reference
+    return ("import importlib\nimport sys\n\n\n"
             f"def {item.name}(*args):\n    getattr(sys, 'set' + 'profile')(None)  # unseen by a static look\n"
-            f"    return {REF}.{item.reference_name()}(*args)\n")
+            f"    return getattr(importlib.import_module('{REF}'), '{item.reference_name()}')(*args)\n")
 
 
 def thread_reference(item: Item) -> str:  # a worker thread started before the grading
