@@ -42,7 +42,9 @@ def install(prefix: str) -> Path:
     spec = {"argv": [sys.executable, str(Path(__file__).resolve()), "-f", "{connection_file}"],
             "display_name": "Python (ch9-interpret, grader)", "language": "python",
             "interrupt_mode": "message",  # the kernel runs in a child PID namespace
-            "env": {"CH9_MODEL_SOURCE": "bundled", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}}
+            # the project root: the hidden tests import the grader-only package ``grader``
+            "env": {"CH9_MODEL_SOURCE": "bundled", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                    "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}}
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
     return folder
 

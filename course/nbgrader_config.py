@@ -13,6 +13,11 @@ from jupyter_client.kernelspec import KernelSpecManager
 c = get_config()  # noqa: F821 (provided by traitlets)
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+
+# The hidden tests import the grader-only package grader/ (references, grading by what runs),
+# which is not installed: kernels started by nbgrader find it in the project root above course/.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (os.path.dirname(c.CourseDirectory.root), os.environ.get("PYTHONPATH")) if p)
 c.CourseDirectory.course_id = "ch9-interpret"
 
 # The release version gets the same stub as the student edition (scripts/make_student.py),

@@ -563,8 +563,8 @@ print(explorer.describe())
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# 每个练习写一个函数，下一个单元格会用**随机生成的新输入**把你的函数和参考实现比较，立即给出 ✓ 或 ✗ 和提示；
-# 通过以后，再把你的函数用到本节的模型上。
+# 每个练习写一个函数，下一个单元格用几组随机生成的**公开测试输入**（每次都是同一组）检查它，立即给出 ✓ 或 ✗ 和提示；
+# 评分时换成新的随机输入。通过以后，再把你的函数用到本节的模型上。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 1：`showImg` 的数值部分
@@ -594,7 +594,7 @@ if exercises.layers.check_showimg_normalize(showimg_normalize):
 # ### 练习 2：第一个输出 14×14 的层
 #
 # 给定每层的名字和输出形状 `[(name, (N, C, h, w)), ...]`，返回第一个满足 h = w = `size` 的层名；没有这样的层就返回 `None`。
-# 检查函数除了随机生成的形状，还会用当前模型真实的各层形状来考你（答案由模型算出，不是存好的）。
+# 检查函数除了随机生成的形状，还会用当前模型真实的各层形状来考你（检验你选的层是 14×14、它前面没有，不用存好的答案）。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def first_layer_of_size(shapes: list, size: int) -> str | None:

@@ -547,8 +547,8 @@ if exercises.cam.check_second_class_cam(second_class_cam):
 # ### 练习 3：教材本该挂钩子的层
 #
 # 写出 `find_cam_layer(model, x, candidates)`：`candidates` 是若干 `(名字, 模块)`，返回其中**输出被全局平均池化后正好送进全连接层**的那一层的名字
-# （就像勘误 3 里那样用数字判断，不要凭层名猜）。检查函数先在随机生成的小残差网络上测试（每次结构不同、答案由模型算出），
-# 再在当前模型的最后 4 层上测试。
+# （就像勘误 3 里那样用数字判断，不要凭层名猜）。检查函数先在随机生成的小残差网络上测试（三种结构，答案各不相同；评分时换新的网络），
+# 再在当前模型的最后 4 层上检验你选的层满足 GAP 恒等式。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def find_cam_layer(model: nn.Module, x: torch.Tensor, candidates: list) -> str:

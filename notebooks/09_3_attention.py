@@ -400,7 +400,7 @@ Image(widgets.to_png(textviz.model_view(attn_zh, tokens_zh, cell=96, vmax=None))
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# 每个练习写一个函数，运行下面的检查单元格：检查函数用**每次随机生成的新输入**与参考答案比较，给出 ✓ 或 ✗ 和提示。
+# 每个练习写一个函数，运行下面的检查单元格：检查函数用几组随机生成的**公开测试输入**（每次都是同一组）与存好的答案比较，给出 ✓ 或 ✗ 和提示；评分时换成新的随机输入。
 #
 # ### 练习 1：带掩码的 softmax
 #
@@ -447,7 +447,7 @@ if exercises.attention.check_next_token_head(next_token_head):
 # ### 练习 3：分类器的注意力最偏向哪个词
 #
 # 写出 `favoured_word(model, vocab, words)`：用 `textdata.make_batch` 把分好的词变成张量，送进 AttnGRU 分类器（返回 `(logits, weights)`），
-# 返回注意力权重最大的词。检查时用的是随机初始化的小模型，每次都不一样。
+# 返回注意力权重最大的词。检查时用的是随机初始化的小模型（评分时每次都换新的）。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def favoured_word(model: torch.nn.Module, vocab: textdata.Vocab, words: list[str]) -> str:

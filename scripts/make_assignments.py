@@ -15,8 +15,9 @@ function, and a later cell that calls a check on it,
   a prediction compared with a measurement, and an explanation in words) becomes
   a manually graded answer worth its points: the teacher reads it in formgrader;
 * a locked, autograded test cell with points follows it; its hidden tests
-  (``### BEGIN HIDDEN TESTS``) call ``helpers.grading.grade``, which runs the
-  same check on fresh random inputs and rejects borrowed answers.
+  (``### BEGIN HIDDEN TESTS``) call ``grader.grade``, which runs the exercise
+  on fresh random inputs against the grader-only reference and rejects answers
+  that run a reference or the library's own implementation.
 
 New exercises written in the same form are picked up without changing this script.
 
@@ -43,6 +44,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the grader-only package, for its leak check
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 POINTS = 1  # per exercise; a solution cell may set metadata {"points": n}
 
@@ -191,8 +194,8 @@ def test_source(ex: Exercise) -> str:
         "# 请不要删除或修改这个单元格。",
         f'assert callable({ex.name}), "{ex.name} 应该是一个函数"',
         "### BEGIN HIDDEN TESTS",
-        "from helpers import grading",
-        f'grading.grade("{ex.check}", "{ex.name}", globals())',
+        "from grader import grade",
+        f'grade("{ex.check}", "{ex.name}", globals())',
         "### END HIDDEN TESTS",
     ])
 
@@ -274,7 +277,13 @@ def write_sources(course: Path, notebooks: list[Path], exercises_only: bool = Fa
 
 
 def release(course: Path, ids: list[str]) -> None:
-    """``nbgrader generate_assignment`` for each id, in one process, with the course's config."""
+    """``nbgrader generate_assignment`` for each id, in one process, with the course's config.
+
+    Raises:
+        RuntimeError: nbgrader failed, or ``helpers/`` or a release holds a reference answer.
+    """
+    from grader.leaks import assert_no_references
+
     # nbgrader runs its `alembic` command from PATH
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     from nbgrader.apps import NbGraderAPI
@@ -290,6 +299,7 @@ def release(course: Path, ids: list[str]) -> None:
         if not result["success"]:
             raise RuntimeError(f"nbgrader generate_assignment {assignment} failed:\n"
                                f"{result['error']}\n{result['log']}")
+    assert_no_references(course / "release" / a / f"{a}.ipynb" for a in ids)
 
 
 def main(argv: list[str] | None = None) -> int:

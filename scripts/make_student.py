@@ -5,6 +5,9 @@ The notebooks in ``notebooks/`` are the teacher edition. Every cell tagged
 each signature and docstring and replaces the body with a stub that raises
 ``NotImplementedError``, so the check cell after it answers "not done yet".
 Outputs of solution and check cells are cleared (they would show the answers).
+The build fails when the student package (``helpers/``) or an edition's code
+cells hold a reference answer (``grader.leaks``): the references belong to the
+grader-only package ``grader/``.
 
 Usage: python scripts/make_student.py [--out build/student]
 """
@@ -20,6 +23,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the grader-only package, for its leak check
 STUB = 'raise NotImplementedError("练习：请在这里写出你的代码")'
 
 
@@ -76,7 +81,13 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def build(out_dir: Path, notebooks: list[Path]) -> list[Path]:
-    """Write the student edition of ``notebooks`` into ``out_dir``; returns the new paths."""
+    """Write the student edition of ``notebooks`` into ``out_dir``; returns the new paths.
+
+    Raises:
+        RuntimeError: ``helpers/`` or a written notebook holds a reference answer.
+    """
+    from grader.leaks import assert_no_references
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
@@ -84,6 +95,7 @@ def build(out_dir: Path, notebooks: list[Path]) -> list[Path]:
         target = out_dir / path.name
         nbformat.write(student_notebook(nb), target)
         written.append(target)
+    assert_no_references(written)
     return written
 
 

@@ -32,7 +32,6 @@ ALLOWED: dict[str, set[str]] = {
     "draw": CORE | {"models", "text"},  # draws numbers; never computes a method, knows no UI
     "widgets": CORE | {"models", "toy", "cam", "attribution", "text", "trust", "draw"},
     "exercises": CORE | {"models", "toy", "cam", "attribution", "text", "trust", "draw"},
-    "grading": set(),  # loads a fresh copy of exercises from disk, never imports ours statically
 }
 """Unit -> the units it may import. Nothing imports ``widgets``, ``exercises`` or ``grading``."""
 

@@ -9,6 +9,7 @@ import torch
 
 from helpers.text import models as tm
 from check_helpers import assert_rejects, run
+from grader import references as refs
 from helpers.exercises import attention as ex
 
 
@@ -32,7 +33,7 @@ def test_masked_softmax(capsys):
 def test_masked_softmax_inputs_have_padding_and_rows_sum_to_one():
     scores, mask = ex._scores_mask(np.random.default_rng(0))
     assert (~mask).any() and mask.any(-1).all()
-    w = ex.ref_masked_softmax(scores, mask)
+    w = refs.ref_masked_softmax(scores, mask)
     torch.testing.assert_close(w.sum(-1), torch.ones(len(w)))
     assert (w[~mask] == 0).all()
 
@@ -60,7 +61,7 @@ def test_next_token_head(capsys):
 def test_next_token_head_answer_is_computed_and_changes():
     make = ex._planted_heads()
     rng = np.random.default_rng(1)
-    answers = [ex.ref_next_token_head(*make(rng)) for _ in range(3)]
+    answers = [refs.ref_next_token_head(*make(rng)) for _ in range(3)]
     assert len(set(answers)) == 3
     attn, layer = make(rng)
     torch.testing.assert_close(attn.sum(-1), torch.ones(attn.shape[:-1]))
@@ -96,7 +97,7 @@ def test_favoured_word_is_not_always_at_the_same_place():
     places = set()
     for _ in range(6):
         model, vocab, words = ex._classifier_sentence(rng)
-        places.add(words.index(ex.ref_favoured_word(model, vocab, words)))
+        places.add(words.index(refs.ref_favoured_word(model, vocab, words)))
     assert len(places) >= 3
 
 

@@ -1,16 +1,16 @@
 """Checks for the exercises (练习) of notebooks/09_3_attention.
 
-Each check draws fresh random inputs (scores with padding, attention tensors
-with planted heads, small random attention classifiers), computes the answer
-with a reference implementation, and compares. Nothing is stored: the answer
-that a planted structure implies changes from trial to trial.
+Each check runs the student's function on random inputs drawn from a fixed
+seed (scores with padding, attention tensors with planted heads, small random
+attention classifiers) and compares with the stored answers; the grader
+(``grader/``) draws new ones, where the answer a planted structure implies
+changes from trial to trial.
 
 Introduced in notebooks/09_3_attention.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import partial
 
@@ -19,19 +19,10 @@ import torch
 
 from ..text import data as td
 from ..text import models as tm
-from .core import cycle, run_check
+from .core import cycle, exercise, run_check
 
 
 # ------------------------------------------------------------ masked softmax ---
-
-
-def ref_masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Attention weights from raw scores; padding (mask False) gets weight 0.
-
-    Shapes:
-        scores: (N, T) float, mask: (N, T) bool -> weights: (N, T), rows sum to 1.
-    """
-    return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
 
 
 def _scores_mask(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,24 +35,22 @@ def _scores_mask(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     return scores, mask  # padding scores are large, so forgetting the mask shows
 
 
+MASKED_SOFTMAX = exercise(
+    "attention.check_masked_softmax", "带掩码的 softmax", lambda: _scores_mask,
+    hint="先用 scores.masked_fill(~mask, float('-inf')) 把填充位置设成负无穷，"
+         "再在最后一维上做 softmax；每行权重之和为 1。")
+
+
 def check_masked_softmax(student: Callable | None) -> bool:
-    """练习：把原始打分变成注意力权重（softmax），填充位置（mask 为 False）的权重必须为 0。"""
-    return run_check("带掩码的 softmax", student, ref_masked_softmax, _scores_mask,
-                     hint="先用 scores.masked_fill(~mask, float('-inf')) 把填充位置设成负无穷，"
-                          "再在最后一维上做 softmax；每行权重之和为 1。")
+    """练习：把原始打分变成注意力权重（softmax），填充位置（mask 为 False）的权重必须为 0。
+
+    Shapes:
+        scores: (N, T) float, mask: (N, T) bool -> weights: (N, T), rows sum to 1.
+    """
+    return run_check(MASKED_SOFTMAX, student)
 
 
 # ------------------------------------------------------------ next-token head ---
-
-
-def ref_next_token_head(attn: torch.Tensor, layer: int) -> int:
-    """The head of ``layer`` whose mean attention from token i to token i+1 is largest.
-
-    Shapes:
-        attn: (layers, heads, T, T).
-    """
-    nxt = attn[layer].diagonal(offset=1, dim1=-2, dim2=-1)  # (heads, T-1): a[h, i, i+1]
-    return int(nxt.mean(dim=-1).argmax())
 
 
 def _planted_heads() -> Callable[[np.random.Generator], tuple[torch.Tensor, int]]:
@@ -94,22 +83,22 @@ def _planted_heads() -> Callable[[np.random.Generator], tuple[torch.Tensor, int]
     return cycle(*(partial(make, which) for which in ("last", "first", "random")))
 
 
+NEXT_TOKEN_HEAD = exercise(
+    "attention.check_next_token_head", "最关注下一个词元的头", _planted_heads,
+    hint="取 attn[layer]（形状 (heads, T, T)），每个头取第 i 行第 i+1 列的权重"
+         "（attn[layer].diagonal(offset=1, dim1=-2, dim2=-1)），按头求平均后取最大者的下标。")
+
+
 def check_next_token_head(student: Callable | None) -> bool:
-    """练习：在给定的层里，找出“最关注下一个词元”的注意力头（平均 a[i, i+1] 最大的头）。"""
-    return run_check("最关注下一个词元的头", student, ref_next_token_head, _planted_heads(),
-                     hint="取 attn[layer]（形状 (heads, T, T)），每个头取第 i 行第 i+1 列的权重"
-                          "（attn[layer].diagonal(offset=1, dim1=-2, dim2=-1)），按头求平均后取最大者的下标。")
+    """练习：在给定的层里，找出“最关注下一个词元”的注意力头（平均 a[i, i+1] 最大的头）。
+
+    Shapes:
+        attn: (layers, heads, T, T) -> a head index.
+    """
+    return run_check(NEXT_TOKEN_HEAD, student)
 
 
 # ------------------------------------------------------------ favoured word ---
-
-
-def ref_favoured_word(model: tm.AttnGRUClassifier, vocab: td.Vocab, words: list[str]) -> str:
-    """The word to which the classifier's attention pooling gives the largest weight."""
-    ids, mask = td.make_batch([words], vocab, add_cls=False)  # (1, T)
-    with torch.no_grad():
-        _, weights = model(ids, mask)  # (1, T)
-    return words[int(weights[0].argmax())]
 
 
 def _classifier_sentence(rng: np.random.Generator) -> tuple:
@@ -123,27 +112,18 @@ def _classifier_sentence(rng: np.random.Generator) -> tuple:
     return model, vocab, words
 
 
+FAVOURED_WORD = exercise(
+    "attention.check_favoured_word", "注意力最偏向的词", lambda: _classifier_sentence,
+    hint="用 textmodels.make_batch([words], vocab, add_cls=False) 得到 ids 和 mask，"
+         "model(ids, mask) 返回 (logits, weights)，weights[0] 最大处对应的词就是答案。")
+
+
 def check_favoured_word(student: Callable | None) -> bool:
     """练习：对随机初始化的小注意力分类器，求它的注意力最偏向句中哪个词。"""
-    return run_check("注意力最偏向的词", student, ref_favoured_word, _classifier_sentence,
-                     hint="用 textmodels.make_batch([words], vocab, add_cls=False) 得到 ids 和 mask，"
-                          "model(ids, mask) 返回 (logits, weights)，weights[0] 最大处对应的词就是答案。")
+    return run_check(FAVOURED_WORD, student)
 
 
 # ------------------------------------------------------------ scaled dot-product ---
-
-
-def ref_attention_probs(q: torch.Tensor, k: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """Multi-head ``softmax(Q_h K_h^T / sqrt(d_head))``; head h uses columns h*d_head..(h+1)*d_head.
-
-    Shapes:
-        q, k: (T, D) with D = n_heads * d_head -> probs: (n_heads, T, T).
-    """
-    t, d = q.shape
-    d_head = d // n_heads
-    qh = q.view(t, n_heads, d_head).transpose(0, 1)  # (heads, T, d_head)
-    kh = k.view(t, n_heads, d_head).transpose(0, 1)  # (heads, T, d_head)
-    return (qh @ kh.transpose(-1, -2) / math.sqrt(d_head)).softmax(dim=-1)
 
 
 def _qk(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -154,8 +134,16 @@ def _qk(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
     return q, k, n_heads
 
 
+ATTENTION_PROBS = exercise(
+    "attention.check_attention_probs", "多头注意力权重", lambda: _qk,
+    hint="d_head = D // n_heads；把 q、k 变成 (n_heads, T, d_head)（view 再 transpose），"
+         "再算 q @ k^T / sqrt(d_head)，最后在最后一维做 softmax。")
+
+
 def check_attention_probs(student: Callable | None) -> bool:
-    """练习：由 Q、K 算出多头自注意力的权重 softmax(Q_h K_h^T / sqrt(d_head))。"""
-    return run_check("多头注意力权重", student, ref_attention_probs, _qk,
-                     hint="d_head = D // n_heads；把 q、k 变成 (n_heads, T, d_head)（view 再 transpose），"
-                          "再算 q @ k^T / sqrt(d_head)，最后在最后一维做 softmax。")
+    """练习：由 Q、K 算出多头自注意力的权重 softmax(Q_h K_h^T / sqrt(d_head))。
+
+    Shapes:
+        q, k: (T, D) with D = n_heads * d_head -> (n_heads, T, T).
+    """
+    return run_check(ATTENTION_PROBS, student)

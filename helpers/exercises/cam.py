@@ -1,23 +1,25 @@
 """Checks for the exercises (练习) of notebooks 09_2_1_cam and 09_2_2_grad_cam.
 
-Each check draws fresh random inputs (random feature maps, random small
-networks), computes the answer with a reference implementation, and compares.
-Facts about a model (which layer feeds the pooling) are computed from the model.
+Each check runs the student's function on a few random inputs drawn from a
+fixed seed (random feature maps, random small networks) and compares with the
+stored answers; the grader (``grader/``) draws new ones. On the notebook's own
+model, the layer that feeds the pooling is checked by the GAP identity
+``fc(mean(A)) == logits``, which needs no stored answer.
 
 Introduced in notebooks/09_2_1_cam and notebooks/09_2_2_grad_cam.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..hooks import Capture, count_hooks
-from .core import cycle, run_check
+from .core import cycle, exercise, judge, run_check
 
 
 def _acts_weight(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -27,23 +29,18 @@ def _acts_weight(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, 
     return acts, weight, int(rng.integers(k))
 
 
-def ref_cam_from_weights(acts: torch.Tensor, fc_weight: torch.Tensor,
-                         class_idx: int) -> torch.Tensor:
-    """CAM before ReLU: ``sum_k W[c, k] A^k``. Shapes: acts (1, C, h, w) -> (h, w)."""
-    return torch.einsum("k,khw->hw", fc_weight[class_idx], acts[0])
+CAM_FROM_WEIGHTS = exercise(
+    "cam.check_cam_from_weights", "CAM 的加权求和", lambda: _acts_weight,
+    hint="取出 fc_weight[class_idx]（长度 C），与 acts[0] 的每个通道相乘后按通道求和，结果形状 (h, w)。")
 
 
 def check_cam_from_weights(student: Callable | None) -> bool:
-    """练习：用全连接层的权重给通道加权求和，得到 CAM。"""
-    return run_check("CAM 的加权求和", student, ref_cam_from_weights, _acts_weight,
-                     hint="取出 fc_weight[class_idx]（长度 C），与 acts[0] 的每个通道相乘后按通道求和，结果形状 (h, w)。")
+    """练习：用全连接层的权重给通道加权求和，得到 CAM（M = Σ_k W[c, k] A^k，不做 ReLU）。
 
-
-def ref_second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor,
-                         logits: torch.Tensor) -> torch.Tensor:
-    """CAM (before ReLU) of the class with the second-highest score. Shapes: -> (h, w)."""
-    second = int(logits[0].topk(2).indices[1])
-    return ref_cam_from_weights(acts, fc_weight, second)
+    Shapes:
+        acts: (1, C, h, w), fc_weight: (classes, C) -> (h, w).
+    """
+    return run_check(CAM_FROM_WEIGHTS, student)
 
 
 def _second_inputs(rng: np.random.Generator):
@@ -52,10 +49,18 @@ def _second_inputs(rng: np.random.Generator):
     return acts, weight, logits
 
 
+SECOND_CLASS_CAM = exercise(
+    "cam.check_second_class_cam", "第二名类别的 CAM", lambda: _second_inputs,
+    hint="先用 logits[0].topk(2) 找到得分第二高的类别下标，再对它做加权求和。")
+
+
 def check_second_class_cam(student: Callable | None) -> bool:
-    """练习：解释另一个类别——得分第二高的类别的 CAM。"""
-    return run_check("第二名类别的 CAM", student, ref_second_class_cam, _second_inputs,
-                     hint="先用 logits[0].topk(2) 找到得分第二高的类别下标，再对它做加权求和。")
+    """练习：解释另一个类别——得分第二高的类别的 CAM（不做 ReLU）。
+
+    Shapes:
+        acts: (1, C, h, w), fc_weight: (classes, C), logits: (1, classes) -> (h, w).
+    """
+    return run_check(SECOND_CLASS_CAM, student)
 
 
 class _Block(nn.Module):
@@ -88,18 +93,20 @@ class _ToyNet(nn.Module):
         return self.fc(torch.flatten(self.pool(self.head(self.block(self.stem(x)))), 1))
 
 
-def ref_find_cam_layer(model: nn.Module, x: torch.Tensor,
-                       candidates: list[tuple[str, nn.Module]]) -> str:
-    """Name of the candidate whose output, averaged over (h, w), is exactly what the fc reads."""
+def feeds_pooling(model: nn.Module, x: torch.Tensor, layer: nn.Module) -> bool:
+    """The GAP identity: ``fc(mean over (h, w) of layer's output) == logits``.
+
+    A property of a proposed answer, not a way to find it: it checks one layer.
+
+    Shapes:
+        x: (1, 3, H, W); the layer's output (1, C, h, w).
+    """
     fc = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-    with torch.no_grad(), Capture(candidates) as cap:
+    with torch.no_grad(), Capture({"A": layer}) as cap:
         logits = model(x)  # (1, classes)
-    for name, _ in candidates:
-        a = cap.acts[name]  # (1, C, h, w)
-        if a.ndim == 4 and a.shape[1] == fc.in_features:
-            if torch.allclose(fc(a.mean(dim=(2, 3))), logits, atol=1e-4, rtol=1e-4):
-                return name
-    raise ValueError("no candidate feeds the pooling")
+    a = cap.acts["A"]  # (1, C, h, w)
+    return a.ndim == 4 and a.shape[1] == fc.in_features and \
+        torch.allclose(fc(a.mean(dim=(2, 3))), logits, atol=1e-4, rtol=1e-4)
 
 
 def _toy_inputs(head: str, place: int, rng: np.random.Generator) -> tuple:
@@ -125,32 +132,36 @@ def _toy_inputs(head: str, place: int, rng: np.random.Generator) -> tuple:
 TOY_TRIALS = (("none", 0), ("conv", -1), ("bn", 1))
 
 
+FIND_CAM_LAYER = exercise(
+    "cam.check_find_cam_layer", "CAM 应该挂钩子的层（随机小网络）",
+    lambda: cycle(*(partial(_toy_inputs, *t) for t in TOY_TRIALS)), trials=len(TOY_TRIALS),
+    hint="用 hooks.Capture 记录每个候选层的输出 A，再看哪一层满足 "
+         "fc(A.mean(dim=(2, 3))) 与模型的 logits 相等（最后一个 nn.Linear 就是 fc）。")
+
+
 def check_find_cam_layer(student: Callable | None, bundle=None) -> bool:
     """练习：找出教材“本该”挂钩子的层——其输出经全局平均池化后正好是全连接层的输入。
 
-    先在随机生成的小网络上检查（答案每次由模型算出），再在 ``bundle`` 的模型上检查。
+    先在随机生成的小网络上检查（公开的固定输入），再在 ``bundle`` 的模型上用
+    GAP 恒等式 fc(mean(A)) == logits 检验学生选出的那一层。
     """
-    hint = ("用 hooks.Capture 记录每个候选层的输出 A，再看哪一层满足 "
-            "fc(A.mean(dim=(2, 3))) 与模型的 logits 相等（最后一个 nn.Linear 就是 fc）。")
-    ok = run_check("CAM 应该挂钩子的层（随机小网络）", student, ref_find_cam_layer,
-                   cycle(*(partial(_toy_inputs, *t) for t in TOY_TRIALS)), hint=hint,
-                   trials=len(TOY_TRIALS))
+    ok = run_check(FIND_CAM_LAYER, student)
     if ok and bundle is not None:
-        def real(rng: np.random.Generator) -> tuple:
-            x = torch.from_numpy(rng.normal(size=(1, 3, 224, 224)).astype(np.float32))
-            return bundle.model, x.to(bundle.device), list(bundle.feature_layers[-4:])
+        rng = np.random.default_rng(FIND_CAM_LAYER.public_seed)
+        x = torch.from_numpy(rng.normal(size=(1, 3, 224, 224)).astype(np.float32)).to(bundle.device)
+        candidates = list(bundle.feature_layers[-4:])
 
-        ok = run_check(f"CAM 应该挂钩子的层（{bundle.name}）", student, ref_find_cam_layer, real,
-                       hint=hint, trials=1)
+        def holds(name: object) -> tuple[bool, None]:
+            modules = dict(candidates)
+            return (isinstance(name, str) and name in modules
+                    and feeds_pooling(bundle.model, x, modules[name])), None
+
+        ok = judge(f"CAM 应该挂钩子的层（{bundle.name}）", student,
+                   [((bundle.model, x, candidates), holds)], FIND_CAM_LAYER.hint)
     return ok
 
 
 # ------------------------------------------------------------ Grad-CAM ---
-
-
-def ref_gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
-    """alpha_k: the gradients averaged over (h, w). Shapes: (1, C, h, w) -> (C,)."""
-    return grads[0].mean(dim=(1, 2))
 
 
 def _grads(rng: np.random.Generator) -> tuple[torch.Tensor]:
@@ -158,15 +169,18 @@ def _grads(rng: np.random.Generator) -> tuple[torch.Tensor]:
     return (torch.from_numpy(rng.normal(size=(1, c, h, w)).astype(np.float32)),)
 
 
+GRADCAM_WEIGHTS = exercise(
+    "cam.check_gradcam_weights", "Grad-CAM 的通道权重", lambda: _grads,
+    hint="对 grads[0] 在空间维 (h, w) 上求平均，结果是长度为 C 的向量。")
+
+
 def check_gradcam_weights(student: Callable | None) -> bool:
-    """练习：由梯度计算 Grad-CAM 的通道权重 alpha_k（对梯度做全局平均池化）。"""
-    return run_check("Grad-CAM 的通道权重", student, ref_gradcam_weights, _grads,
-                     hint="对 grads[0] 在空间维 (h, w) 上求平均，结果是长度为 C 的向量。")
+    """练习：由梯度计算 Grad-CAM 的通道权重 alpha_k（对梯度做全局平均池化）。
 
-
-def ref_gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """``ReLU(sum_k alpha_k A^k)``. Shapes: acts, grads (1, C, h, w) -> (h, w)."""
-    return torch.relu(torch.einsum("k,khw->hw", ref_gradcam_weights(grads), acts[0]))
+    Shapes:
+        grads: (1, C, h, w) -> (C,).
+    """
+    return run_check(GRADCAM_WEIGHTS, student)
 
 
 def _acts_grads(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,27 +189,18 @@ def _acts_grads(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     return acts, grads
 
 
+GRADCAM_MAP = exercise(
+    "cam.check_gradcam_map", "Grad-CAM 图", lambda: _acts_grads,
+    hint="先算 alpha = grads[0].mean(dim=(1, 2))，再对 acts[0] 加权求和，最后 ReLU。")
+
+
 def check_gradcam_map(student: Callable | None) -> bool:
-    """练习：由激活和梯度算出 Grad-CAM 图 ReLU(Σ_k α_k A^k)。"""
-    return run_check("Grad-CAM 图", student, ref_gradcam_map, _acts_grads,
-                     hint="先算 alpha = grads[0].mean(dim=(1, 2))，再对 acts[0] 加权求和，最后 ReLU。")
+    """练习：由激活和梯度算出 Grad-CAM 图 ReLU(Σ_k α_k A^k)。
 
-
-def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
-                       class_idx: int) -> torch.Tensor:
-    """d logits[0, class_idx] / d (layer's output). Shapes: -> (1, C, h, w).
-
-    Written with a plain forward hook and ``torch.autograd.grad``, independent of
-    ``helpers.hooks``, so that the check does not test the helpers with themselves.
+    Shapes:
+        acts, grads: (1, C, h, w) -> (h, w).
     """
-    stored: list[torch.Tensor] = []
-    handle = layer.register_forward_hook(lambda module, inputs, output: stored.append(output))
-    try:
-        logits = model(x)  # (1, classes)
-    finally:
-        handle.remove()
-    (grads,) = torch.autograd.grad(logits[0, class_idx], stored[0])  # (1, C, h, w)
-    return grads
+    return run_check(GRADCAM_MAP, student)
 
 
 def _grad_inputs(rng: np.random.Generator):
@@ -218,9 +223,16 @@ def _no_hooks_left(student: Callable) -> Callable:
     return wrapped
 
 
+LAYER_GRADIENT = exercise(
+    "cam.check_layer_gradient", "某层输出的梯度", lambda: _grad_inputs, wrap=_no_hooks_left,
+    hint="在前向钩子里对 output 调用 register_hook 保存梯度，"
+         "对 logits[0, class_idx] 调用 backward()，最后移除钩子。")
+
+
 def check_layer_gradient(student: Callable | None) -> bool:
-    """练习：用前向钩子 + Tensor.register_hook 取得类别得分对某层输出的梯度。"""
-    return run_check("某层输出的梯度", None if student is None else _no_hooks_left(student),
-                     ref_layer_gradient, _grad_inputs,
-                     hint="在前向钩子里对 output 调用 register_hook 保存梯度，"
-                          "对 logits[0, class_idx] 调用 backward()，最后移除钩子。")
+    """练习：用前向钩子 + Tensor.register_hook 取得类别得分对某层输出的梯度。
+
+    Shapes:
+        x: (1, 3, 8, 8) -> the layer's output shape (1, C, h, w).
+    """
+    return run_check(LAYER_GRADIENT, student)

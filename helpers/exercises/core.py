@@ -1,30 +1,36 @@
-"""The machinery behind every exercise check: fresh random inputs, a reference, feedback.
+"""The machinery behind every exercise check: fixed public inputs, stored answers, feedback.
 
-A check calls the student's function on inputs drawn afresh each time, compares
-with the reference implementation, and prints ✓ or ✗ with a hint in Chinese.
-No expected answer is stored: it is computed from the reference each time. A
-student function that still raises ``NotImplementedError`` (the stub of the
+This package is what a student's kernel imports, so it holds **no reference
+implementation**. Each exercise is described by an :class:`Exercise` (title,
+input maker, hint, tolerance); the self-study check draws a few inputs from a
+fixed seed (nbgrader's *public tests*) and compares with the answers stored in
+``public_cases.json``, which ``python -m grader.public`` writes from the
+references of the grader-only package ``grader/`` (never shipped to students).
+Checks that need no stored answer verify a property instead (the GAP identity
+of :func:`helpers.exercises.cam.check_find_cam_layer`). The hidden tests of
+``grader`` run the same :class:`Exercise` on fresh random inputs against the
+references, through the same :func:`judge`.
+
+A student function that still raises ``NotImplementedError`` (the stub of the
 student edition) gets a friendly "not done yet" message instead of a traceback.
-
-Every ✗ prints the random seed of its inputs; ``with exercises.replay(seed):``
-around the same check call draws exactly those inputs again. An answer that
-*is* the reference (the same function object, a copy of its code, or a thin
-wrapper that calls it) is rejected: it would pass without any work.
 
 Conventions for notebook exercises:
 * the solution cell is tagged ``solution`` and holds one function definition
   with a docstring; the student edition keeps the signature and docstring and
   replaces the body with ``raise NotImplementedError``;
-* the next cell calls the check, e.g. ``exercises.check_normalize(normalize)``.
+* the next cell calls the check, e.g. ``exercises.check_normalize(normalize)``;
+* a new exercise gets an :func:`exercise` here, a reference in
+  ``grader/references.py`` and its public answers from ``python -m grader.public``.
 """
 
 from __future__ import annotations
 
 import copy
-import secrets
-import types
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import json
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,32 +38,15 @@ import torch
 
 Inputs = Sequence[Any]
 MakeInputs = Callable[[np.random.Generator], Inputs]
-SEED_BITS = 63  # a seed that prints as a plain positive integer
-
-_replay_seed: list[int] = []  # set by replay(): the seed the next checks use
-
-
-@contextmanager
-def replay(seed: int) -> Iterator[None]:
-    """Run the checks inside with the inputs of ``seed`` (the seed a ✗ printed).
-
-    Example::
-
-        with exercises.replay(1234567):
-            exercises.cam.check_cam_from_weights(cam_from_weights)
-    """
-    _replay_seed.append(int(seed))
-    try:
-        yield
-    finally:
-        _replay_seed.pop()
+Verdict = Callable[[Any], tuple[bool, Any]]  # result -> (right?, the expected value or None)
+PUBLIC_CASES = Path(__file__).resolve().parent / "public_cases.json"
 
 
 def cycle(*makers: MakeInputs) -> MakeInputs:
     """``make_inputs`` that takes each kind of input in turn, so every kind is tried.
 
     The one way for a check to vary its inputs from trial to trial; the count
-    starts at 0 for each check call, so a replayed seed gives the same trials.
+    starts at 0 for each check run, so one seed always gives the same trials.
     """
     count = [0]
 
@@ -67,36 +56,6 @@ def cycle(*makers: MakeInputs) -> MakeInputs:
         return maker(rng)
 
     return make
-
-
-def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
-    yield code
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            yield from _code_objects(const)
-
-
-def is_reference(student: Callable[..., Any], reference: Callable[..., Any]) -> bool:
-    """Whether ``student`` is the reference itself, shares its code object, or wraps it.
-
-    An answer that merely computes the same way is not rejected (the same
-    one-line formula is a right answer).
-
-    A wrapper is recognized when it holds the reference (closure, default,
-    ``functools.partial``) or names it (``exercises.cam.ref_cam(...)``).
-    """
-    if student is reference or getattr(student, "func", None) is reference:
-        return True
-    code, ref_code = getattr(student, "__code__", None), getattr(reference, "__code__", None)
-    if code is None or ref_code is None:
-        return False
-    if code is ref_code:  # e.g. types.FunctionType(reference.__code__, {})
-        return True
-    held = [c.cell_contents for c in (student.__closure__ or ()) if c.cell_contents is not None]
-    held += list(student.__defaults__ or ()) + list((student.__kwdefaults__ or {}).values())
-    if any(h is reference for h in held):
-        return True
-    return any(reference.__name__ in c.co_names for c in _code_objects(code))
 
 
 def _close(got: Any, expected: Any, atol: float, rtol: float) -> bool:
@@ -109,6 +68,103 @@ def _close(got: Any, expected: Any, atol: float, rtol: float) -> bool:
     if isinstance(expected, float):
         return isinstance(got, (int, float, np.floating, np.integer)) and abs(got - expected) <= atol + rtol * abs(expected)
     return got == expected
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One autograded exercise: how its inputs are drawn and its results compared.
+
+    Attributes:
+        check: the check's path in ``helpers.exercises``, e.g. ``"cam.check_gradcam_map"``.
+        title: the name shown in the feedback.
+        inputs: returns a fresh ``make_inputs(rng) -> args`` for each run (it may count trials).
+        hint: a Chinese hint shown when an answer is wrong.
+        trials: inputs per run.
+        compare: ``compare(got, expected) -> bool``; default: allclose / equality.
+        wrap: wraps the student's function for extra checks (e.g. no hook left behind).
+    """
+
+    check: str
+    title: str
+    inputs: Callable[[], MakeInputs]
+    hint: str
+    trials: int = 3
+    atol: float = 1e-4
+    rtol: float = 1e-4
+    compare: Callable[[Any, Any], bool] | None = None
+    wrap: Callable[[Callable], Callable] | None = None
+
+    def draw(self, seed: int) -> Iterator[Inputs]:
+        """The ``trials`` argument tuples of ``seed``, in order."""
+        rng, make = np.random.default_rng(seed), self.inputs()
+        for _ in range(self.trials):
+            yield make(rng)
+
+    def same(self, got: Any, expected: Any) -> bool:
+        """Whether ``got`` is right, ``expected`` being the reference's result."""
+        return self.compare(got, expected) if self.compare else _close(got, expected, self.atol, self.rtol)
+
+    @property
+    def public_seed(self) -> int:
+        """The fixed seed of the public inputs (the same on every machine)."""
+        return zlib.crc32(self.check.encode())
+
+
+EXERCISES: dict[str, Exercise] = {}
+"""Every autograded exercise, by its check path (filled when the modules are imported)."""
+
+
+def exercise(check: str, title: str, inputs: Callable[[], MakeInputs], hint: str,
+             **options: Any) -> Exercise:
+    """Describe and register one exercise (see :class:`Exercise`)."""
+    ex = Exercise(check, title, inputs, hint, **options)
+    EXERCISES[check] = ex
+    return ex
+
+
+# ---------------------------------------------------------------- stored answers ---
+
+
+def encode(value: Any) -> Any:
+    """A JSON form of a reference result (tensor, array, number, string, list, None)."""
+    if isinstance(value, torch.Tensor):
+        return {"tensor": value.detach().cpu().tolist(), "dtype": str(value.dtype).split(".")[-1]}
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    return value
+
+
+def decode(value: Any) -> Any:
+    """The inverse of :func:`encode`."""
+    if isinstance(value, dict) and "tensor" in value:
+        return torch.tensor(value["tensor"], dtype=getattr(torch, value["dtype"]))
+    if isinstance(value, dict) and "array" in value:
+        return np.array(value["array"], dtype=value["dtype"])
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+def public_answers(ex: Exercise) -> list[Any]:
+    """The stored answers of ``ex``'s public inputs.
+
+    Raises:
+        LookupError: ``public_cases.json`` has none for this exercise (or an old seed):
+            run ``python -m grader.public`` (teacher side).
+    """
+    cases = json.loads(PUBLIC_CASES.read_text(encoding="utf-8")) if PUBLIC_CASES.is_file() else {}
+    case = cases.get(ex.check)
+    if case is None or case["seed"] != ex.public_seed or len(case["expected"]) != ex.trials:
+        raise LookupError(f"{PUBLIC_CASES.name} has no answers for {ex.check}: "
+                          "run `python -m grader.public` in the teacher's copy")
+    return [decode(v) for v in case["expected"]]
+
+
+# ---------------------------------------------------------------- judging ---
 
 
 def _describe(value: Any) -> str:
@@ -138,53 +194,46 @@ def call_student(title: str, student: Callable[..., Any], *args: Any, hint: str 
     return FAILED
 
 
-def run_check(
-    title: str,
-    student: Callable[..., Any] | None,
-    reference: Callable[..., Any],
-    make_inputs: Callable[[np.random.Generator], Inputs],
-    hint: str,
-    trials: int = 3,
-    atol: float = 1e-4,
-    rtol: float = 1e-4,
-    compare: Callable[[Any, Any], bool] | None = None,
-) -> bool:
-    """Check ``student`` against ``reference`` on ``trials`` fresh random inputs.
+def judge(title: str, student: Callable[..., Any] | None, trials: Iterable[tuple[Inputs, Verdict]],
+          hint: str, again: str = "") -> bool:
+    """Call ``student`` on each trial's arguments (a copy) and ask the trial's verdict.
 
-    Args:
-        title: the exercise's name, shown in the feedback.
-        student: the student's function (``None`` or a stub counts as not done).
-        reference: the correct implementation.
-        make_inputs: draws one tuple of arguments from a generator.
-        hint: a Chinese hint shown when an answer is wrong.
-        compare: ``compare(got, expected) -> bool``; default: allclose / equality.
-
-    Returns:
-        True when every trial matches. Prints ✓, ✗ or ○ with the reason; a ✗
-        also prints the seed to pass to :func:`replay`.
+    The verdict is asked *after* the student's call, so no expected value exists
+    while the student's code runs. Prints ✓ (with the number of trials), ✗ with
+    the hint, or ○ (not done); only shapes of expected values are ever shown.
     """
     if student is None:
         print(f"○ {title}：还没有完成。写好函数后重新运行本单元格。")
         return False
-    if is_reference(student, reference):
-        print(f"✗ {title}：提交的函数就是参考答案本身（或只是调用了它），这样的检查没有意义。"
-              "请自己写出计算过程。")
-        return False
-    seed = _replay_seed[-1] if _replay_seed else secrets.randbits(SEED_BITS)  # fresh inputs
-    rng = np.random.default_rng(seed)
-    same = compare or (lambda g, e: _close(g, e, atol, rtol))
-    again = f"\n  随机种子 seed={seed}：用 `with exercises.replay({seed}):` 包住同一个检查即可重现这组输入。"
-    for trial in range(trials):
-        args = make_inputs(rng)
-        expected = reference(*copy.deepcopy(args))
+    count = 0
+    for count, (args, verdict) in enumerate(trials, 1):
         got = call_student(title, student, *copy.deepcopy(args), hint=hint, again=again)
         if got is FAILED:
             return False
-        if not same(got, expected):
-            # Only shapes are revealed, never the expected value itself.
+        ok, expected = verdict(got)
+        if not ok:
             want = f"，应为 {_describe(expected)}" if hasattr(expected, "shape") else ""
-            print(f"✗ {title}：第 {trial + 1} 组随机输入结果不对"
+            print(f"✗ {title}：第 {count} 组随机输入结果不对"
                   f"（得到 {_describe(got)}{want}）。\n  提示：{hint}{again}")
             return False
-    print(f"✓ {title}：{trials} 组随机输入全部正确！")
+    print(f"✓ {title}：{count} 组随机输入全部正确！")
     return True
+
+
+def public_trials(ex: Exercise) -> Iterator[tuple[Inputs, Verdict]]:
+    """``ex``'s public inputs, each judged against its stored answer."""
+    for args, expected in zip(ex.draw(ex.public_seed), public_answers(ex), strict=True):
+        yield args, lambda got, e=expected: (ex.same(got, e), e)
+
+
+def run_check(ex: Exercise, student: Callable[..., Any] | None,
+              extra: Iterable[tuple[Inputs, Verdict]] = ()) -> bool:
+    """The self-study check: ``student`` on ``ex``'s public inputs (then ``extra`` trials).
+
+    Returns:
+        True when every trial is right. The inputs are the same at every run
+        (the stored answers belong to them); the graded version draws new ones.
+    """
+    wrapped = None if student is None or ex.wrap is None else ex.wrap(student)
+    return judge(ex.title, wrapped or student, [*public_trials(ex), *extra], ex.hint,
+                 again="\n  （公开测试每次用同一组输入；评分时换成新的随机输入。）")

@@ -1,8 +1,8 @@
 """Checks for the exercises (练习) of notebooks/09_1_layer_outputs.
 
-Each check calls the student's function on fresh random inputs (and, where the
-exercise is about the model, on the model's own layer shapes) and compares it
-with a reference written here. No answer is stored.
+Each check calls the student's function on a few random inputs drawn from a
+fixed seed and compares with the stored answers (the grader draws new ones);
+on the model's own layer shapes it checks the property the exercise asks for.
 
 Introduced in notebooks/09_1_layer_outputs.
 """
@@ -17,8 +17,7 @@ import torch
 
 from .. import hooks
 from ..models import ModelBundle
-from ..arrays import minmax
-from .core import cycle, run_check
+from .core import cycle, exercise, run_check
 
 Shape = tuple[int, ...]
 
@@ -26,14 +25,19 @@ Shape = tuple[int, ...]
 # ------------------------------------------------- 1. showImg's numbers ---
 
 
-def _showimg_normalize(channel: np.ndarray) -> np.ndarray:
-    a = np.maximum(np.asarray(channel, dtype=np.float64), 0.0)  # (h, w) ReLU
-    return minmax(a) ** 2  # a flat channel (all 0 after ReLU) gives zeros
-
-
 def _channel(rng: np.random.Generator, shift: float) -> tuple[np.ndarray]:
     h, w = (int(v) for v in rng.integers(3, 15, size=2))
     return (rng.normal(shift, 1.0, size=(h, w)).astype(np.float32),)
+
+
+SHOWIMG_NORMALIZE = exercise(
+    "layers.check_showimg_normalize", "练习 1 showImg 的归一化",
+    lambda: cycle(lambda r: _channel(r, 0.0), lambda r: _channel(r, -10.0),  # all < 0: flat after ReLU
+                  lambda r: _channel(r, 3.0)),
+    "先 ReLU（np.maximum(a, 0)），再减最小值、除以（最大值 − 最小值），最后平方；"
+    "ReLU 后全为 0 的通道（max == min）要返回全 0，不能除以 0。",
+    trials=6, atol=1e-5,
+)
 
 
 def check_showimg_normalize(student: Callable[[np.ndarray], np.ndarray] | None) -> bool:
@@ -42,24 +46,10 @@ def check_showimg_normalize(student: Callable[[np.ndarray], np.ndarray] | None) 
     Shapes:
         channel: ``(h, w)`` float array; returns ``(h, w)``.
     """
-    return run_check(
-        "练习 1 showImg 的归一化", student, _showimg_normalize,
-        cycle(lambda r: _channel(r, 0.0), lambda r: _channel(r, -10.0),  # all < 0: flat after ReLU
-               lambda r: _channel(r, 3.0)),
-        "先 ReLU（np.maximum(a, 0)），再减最小值、除以（最大值 − 最小值），最后平方；"
-        "ReLU 后全为 0 的通道（max == min）要返回全 0，不能除以 0。",
-        trials=6, atol=1e-5,
-    )
+    return run_check(SHOWIMG_NORMALIZE, student)
 
 
 # ------------------------------------------------- 2. first 14x14 layer ---
-
-
-def _first_layer_of_size(shapes: Sequence[tuple[str, Shape]], size: int) -> str | None:
-    for name, shape in shapes:
-        if len(shape) == 4 and shape[2] == size and shape[3] == size:
-            return name
-    return None
 
 
 def _random_shapes(
@@ -93,36 +83,44 @@ def layer_shapes(bundle: ModelBundle) -> list[tuple[str, Shape]]:
     return [(name, tuple(acts[name].shape)) for name, _ in bundle.feature_layers]
 
 
+FIRST_LAYER_OF_SIZE = exercise(
+    "layers.check_first_layer_of_size", "练习 2 第一个输出 14×14 的层",
+    lambda: cycle(lambda r: _random_shapes(r, True, decoy=True), lambda r: _random_shapes(r, False),
+                  lambda r: _random_shapes(r, True)),
+    "按顺序检查每一层的形状 (N, C, h, w)，返回第一个 h == w == size 的层名；一个都没有就返回 None。",
+)
+
+
+def _is_first_of_size(shapes: Sequence[tuple[str, Shape]], size: int, name: object) -> bool:
+    """Property of an answer: ``name``'s output is size x size and no earlier layer's is."""
+    names = [n for n, _ in shapes]
+    if name not in names:
+        return False
+    square = [tuple(s[-2:]) == (size, size) for _, s in shapes]
+    k = names.index(name)
+    return square[k] and not any(square[:k])
+
+
 def check_first_layer_of_size(
     student: Callable[[Sequence[tuple[str, Shape]], int], str | None] | None,
     bundle: ModelBundle | None = None,
 ) -> bool:
     """Check ``first_layer_of_size(shapes, size) -> name or None``.
 
-    With ``bundle`` the last trial uses the model's real layer shapes and size 14,
-    so the model's own answer is computed here, not stored.
+    With ``bundle`` a last trial uses the model's real layer shapes and size 14; the
+    answer is checked by the property it must have, so nothing about the model is stored.
 
     Shapes:
         shapes: list of ``(name, (N, C, h, w))``.
     """
-    makers = [lambda r: _random_shapes(r, True, decoy=True), lambda r: _random_shapes(r, False),
-              lambda r: _random_shapes(r, True)]
+    extra = []
     if bundle is not None:
         real = layer_shapes(bundle)
-        makers.append(lambda r: (real, 14))
-    return run_check(
-        "练习 2 第一个输出 14×14 的层", student, _first_layer_of_size, cycle(*makers),
-        "按顺序检查每一层的形状 (N, C, h, w)，返回第一个 h == w == size 的层名；一个都没有就返回 None。",
-        trials=len(makers),
-    )
+        extra.append(((real, 14), lambda got: (_is_first_of_size(real, 14, got), None)))
+    return run_check(FIRST_LAYER_OF_SIZE, student, extra)
 
 
 # ------------------------------------------------------- 3. dead channels ---
-
-
-def _count_dead_channels(acts: torch.Tensor) -> int:
-    a = acts.reshape(acts.shape[-3], -1)  # (C, h*w)
-    return int((a.clamp(min=0).amax(dim=1) == 0).sum())
 
 
 def _random_acts(rng: np.random.Generator) -> tuple[torch.Tensor]:
@@ -139,26 +137,24 @@ def _random_acts(rng: np.random.Generator) -> tuple[torch.Tensor]:
     return (torch.tensor(a, dtype=torch.float32),)  # (C, h, w)
 
 
+COUNT_DEAD_CHANNELS = exercise(
+    "layers.check_count_dead_channels", "练习 3 数“死”通道", lambda: _random_acts,
+    "“死”通道：ReLU 之后整张图都是 0，也就是这个通道的最大值 <= 0。"
+    "不要用平均值判断：只要有一个像素 > 0，通道就还活着。输入可能带 batch 维 (1, C, h, w)。",
+    trials=4,
+)
+
+
 def check_count_dead_channels(student: Callable[[torch.Tensor], int] | None) -> bool:
     """Check ``count_dead_channels(acts) -> int``: channels that are all zero after ReLU.
 
     Shapes:
         acts: ``(C, h, w)`` or ``(1, C, h, w)``.
     """
-    return run_check(
-        "练习 3 数“死”通道", student, _count_dead_channels, _random_acts,
-        "“死”通道：ReLU 之后整张图都是 0，也就是这个通道的最大值 <= 0。"
-        "不要用平均值判断：只要有一个像素 > 0，通道就还活着。输入可能带 batch 维 (1, C, h, w)。",
-        trials=4,
-    )
+    return run_check(COUNT_DEAD_CHANNELS, student)
 
 
 # ------------------------------------------------- 4. most active channels ---
-
-
-def _top_channels(acts: torch.Tensor, k: int) -> list[int]:
-    means = acts.clamp(min=0).flatten(1).mean(dim=1)  # (C,)
-    return [int(i) for i in torch.sort(means, descending=True, stable=True).indices[:k]]
 
 
 def _random_top(rng: np.random.Generator) -> tuple[torch.Tensor, int]:
@@ -176,15 +172,18 @@ def _same_list(got: Any, expected: list[int]) -> bool:
         return False
 
 
+TOP_CHANNELS = exercise(
+    "layers.check_top_channels", "练习 4 最活跃的通道", lambda: _random_top,
+    "先 ReLU，再对每个通道的 h×w 求平均，得到 C 个数；从大到小排序，取前 k 个通道的编号"
+    "（torch.argsort(..., descending=True) 或 topk）。",
+    compare=_same_list,
+)
+
+
 def check_top_channels(student: Callable[[torch.Tensor, int], Sequence[int]] | None) -> bool:
     """Check ``top_channels(acts, k) -> k channel indices``, most active (mean after ReLU) first.
 
     Shapes:
         acts: ``(C, h, w)``; returns ``k`` indices.
     """
-    return run_check(
-        "练习 4 最活跃的通道", student, _top_channels, _random_top,
-        "先 ReLU，再对每个通道的 h×w 求平均，得到 C 个数；从大到小排序，取前 k 个通道的编号"
-        "（torch.argsort(..., descending=True) 或 topk）。",
-        trials=3, compare=_same_list,
-    )
+    return run_check(TOP_CHANNELS, student)

@@ -1,10 +1,10 @@
 """Checks for the exercises (练习) of notebooks/09_4_trust.
 
-The deletion AUC and the pointing game are checked on fresh random inputs (small
-random networks, random maps, masks and peaks at random distances) against
-:mod:`helpers.trust.faithfulness` and :mod:`helpers.trust.localization`. The sanity-check
-prediction is checked against the curves the notebook has just measured: the
-right answer is whatever came out, never a stored one.
+The deletion AUC and the pointing game are checked on random inputs drawn from
+a fixed seed (small random networks, random maps, masks and peaks at set
+distances) against stored answers; the grader (``grader/``) draws new ones. The
+sanity-check prediction is checked against the curves the notebook has just
+measured: the right answer is whatever came out, never a stored one.
 
 Introduced in notebooks/09_4_trust.
 """
@@ -17,20 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..trust import faithfulness, localization
-from .core import FAILED, call_student, run_check
+from .core import FAILED, call_student, exercise, run_check
 
 # ------------------------------------------------------------ deletion AUC ---
-
-
-def ref_deletion_auc(model: nn.Module, x: torch.Tensor, saliency: torch.Tensor, class_idx: int,
-                     steps: int) -> float:
-    """Deletion AUC with the zero substrate (see :func:`helpers.trust.faithfulness.deletion_curve`).
-
-    Shapes:
-        x: (1, 3, H, W); saliency: (H, W); ``steps`` divides ``H * W``.
-    """
-    return faithfulness.deletion_curve(model, x, saliency, class_idx, steps, "zeros").auc
 
 
 def _auc_inputs(rng: np.random.Generator) -> tuple:
@@ -48,24 +37,23 @@ def _auc_inputs(rng: np.random.Generator) -> tuple:
     return model, x, saliency, int(rng.integers(k)), steps
 
 
+DELETION_AUC = exercise(
+    "trust.check_deletion_auc", "删除曲线的 AUC", lambda: _auc_inputs, atol=1e-5,
+    hint="按 saliency 从大到小给像素排序；第 k 步（k = 0..steps）把前 k·H·W/steps 个像素"
+         "（三个通道一起）置 0，记下 softmax(model(x_k))[0, class_idx]；横坐标是删除比例"
+         " k/steps，用梯形公式（np.trapezoid）求面积。")
+
+
 def check_deletion_auc(student: Callable | None) -> bool:
-    """练习：写出删除曲线的 AUC（删除的像素置 0，概率用 softmax，梯形公式求面积）。"""
-    return run_check("删除曲线的 AUC", student, ref_deletion_auc, _auc_inputs, atol=1e-5,
-                     hint="按 saliency 从大到小给像素排序；第 k 步（k = 0..steps）把前 k·H·W/steps 个像素"
-                          "（三个通道一起）置 0，记下 softmax(model(x_k))[0, class_idx]；横坐标是删除比例"
-                          " k/steps，用梯形公式（np.trapezoid）求面积。")
+    """练习：写出删除曲线的 AUC（删除的像素置 0，概率用 softmax，梯形公式求面积）。
+
+    Shapes:
+        x: (1, 3, H, W); saliency: (H, W) without ties; ``steps`` divides ``H * W``.
+    """
+    return run_check(DELETION_AUC, student)
 
 
 # ------------------------------------------------------------ pointing game ---
-
-
-def ref_pointing_hit(cam: np.ndarray, mask: np.ndarray, tolerance: int) -> bool:
-    """Whether ``argmax(cam)`` lies within Euclidean distance ``tolerance`` of the mask.
-
-    Shapes:
-        cam: (H, W) float without ties at the maximum; mask: (H, W) bool.
-    """
-    return bool(localization.pointing_game(cam, mask, tolerance))
 
 
 def _pointing_inputs() -> Callable[[np.random.Generator], tuple]:
@@ -87,11 +75,19 @@ def _pointing_inputs() -> Callable[[np.random.Generator], tuple]:
     return make
 
 
+POINTING_HIT = exercise(
+    "trust.check_pointing_hit", "指向游戏", _pointing_inputs, trials=6,
+    hint="用 np.unravel_index(cam.argmax(), cam.shape) 找到最大值的位置 (i, j)；"
+         "命中 = 掩码里有一个像素到 (i, j) 的欧氏距离 ≤ tolerance。")
+
+
 def check_pointing_hit(student: Callable | None) -> bool:
-    """练习：指向游戏（pointing game）——热力图的最大值是否落在物体的掩码上（允许 tolerance 像素的误差）。"""
-    return run_check("指向游戏", student, ref_pointing_hit, _pointing_inputs(), trials=6,
-                     hint="用 np.unravel_index(cam.argmax(), cam.shape) 找到最大值的位置 (i, j)；"
-                          "命中 = 掩码里有一个像素到 (i, j) 的欧氏距离 ≤ tolerance。")
+    """练习：指向游戏（pointing game）——热力图的最大值是否落在物体的掩码上（允许 tolerance 像素的误差）。
+
+    Shapes:
+        cam: (H, W) without ties at the maximum; mask: (H, W) bool.
+    """
+    return run_check(POINTING_HIT, student)
 
 
 # ------------------------------------------------------------ sanity-check prediction ---

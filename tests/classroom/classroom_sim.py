@@ -36,12 +36,10 @@ class Item:
         return self.check.rpartition(".")[0]
 
     def reference_name(self) -> str:
-        """The reference function in helpers.exercises (``ref_<name>`` or ``_<name>``)."""
-        module = importlib.import_module(f"helpers.exercises.{self.module}")
-        for candidate in (f"ref_{self.name}", f"_{self.name}"):
-            if callable(getattr(module, candidate, None)):
-                return candidate
-        raise LookupError(f"no reference for {self.name} in helpers.exercises.{self.module}")
+        """The reference's name in the grader-only ``grader.references``."""
+        from grader.references import REFERENCES
+
+        return REFERENCES[self.check].__name__
 
 
 def teacher_notebooks() -> list[Path]:
@@ -59,7 +57,12 @@ def items(path: Path) -> list[Item]:
 
 # ---------------------------------------------------------------- gaming ---
 # Each returns the source of a solution cell that defines item.name without
-# doing the work. Those marked "fools the instant check" pass exercises.check_*.
+# doing the work, or None where the trick does not apply to the exercise. The
+# references live in the grader-only package ``grader`` (not in what students
+# import); at grading time it is importable in the kernel, so a determined
+# student can reach it there, in every way below.
+
+REF = "grader.references"
 
 
 def print_tick(item: Item) -> str:
@@ -67,17 +70,138 @@ def print_tick(item: Item) -> str:
             f"    print('✓ {item.name}：3 组随机输入全部正确！')\n")
 
 
-def alias_reference(item: Item) -> str:  # fools the instant check
-    return f"{item.name} = exercises.{item.module}.{item.reference_name()}\n"
+def alias_reference(item: Item) -> str:
+    return f"from {REF} import {item.reference_name()} as {item.name}\n"
 
 
-def import_reference(item: Item) -> str:  # fools the instant check
-    return f"from helpers.exercises.{item.module} import {item.reference_name()} as {item.name}\n"
-
-
-def wrap_reference(item: Item) -> str:  # fools the instant check
-    return (f"_answer = exercises.{item.module}.{item.reference_name()}\n\n\n"
+def wrap_reference(item: Item) -> str:
+    return (f"import {REF}\n_answer = {REF}.{item.reference_name()}\n\n\n"
             f"def {item.name}(*args):\n    return _answer(*args)\n")
+
+
+def dict_reference(item: Item) -> str:
+    return (f"import {REF}\n_table = {{'answer': {REF}.REFERENCES}}\n\n\n"
+            f"def {item.name}(*args):\n    return _table['answer']['{item.check}'](*args)\n")
+
+
+def attribute_reference(item: Item) -> str:
+    return (f"import {REF}\n\n\nclass _Box:\n    pass\n\n\n_box = _Box()\n"
+            f"_box.solve = {REF}.{item.reference_name()}\n\n\n"
+            f"def {item.name}(*args):\n    return _box.solve(*args)\n")
+
+
+def eval_reference(item: Item) -> str:
+    return (f"def {item.name}(*args):\n"
+            f"    return eval(\"__import__('{REF}', fromlist=['x']).{item.reference_name()}\")(*args)\n")
+
+
+def sys_modules_reference(item: Item) -> str:
+    return (f"import sys\nimport {REF}\n\n\n"
+            f"def {item.name}(*args):\n"
+            f"    return getattr(sys.modules['{REF}'], '{item.reference_name()}')(*args)\n")
+
+
+def importlib_reference(item: Item) -> str:
+    return (f"def {item.name}(*args):\n    import importlib\n"
+            f"    return getattr(importlib.import_module('{REF}'), '{item.reference_name()}')(*args)\n")
+
+
+def gc_reference(item: Item) -> str:
+    return (f"import gc\nimport {REF}  # noqa: F401 (alive somewhere in memory)\n\n\n"
+            f"def {item.name}(*args):\n"
+            f"    found = [o for o in gc.get_objects() if getattr(o, '__name__', '') == "
+            f"'{item.reference_name()}']\n"
+            f"    return found[0](*args)\n")
+
+
+def partial_reference(item: Item) -> str:
+    return (f"import functools\nimport {REF}\n\n"
+            f"{item.name} = functools.partial({REF}.{item.reference_name()})\n")
+
+
+def lambda_reference(item: Item) -> str:
+    return (f"from {REF} import REFERENCES as _r\n\n"
+            f"{item.name} = lambda *args: _r['{item.check}'](*args)  # noqa: E731\n")
+
+
+def callable_object(item: Item) -> str:
+    return (f"import importlib\n\n\nclass _Solver:\n    def __call__(self, *args):\n"
+            f"        module = importlib.import_module('{REF}')\n"
+            f"        return vars(module)['{item.reference_name()}'](*args)\n\n\n"
+            f"{item.name} = _Solver()\n")
+
+
+def builtin_callback(item: Item) -> str:  # a C builtin (map) calls the reference back
+    return (f"from {REF} import REFERENCES\n\n\n"
+            f"def {item.name}(*args):\n"
+            f"    return next(map(REFERENCES['{item.check}'], *[[a] for a in args]))\n")
+
+
+def copied_code(item: Item) -> str:  # the reference's code object in a new function
+    return (f"import types\nimport {REF} as _R\n\n"
+            f"{item.name} = types.FunctionType(_R.{item.reference_name()}.__code__, vars(_R))\n")
+
+
+def exec_source(item: Item) -> str:  # the reference compiled again from its file, renamed
+    return (f"import {REF} as _R\n_ns = {{}}\n"
+            f"exec(compile(open(_R.__file__).read(), 'my_answers.py', 'exec'), _ns)\n"
+            f"_mine = _ns['{item.reference_name()}']\n\n\n"
+            f"def {item.name}(*args):\n    return _mine(*args)\n")
+
+
+def profiler_off(item: Item) -> str:  # turns the grader's profiler off, then calls the reference
+    return ("import importlib\nimport sys\n\n\n"
+            f"def {item.name}(*args):\n    getattr(sys, 'set' + 'profile')(None)  # unseen by a static look\n"
+            f"    return getattr(importlib.import_module('{REF}'), '{item.reference_name()}')(*args)\n")
+
+
+def thread_reference(item: Item) -> str:  # a worker thread started before the grading
+    return (f"import queue\nimport threading\nimport {REF}\n"
+            "_jobs, _results = queue.Queue(), queue.Queue()\n\n\n"
+            "def _worker():\n    for job in iter(_jobs.get, None):  # None stops it\n"
+            f"        _results.put({REF}.{item.reference_name()}(*job))\n\n\n"
+            "threading.Thread(target=_worker, daemon=True).start()\n\n\n"
+            f"def {item.name}(*args):\n    _jobs.put(args)\n    return _results.get()\n")
+
+
+def subprocess_reference(item: Item) -> str:  # another process computes the reference
+    return ("import pickle\nimport subprocess\nimport sys\n\n\n"
+            f"def {item.name}(*args):\n"
+            "    code = ('import pickle, sys; from grader import references as r; '\n"
+            f"            'sys.stdout.buffer.write(pickle.dumps(r.{item.reference_name()}"
+            "(*pickle.loads(sys.stdin.buffer.read()))))')\n"
+            "    out = subprocess.run([sys.executable, '-c', code], input=pickle.dumps(args),\n"
+            "                         capture_output=True, check=True)\n"
+            "    return pickle.loads(out.stdout)\n")
+
+
+LIBRARY_ANSWERS = {  # the library's own implementation of the same computation
+    "showimg_normalize": "from helpers.draw import viz\n\n\ndef showimg_normalize(channel):\n"
+                         "    return viz.normalize(np.maximum(channel, 0)).astype(np.float64) ** 2\n",
+    "top_channels": "from helpers.widgets.feature_maps import rank_channels\n\n\n"
+                    "def top_channels(acts, k):\n    return rank_channels(acts)[:k].tolist()\n",
+    "gradcam_weights": "import types\nfrom helpers.cam import weights as cam_weights\n\n\n"
+                       "def gradcam_weights(grads):\n"
+                       "    return cam_weights.grad_cam_weights(types.SimpleNamespace(grads=grads))[0]\n",
+    "gradcam_map": "import types\nfrom helpers import cam as _cam\nfrom helpers.cam import weights as cam_weights\n\n\n"
+                   "def gradcam_map(acts, grads):\n"
+                   "    w = cam_weights.grad_cam_weights(types.SimpleNamespace(grads=grads))\n"
+                   "    res = _cam._finish(acts, w, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False)\n"
+                   "    return res.raw.clamp(min=0)\n",
+    "layer_gradient": "from helpers.cam import engine as cam_engine\n\n\n"
+                      "def layer_gradient(model, layer, x, class_idx):\n"
+                      "    return cam_engine.layer_pass(model, layer, x, class_idx)[0].grads\n",
+    "deletion_auc": "from helpers.trust import faithfulness as _f\n\n\n"
+                    "def deletion_auc(model, x, saliency, class_idx, steps):\n"
+                    "    return _f.deletion_curve(model, x, saliency, class_idx, steps).auc\n",
+    "pointing_hit": "from helpers.trust import localization as _loc\n\n\n"
+                    "def pointing_hit(cam, mask, tolerance):\n"
+                    "    return bool(_loc.pointing_game(cam, mask, tolerance))\n",
+}
+
+
+def library_implementation(item: Item) -> str | None:
+    return LIBRARY_ANSWERS.get(item.name)
 
 
 def constant(item: Item) -> str:
@@ -94,13 +218,20 @@ def patch_check(item: Item) -> str:  # makes the notebook's own check say ✓
             f"def {item.name}(*args):\n    {STUB}\n")
 
 
+def patch_library(item: Item) -> str:  # every comparison says "equal"
+    return ("import numpy\nimport torch\n"
+            "numpy.allclose = lambda *args, **kwargs: True\n"
+            "torch.allclose = lambda *args, **kwargs: True\n\n\n"
+            f"def {item.name}(*args):\n    return args[0]\n")
+
+
 def always_equal(item: Item) -> str:  # fools the instant check where the answer is an int or str
     return ("class _Anything:\n    def __eq__(self, other):\n        return True\n\n"
             "    __hash__ = object.__hash__\n\n\n"
             f"def {item.name}(*args):\n    return _Anything()\n")
 
 
-def peek_expected(item: Item) -> str:  # fools the instant check: reads the expected value
+def peek_expected(item: Item) -> str:  # reads the expected value from the caller's frames
     return ("import sys\n\n\n"
             f"def {item.name}(*args):\n"
             "    frame = sys._getframe(1)\n"
@@ -109,5 +240,12 @@ def peek_expected(item: Item) -> str:  # fools the instant check: reads the expe
             "    return frame.f_locals['expected']\n")
 
 
-GAMING = [print_tick, alias_reference, import_reference, wrap_reference, constant,
-          input_unchanged, patch_check, always_equal, peek_expected]
+GAMING = [alias_reference, wrap_reference, dict_reference, attribute_reference, eval_reference,
+          sys_modules_reference, importlib_reference, gc_reference, partial_reference,
+          lambda_reference, callable_object, builtin_callback, copied_code, exec_source, profiler_off,
+          thread_reference, subprocess_reference, library_implementation, print_tick, constant,
+          input_unchanged, patch_check, patch_library, always_equal, peek_expected]
+"""Every way of not doing the work that the grader must turn into 0 points."""
+
+BORROWING = GAMING[:GAMING.index(library_implementation) + 1]
+"""The kinds that run a reference or the library's own implementation (their reason names it)."""

@@ -1,21 +1,27 @@
-"""helpers.grading, in process: every exercise's teacher answer passes, every gaming attempt fails.
+"""grader.grade, in process: honest answers pass, every gaming kind fails, with its reason.
 
 The exercises come from the teacher notebooks (the same discovery as
-scripts/make_assignments.py), so new exercises are covered automatically.
+scripts/make_assignments.py), so new exercises are covered automatically. A
+simulated cell is compiled under an IPython cell's file name, as a notebook's is.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
+import re
 
 import pytest
 
-from helpers import exercises, grading
 import classroom_sim as sub
+import grader
+from grader import references
+from helpers import exercises
 
 ITEMS = [item for path in sub.teacher_notebooks() for item in sub.items(path)]
 IDS = [f"{i.notebook}:{i.name}" for i in ITEMS]
+CELL = "<ipython-input-1-simulated>"
 
 
 @pytest.fixture(scope="module")
@@ -26,64 +32,111 @@ def setups() -> dict[str, dict]:
         if item.notebook not in spaces:
             ns: dict = {}
             with contextlib.redirect_stdout(io.StringIO()):
-                exec(item.setup, ns)  # noqa: S102 (our own notebook's import cell)
+                exec(compile(item.setup, CELL, "exec"), ns)  # noqa: S102 (our notebook's import cell)
             spaces[item.notebook] = ns
     return spaces
 
 
-def _define(setups: dict, item: sub.Item, source: str) -> dict:
+@contextlib.contextmanager
+def defined(setups: dict, item: sub.Item, source: str):
+    """The namespace after a simulated solution cell; undoes what the cell changed outside it."""
+    import numpy
+    import torch
+
     ns = dict(setups[item.notebook])
     module = getattr(exercises, item.module)
     check = item.check.rpartition(".")[2]
-    original = getattr(module, check)
+    saved = [(module, check, getattr(module, check)), (numpy, "allclose", numpy.allclose),
+             (torch, "allclose", torch.allclose)]
     try:
-        exec(source, ns)  # noqa: S102 (a simulated student's cell)
+        exec(compile(source, CELL, "exec"), ns)  # noqa: S102 (a simulated student's cell)
+        yield ns
     finally:
-        setattr(module, check, original)  # patch_check must not leak into other tests
-    return ns
+        for owner, name, value in saved:  # patch_check and patch_library must not leak
+            setattr(owner, name, value)
+        if "_jobs" in ns:  # thread_reference: stop its worker
+            ns["_jobs"].put(None)
+
+
+def _grade(setups, item, source):
+    with defined(setups, item, source) as ns:
+        grader.grade(item.check, item.name, ns)
 
 
 def test_every_exercise_is_found():
     assert {i.notebook for i in ITEMS} >= {"09_1_layer_outputs", "09_2_1_cam", "09_2_2_grad_cam",
                                            "09_3_attention"}
     assert len(ITEMS) >= 14
+    assert {i.check for i in ITEMS} == set(references.REFERENCES) == set(exercises.EXERCISES)
 
 
 @pytest.mark.parametrize("item", ITEMS, ids=IDS)
 def test_teacher_answer_earns_the_points(setups, item, capsys):
-    grading.grade(item.check, item.name, _define(setups, item, item.solution))
+    _grade(setups, item, item.solution)
     assert f"✓ {item.name}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("item", ITEMS, ids=IDS)
+def test_the_references_formula_retyped_in_a_cell_earns_the_points(setups, item, capsys):
+    """The same code as the reference, typed by the student, is a right answer."""
+    source = inspect.getsource(references).split("\nREFERENCES:")[0]
+    own = re.sub(r"\bref_", "my_", source)  # even renamed: names do not matter, code does
+    _grade(setups, item, f"{own}\n\n{item.name} = my_{item.reference_name()[4:]}\n")
+    _grade(setups, item, f"{source}\n\n{item.name} = {item.reference_name()}\n")  # same names too
+    assert capsys.readouterr().out.count(f"✓ {item.name}") == 2
 
 
 @pytest.mark.parametrize("item", ITEMS, ids=IDS)
 def test_stub_and_missing_function_earn_nothing(setups, item):
     stub = f"def {item.name}(*args):\n    {sub.STUB}\n"
-    with pytest.raises(grading.GradingError, match="没有通过"):
-        grading.grade(item.check, item.name, _define(setups, item, stub))
-    with pytest.raises(grading.GradingError, match="没有找到函数"):
-        grading.grade(item.check, item.name, dict(setups[item.notebook]))
+    with pytest.raises(grader.GradingError, match="没有通过"):
+        _grade(setups, item, stub)
+    with pytest.raises(grader.GradingError, match="没有找到函数"):
+        grader.grade(item.check, item.name, dict(setups[item.notebook]))
 
 
 @pytest.mark.parametrize("trick", sub.GAMING, ids=[t.__name__ for t in sub.GAMING])
 @pytest.mark.parametrize("item", ITEMS, ids=IDS)
 def test_gaming_earns_nothing(setups, item, trick):
-    ns = _define(setups, item, trick(item))
-    with pytest.raises(grading.GradingError, match="0 分|没有通过"):
-        grading.grade(item.check, item.name, ns)
+    source = trick(item)
+    if source is None:
+        pytest.skip(f"{trick.__name__} does not apply to {item.name}")
+    words = "不是你自己写的|自己启动的线程" if trick in sub.BORROWING else "0 分|没有通过"
+    with pytest.raises(grader.GradingError, match=words):
+        _grade(setups, item, source)
 
 
-def test_borrowed_answers_are_named(setups):
-    """The reasons a teacher reads, for the three ways of borrowing the reference."""
+def test_what_runs_is_named_in_the_reason(setups):
+    """The reason says which forbidden function ran, whatever the route to it."""
     item = next(i for i in ITEMS if i.name == "gradcam_map")
-    for trick, words in [(sub.alias_reference, "参考答案"), (sub.wrap_reference, "全局名 _answer"),
+    for trick, words in [(sub.dict_reference, "grader.references.ref_gradcam_map"),
+                         (sub.eval_reference, "grader.references.ref_gradcam_map"),
+                         (sub.gc_reference, "gc.get_objects"),
+                         (sub.exec_source, "字节码相同的副本"),
+                         (sub.library_implementation, "helpers.cam.weights.grad_cam_weights"),
+                         (sub.subprocess_reference, "os.pipe"),
+                         (sub.profiler_off, "sys.setprofile"),
+                         (sub.thread_reference, "线程"),
+                         (sub.patch_library, "替换了库函数"),
                          (sub.peek_expected, "栈帧")]:
-        with pytest.raises(grading.GradingError, match=words):
-            grading.grade(item.check, item.name, _define(setups, item, trick(item)))
+        with pytest.raises(grader.GradingError, match=re.escape(words)):
+            _grade(setups, item, trick(item))
 
 
-def test_a_wrong_answer_reports_the_check_output(setups):
+def test_a_function_named_like_a_reference_is_judged_by_its_code(setups, capsys):
+    item = next(i for i in ITEMS if i.name == "gradcam_weights")
+    _grade(setups, item, "def ref_gradcam_weights(g):\n    return g[0].mean(dim=(1, 2))\n\n\n"
+                         "gradcam_weights = ref_gradcam_weights\n")
+    assert "✓ gradcam_weights" in capsys.readouterr().out
+
+
+def test_a_wrong_answer_reports_the_check_output_and_its_seed(setups):
     item = next(i for i in ITEMS if i.name == "gradcam_map")
     wrong = ("def gradcam_map(acts, grads):\n"
              "    return (grads[0].mean(dim=(1, 2))[:, None, None] * acts[0]).sum(dim=0)\n")  # no ReLU
-    with pytest.raises(grading.GradingError, match="✗ Grad-CAM 图"):
-        grading.grade(item.check, item.name, _define(setups, item, wrong))
+    with pytest.raises(grader.GradingError, match="✗ Grad-CAM 图") as err:
+        _grade(setups, item, wrong)
+    seed = int(re.search(r"seed=(\d+)", str(err.value)).group(1))
+    with pytest.raises(grader.GradingError, match=f"seed={seed}"):  # replays the same inputs
+        with defined(setups, item, wrong) as ns:
+            grader.grade(item.check, item.name, ns, seed=seed)

@@ -1,0 +1,188 @@
+"""The reference answers of the autograded exercises (grader only, never shipped to students).
+
+Each reference is written with torch and numpy alone, independently of
+``helpers``: the self-study checks' stored answers are made from them
+(:mod:`grader.public`), the hidden tests compare with them on fresh random
+inputs (:mod:`grader.grading`), and the tests compare them with ``helpers``'
+own implementations (an independent computation, not the code with itself).
+This file is loaded afresh from disk for every graded exercise, so nothing a
+submission changes in the kernel reaches it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+# ------------------------------------------------------------ 9.1 layer outputs ---
+
+
+def ref_showimg_normalize(channel: np.ndarray) -> np.ndarray:
+    """ReLU, min-max to [0, 1] (a flat channel gives zeros), square. Shapes: (h, w) -> (h, w)."""
+    a = np.maximum(np.asarray(channel, dtype=np.float64), 0.0)  # (h, w)
+    lo, hi = a.min(), a.max()
+    return np.zeros_like(a) if hi == lo else ((a - lo) / (hi - lo)) ** 2
+
+
+def ref_first_layer_of_size(shapes: Sequence[tuple[str, tuple[int, ...]]], size: int) -> str | None:
+    """Name of the first layer whose output is ``(N, C, size, size)``, or None."""
+    for name, shape in shapes:
+        if len(shape) == 4 and shape[2] == size and shape[3] == size:
+            return name
+    return None
+
+
+def ref_count_dead_channels(acts: torch.Tensor) -> int:
+    """Channels whose maximum is <= 0. Shapes: (C, h, w) or (1, C, h, w)."""
+    a = acts.reshape(acts.shape[-3], -1)  # (C, h*w)
+    return int((a.clamp(min=0).amax(dim=1) == 0).sum())
+
+
+def ref_top_channels(acts: torch.Tensor, k: int) -> list[int]:
+    """The k channels with the largest mean after ReLU, largest first (stable). Shapes: (C, h, w)."""
+    means = acts.clamp(min=0).flatten(1).mean(dim=1)  # (C,)
+    return [int(i) for i in torch.sort(means, descending=True, stable=True).indices[:k]]
+
+
+# ------------------------------------------------------------ 9.2 CAM, Grad-CAM ---
+
+
+def ref_cam_from_weights(acts: torch.Tensor, fc_weight: torch.Tensor, class_idx: int) -> torch.Tensor:
+    """``sum_k W[c, k] A^k`` (no ReLU). Shapes: acts (1, C, h, w), fc_weight (classes, C) -> (h, w)."""
+    return torch.einsum("k,khw->hw", fc_weight[class_idx], acts[0])
+
+
+def ref_second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor,
+                         logits: torch.Tensor) -> torch.Tensor:
+    """CAM (no ReLU) of the class with the second-highest score. Shapes: -> (h, w)."""
+    return ref_cam_from_weights(acts, fc_weight, int(logits[0].topk(2).indices[1]))
+
+
+def ref_find_cam_layer(model: nn.Module, x: torch.Tensor,
+                       candidates: list[tuple[str, nn.Module]]) -> str:
+    """The candidate whose output, averaged over (h, w), is exactly what the last linear layer reads."""
+    fc = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [module.register_forward_hook(lambda m, i, o, n=name: outputs.setdefault(n, o))
+               for name, module in candidates]
+    try:
+        with torch.no_grad():
+            logits = model(x)  # (1, classes)
+    finally:
+        for h in handles:
+            h.remove()
+    for name, _ in candidates:
+        a = outputs[name]  # (1, C, h, w)
+        if a.ndim == 4 and a.shape[1] == fc.in_features and \
+                torch.allclose(fc(a.mean(dim=(2, 3))), logits, atol=1e-4, rtol=1e-4):
+            return name
+    raise ValueError("no candidate feeds the pooling")
+
+
+def ref_gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
+    """alpha_k: the gradients averaged over (h, w). Shapes: (1, C, h, w) -> (C,)."""
+    return grads[0].mean(dim=(1, 2))
+
+
+def ref_gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """``ReLU(sum_k alpha_k A^k)``. Shapes: acts, grads (1, C, h, w) -> (h, w)."""
+    return torch.relu(torch.einsum("k,khw->hw", ref_gradcam_weights(grads), acts[0]))
+
+
+def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
+                       class_idx: int) -> torch.Tensor:
+    """d logits[0, class_idx] / d (layer's output), by a forward hook and ``torch.autograd.grad``.
+
+    Shapes: -> the layer's output shape (1, C, h, w).
+    """
+    stored: list[torch.Tensor] = []
+    handle = layer.register_forward_hook(lambda module, inputs, output: stored.append(output))
+    try:
+        logits = model(x)  # (1, classes)
+    finally:
+        handle.remove()
+    (grads,) = torch.autograd.grad(logits[0, class_idx], stored[0])  # (1, C, h, w)
+    return grads
+
+
+# ------------------------------------------------------------ 9.3 attention ---
+
+
+def ref_masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis, weight 0 where mask is False. Shapes: (N, T), (N, T) -> (N, T)."""
+    return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+
+
+def ref_next_token_head(attn: torch.Tensor, layer: int) -> int:
+    """The head of ``layer`` with the largest mean a[i, i+1]. Shapes: attn (layers, heads, T, T)."""
+    return int(attn[layer].diagonal(offset=1, dim1=-2, dim2=-1).mean(dim=-1).argmax())
+
+
+def ref_favoured_word(model: nn.Module, vocab: Any, words: list[str]) -> str:
+    """The word with the largest attention weight of an AttnGRU classifier (``model(ids, mask)``)."""
+    ids = torch.tensor([vocab.encode(words)])  # (1, T)
+    mask = ids != vocab.stoi["[PAD]"]  # (1, T)
+    with torch.no_grad():
+        _, weights = model(ids, mask)  # (1, T)
+    return words[int(weights[0].argmax())]
+
+
+def ref_attention_probs(q: torch.Tensor, k: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """``softmax(Q_h K_h^T / sqrt(d_head))`` per head. Shapes: q, k (T, D) -> (n_heads, T, T)."""
+    t, d = q.shape
+    d_head = d // n_heads
+    qh = q.view(t, n_heads, d_head).transpose(0, 1)  # (heads, T, d_head)
+    kh = k.view(t, n_heads, d_head).transpose(0, 1)  # (heads, T, d_head)
+    return (qh @ kh.transpose(-1, -2) / math.sqrt(d_head)).softmax(dim=-1)
+
+
+# ------------------------------------------------------------ 9.4 trust ---
+
+
+def ref_deletion_auc(model: nn.Module, x: torch.Tensor, saliency: torch.Tensor, class_idx: int,
+                     steps: int) -> float:
+    """Deletion AUC, zero substrate, trapezoid rule. Shapes: x (1, 3, H, W), saliency (H, W)."""
+    total = saliency.numel()
+    order = torch.argsort(saliency.flatten(), descending=True, stable=True)  # (H*W,)
+    images = []
+    for k in range(steps + 1):
+        xk = x.clone().flatten(2)  # (1, 3, H*W)
+        xk[..., order[:k * total // steps]] = 0.0
+        images.append(xk.view_as(x))
+    with torch.no_grad():
+        probs = model(torch.cat(images)).double().softmax(dim=1)[:, class_idx].numpy()  # (steps+1,)
+    fractions = np.linspace(0.0, 1.0, steps + 1)
+    return float(((probs[1:] + probs[:-1]) / 2 * np.diff(fractions)).sum())
+
+
+def ref_pointing_hit(cam: np.ndarray, mask: np.ndarray, tolerance: int) -> bool:
+    """Whether argmax(cam) lies within Euclidean distance ``tolerance`` of a mask pixel."""
+    i, j = np.unravel_index(int(np.argmax(cam)), cam.shape)
+    rows, cols = np.nonzero(mask)
+    return bool(((rows - i) ** 2 + (cols - j) ** 2 <= tolerance**2).any())
+
+
+REFERENCES: dict[str, Callable[..., Any]] = {
+    "layers.check_showimg_normalize": ref_showimg_normalize,
+    "layers.check_first_layer_of_size": ref_first_layer_of_size,
+    "layers.check_count_dead_channels": ref_count_dead_channels,
+    "layers.check_top_channels": ref_top_channels,
+    "cam.check_cam_from_weights": ref_cam_from_weights,
+    "cam.check_second_class_cam": ref_second_class_cam,
+    "cam.check_find_cam_layer": ref_find_cam_layer,
+    "cam.check_gradcam_weights": ref_gradcam_weights,
+    "cam.check_gradcam_map": ref_gradcam_map,
+    "cam.check_layer_gradient": ref_layer_gradient,
+    "attention.check_masked_softmax": ref_masked_softmax,
+    "attention.check_next_token_head": ref_next_token_head,
+    "attention.check_favoured_word": ref_favoured_word,
+    "attention.check_attention_probs": ref_attention_probs,
+    "trust.check_deletion_auc": ref_deletion_auc,
+    "trust.check_pointing_hit": ref_pointing_hit,
+}
+"""Every autograded exercise's reference, by the path of its check in ``helpers.exercises``."""
