@@ -430,6 +430,31 @@ plt.show()
 # （上面打印的距离），箭体所在的几列上的值明显低于最大值。这张图说的是“模型判为 missile 的证据来自火箭及其两侧这一片区域
 # （包括发射塔）”，而不是“紧贴火箭”。7×7 的图每格相距 32 像素、每格的感受野更大，本来就分辨不出这么窄的箭体。
 # 方形照片（如后面的 `cat_and_cup`）两种叠加方法一样，所以错位在方形示例图上看不出来。
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 勘误 5：“非负值所在的区域”
+#
+# 教材在 9.2.1 节开头这样描述类激活图：对 CNN 输出的通道图像“进行加权叠加并进行 ReLU 激活后，对得到的单通道特征图进行插值扩充，
+# 还原为跟输入图像一样大小，则非负值所在的区域即为输入图像中物体所在区域，这个区域就是模型决策的主要依据”。
+#
+# 按字面读，这句话什么也没说：ReLU 之后**每个**值都是非负的，“非负值所在的区域”就是整张图。教材想说的应当是“**值大的**区域”；
+# 而即使这样说，“值大的区域就是物体所在区域”也是一个需要测量的说法。用上面的火箭照片和箭体所在的列来量：
+
+# %% slideshow={"slide_type": "subslide"}
+nonneg = float((res_wide.cam >= 0).mean())  # (224, 224) after ReLU and min-max
+positive = float((res_wide.raw[0] > 0).float().mean())  # (7, 7) before ReLU
+hot = res_wide.cam >= 0.5  # (224, 224): at least half of the peak
+hot_on_body = float(hot[:, to_map(body_l):to_map(body_r) + 1].sum() / hot.sum())
+print(f"after ReLU and upsampling, non-negative pixels: {nonneg:.3f} of the map (the whole image)")
+print(f"before ReLU, positive cells: {positive:.3f} of the {res_wide.raw[0].numel()} cells")
+print(f"pixels at >= 0.5 of the peak: {float(hot.mean()):.3f} of the map; of them {hot_on_body:.3f} lie on the "
+      f"rocket body columns, which are {on_body.shape[1] / 224:.3f} of the width")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# > **勘误**（教材没有列出）：“则非负值所在的区域即为输入图像中物体所在区域，这个区域就是模型决策的主要依据”。ReLU 之后处处非负
+# > （上面第一行打印），所以这句话按字面标出的是整张图。**改正**：说“值大的区域是对这个类别的分数贡献大的区域”；它是否就是物体所在的区域，
+# > 要量：火箭照片上，值不低于最大值一半的像素只有一部分落在箭体上（上面最后一行），其余在箭体两侧和发射塔上。
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 4 步：为任意类别画 CAM
 #
@@ -596,7 +621,8 @@ def explanation() -> str:
     """Two or three sentences: why, and why the book's uncopied bn2 output happens to be right."""
     return ("钩子里不复制时，存下的只是对同一块内存的引用。bn2 的输出张量后来被残差相加 out += identity 和"
             " ReLU(inplace=True) 原地改写，所以前向结束后它等于 layer4 的输出，图 9-7 碰巧是对的；"
-            "conv2 的输出被 bn2 读取后生成了新的张量，原地运算改的不是它，所以它仍是卷积的原始输出，不等于 layer4 的输出。")
+            "conv2 的输出被 bn2 读取后生成了新的张量，原地运算改的不是它，所以它仍是卷积的原始输出，不等于 layer4 的输出。"
+            "勘误 3 的演示里，复制的那份 bn2 输出近一半（0.488）是负值，不复制的那份没有负值，正说明后者被改写过。")
 
 
 # %% slideshow={"slide_type": "skip"}
@@ -610,11 +636,7 @@ finally:
 measured = torch.equal(seen["alias"], cap.acts["layer4"])  # the experiment, run now
 if concepts.check_prediction("conv2 的输出会被改写吗", prediction, measured,
                              hint="看 BasicBlock 的前向：哪个张量被 += 和 ReLU(inplace=True) 原地改写？"):
-    concepts.check_explanation("为什么", explanation, {
-        "不复制只是引用同一块内存": ("内存", "引用", "同一个张量", "alias", "共用"),
-        "残差相加或 ReLU 是原地运算": ("原地", "in-place", "inplace", "+="),
-        "bn2 的输出因此等于 layer4 的输出": ("layer4",),
-    })
+    concepts.check_explanation("为什么", explanation)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结

@@ -512,7 +512,8 @@ def explanation() -> str:
     """Two or three sentences: why the last layer's [CLS] row is not where the classifier collects information."""
     return ("最后一层的输入向量在前面的层里已经混合了其他词元的信息，所以关注某个位置不等于关注那个词；"
             "残差连接让 [CLS] 原来的向量不经过注意力直接进入输出，而且权重乘的是长短不同的值向量 V，权重大不代表贡献大。"
-            "要判断哪个词重要，还要用删词实验或梯度来检验，或者用 attention rollout 这类把各层一起考虑的方法。")
+            "要判断哪个词重要，还要用删词实验或梯度来检验，或者用 attention rollout 这类把各层一起考虑的方法。"
+            "上面那条评论里，[CLS] 最关注的“好”删掉后 P(positive) 只变了 0.028，在 19 个词里排第 11。")
 
 
 # %% slideshow={"slide_type": "skip"}
@@ -527,11 +528,7 @@ share = float(np.mean(agree))
 if concepts.check_prediction("[CLS] 最关注的词就是最重要的词吗（超过一半？）", prediction, share > 0.5,
                              hint="回头看酒店评论的删词实验：注意力最大的词删掉后，预测变了多少？"):
     print(f"they agree in {sum(agree)} of {len(agree)} reviews ({share:.3f})")
-    concepts.check_explanation("为什么", explanation, {
-        "前面的层已混合各词元": ("混合", "前面的层", "之前的层", "早已", "mix"),
-        "残差连接绕过注意力": ("残差", "residual"),
-        "要用删词、梯度或 rollout 检验": ("删词", "删掉", "梯度", "rollout"),
-    })
+    concepts.check_explanation("为什么", explanation)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结
