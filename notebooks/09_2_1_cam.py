@@ -442,17 +442,17 @@ plt.show()
 
 # %% slideshow={"slide_type": "subslide"}
 nonneg = float((res_wide.cam >= 0).mean())  # (224, 224) after ReLU and min-max
-positive = float((res_wide.raw[0] > 0).float().mean())  # (7, 7) before ReLU
+positive = float((res_wide.raw > 0).float().mean())  # (7, 7) before ReLU
 hot = res_wide.cam >= 0.5  # (224, 224): at least half of the peak
 hot_on_body = float(hot[:, to_map(body_l):to_map(body_r) + 1].sum() / hot.sum())
 print(f"after ReLU and upsampling, non-negative pixels: {nonneg:.3f} of the map (the whole image)")
-print(f"before ReLU, positive cells: {positive:.3f} of the {res_wide.raw[0].numel()} cells")
+print(f"before ReLU, positive cells: {positive:.3f} of the {res_wide.raw.numel()} cells")
 print(f"pixels at >= 0.5 of the peak: {float(hot.mean()):.3f} of the map; of them {hot_on_body:.3f} lie on the "
       f"rocket body columns, which are {on_body.shape[1] / 224:.3f} of the width")
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # > **勘误**（教材没有列出）：“则非负值所在的区域即为输入图像中物体所在区域，这个区域就是模型决策的主要依据”。ReLU 之后处处非负
-# > （上面第一行打印），所以这句话按字面标出的是整张图。**改正**：说“值大的区域是对这个类别的分数贡献大的区域”；它是否就是物体所在的区域，
+# > （上面第一行打印），所以这句话按字面标出的是整张图；按 ReLU 之前的正值来读也一样可能是整张图（第二行打印）。**改正**：说“值大的区域是对这个类别的分数贡献大的区域”；它是否就是物体所在的区域，
 # > 要量：火箭照片上，值不低于最大值一半的像素只有一部分落在箭体上（上面最后一行），其余在箭体两侧和发射塔上。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
