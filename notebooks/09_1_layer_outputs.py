@@ -772,32 +772,45 @@ print(explorer.describe())
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# 每个练习写一个函数，下一个单元格会用**随机生成的新输入**把你的函数和参考实现比较，立即给出 ✓ 或 ✗ 和提示；
-# 通过以后，再把你的函数用到本节的模型上。
+# 练习 2–4 各写一个函数，下一个单元格会用**随机生成的新输入**把你的函数和参考实现比较，立即给出 ✓ 或 ✗ 和提示；
+# 通过以后，再把你的函数用到本节的模型上。练习 1 和练习 5 是概念题：先写下预测（第一次的预测会被记录），再运行实验；解释由老师评分。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 1：`showImg` 的数值部分
+# ### 练习 1（概念题）：先预测，再运行——`showImg` 为什么要平方？
 #
-# 写出 `showImg` 在上色之前的三步：ReLU、最小-最大归一化到 0～1（ReLU 后全为 0 的平坦通道返回全 0）、平方。输入输出都是 NumPy 数组。
+# 教材的 `showImg` 在归一化到 0～1 之后做了一次平方：`channel_img = (channel_img**2)*255`（例 9.2 的注释说，平方“是为了降低小特征值的干扰”）。
+# 设想一个通道的值在 0～1 之间**均匀分布**（ReLU、归一化之后）。**不要运行代码**，先回答：
+#
+# 1. `predict_below_middle()`：平方之后，有多大比例的像素落在调色板的下半段（值 < 0.5，`jet` 的蓝、青一侧）？返回一个 0～1 之间的数（三位小数）；
+# 2. `explain_square()`：测量之后，用两三句话说明平方对读图的影响：它让哪些值看起来更“冷”，这会不会让人把一个通道读成“只在一小块有反应”？引用打印出的数。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def showimg_normalize(channel: np.ndarray) -> np.ndarray:
-    """ReLU, min-max to [0, 1] (a flat channel gives zeros), then square.
+def predict_below_middle() -> float:
+    """Share of a uniform [0, 1] channel shown below 0.5 once showImg squares it."""
+    # Model answer: v**2 < 0.5 <=> v < sqrt(0.5) = 0.707, so 0.707 of the pixels (0.5 without the square).
+    return 0.707
 
-    Shapes:
-        channel: (h, w); returns (h, w).
-    """
-    a = np.maximum(channel, 0)
-    span = a.max() - a.min()
-    if span == 0:
-        return np.zeros_like(a)
-    return ((a - a.min()) / span) ** 2
+
+def explain_square() -> str:
+    """Two or three sentences on what squaring does to the picture, citing the numbers."""
+    return ("平方把小于 1 的值压得更小：v² < 0.5 等价于 v < 0.707，所以均匀分布的通道有 0.707 的像素显示在下半段，不平方只有 0.5。"
+            "中等的响应看起来也是冷色，只剩最强的一小块是暖色，一个处处有反应的通道可能被读成“只在一小块有反应”；"
+            "读图时要记得颜色表示的是平方后的值。")
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.layers.check_showimg_normalize(showimg_normalize):
-    a = outputs[1][0, top]  # (h, w), the channel of the colour comparison above
-    assert np.allclose(showimg_normalize(a.cpu().numpy()), viz.normalize(a.clamp(min=0)) ** 2)
+ramp = torch.linspace(0, 1, 100001)[None, None, :]  # (1, 1, n): a channel uniform in [0, 1]
+squared = viz.prepare_maps(ramp, square=True)  # showImg's numbers: ReLU, min-max, square
+measured_share = round(float((squared < 0.5).mean()), 3)
+if concepts.check_prediction("平方之后落在下半段的比例", predict_below_middle, measured_share, tol=0.01,
+                             hint="v² < 0.5 时 v 要小于多少？"):
+    real = outputs[1][0, top][None]  # (1, h, w): the channel of the colour comparison above
+    print(f"uniform channel: below 0.5 with the square {measured_share:.3f}, "
+          f"without {float((viz.prepare_maps(ramp, square=False) < 0.5).mean()):.3f}")
+    print(f"the channel of 第 5 步 ({layer_names[1]}, channel {top}): below 0.5 with the square "
+          f"{float((viz.prepare_maps(real, square=True) < 0.5).mean()):.3f}, "
+          f"without {float((viz.prepare_maps(real, square=False) < 0.5).mean()):.3f}")
+    concepts.check_explanation("平方对读图的影响", explain_square)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：第一个输出 14×14 的层

@@ -430,20 +430,41 @@ explorer
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# ### 练习 1：Grad-CAM 的通道权重
+# ### 练习 1（概念题）：先预测，再运行——导数最大的通道，贡献也最大吗？
 #
-# 写出 `gradcam_weights(grads)`：输入梯度 `grads`（形状 `(1, C, h, w)`），返回每个通道的权重 $\alpha_k$（形状 `(C,)`）。
+# 第 3 步得到了猫的照片在目标层上的激活值 `acts` 和梯度 `grads`（形状都是 `(1, C, h, w)`）。通道 $k$ 的权重 $\alpha_k$ 是梯度的平均，
+# 它在 Grad-CAM 的图里的“份额”是 $\alpha_k \sum_{i,j} A^k_{ij}$。教材说“导数值越大，说明相应参数对分类的贡献越大”。**不要运行代码**，先回答：
+#
+# 1. `predict_top_channel()`：$\alpha_k$ 最大的那个通道，是不是 $\alpha_k \sum_{i,j} A^k_{ij}$ 最大的那个通道？返回 `True` 或 `False`；
+# 2. `explain_top_channel()`：测量之后，用两三句话说明为什么，引用打印出的数。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
-    """alpha_k = mean over (i, j) of the gradients. Shapes: grads (1, C, h, w) -> (C,)."""
-    return grads[0].mean(dim=(1, 2))
+def predict_top_channel() -> bool:
+    """Is the channel with the largest alpha also the one with the largest alpha * sum(A)?"""
+    # Model answer: False. alpha is a sensitivity: on a GAP + linear head it is W[y, k] / (h*w),
+    # fixed by the weights whatever the photo. A channel that is all zero on this photo
+    # contributes nothing, however large its alpha.
+    return False
+
+
+def explain_top_channel() -> str:
+    """Two or three sentences, citing the measured numbers."""
+    return ("导数是敏感度：这个通道的激活再变大一点，分数会涨多少；贡献还要乘上激活值本身。"
+            "α 最大的通道在这张猫的照片上激活之和是 0，贡献也是 0，在 1280 个通道的贡献里排到第 276 名；"
+            "在全局平均池化 + 一个全连接层的网络上，α 只由权重决定，与照片无关。")
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.cam.check_gradcam_weights(gradcam_weights):
-    assert torch.allclose(gradcam_weights(grads), res.weights, rtol=1e-4, atol=1e-7)
-    print("your weights == cam.grad_cam's weights on the cat photo")
+alpha_k = grads[0].mean(dim=(1, 2))  # (C,): the Grad-CAM weights of 第 3 步
+share_k = alpha_k * acts[0].sum(dim=(1, 2))  # (C,): each channel's part of sum_ij of the map
+top_alpha, top_share = int(alpha_k.argmax()), int(share_k.argmax())
+if concepts.check_prediction("alpha 最大的通道就是贡献最大的通道吗", predict_top_channel, top_alpha == top_share,
+                             hint="一个在这张照片上激活全为 0 的通道，alpha 可以很大吗？它的贡献是多少？"):
+    rank = int((share_k > share_k[top_alpha]).sum()) + 1
+    print(f"largest alpha: channel {top_alpha} (alpha {float(alpha_k[top_alpha]):.4f}, sum of its activations "
+          f"{float(acts[0, top_alpha].sum()):.3f}), rank {rank} of {len(share_k)} by alpha * sum(A); "
+          f"largest alpha * sum(A): channel {top_share} ({float(share_k[top_share]):.3f})")
+    concepts.check_explanation("为什么", explain_top_channel)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：取得某层输出的梯度
