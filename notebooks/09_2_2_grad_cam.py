@@ -205,8 +205,9 @@ print(f"out[:, pre_y] = {float(logits_book[0, pre_y]):.3f} (a logit) | softmax p
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **(b) 钩子从不移除。** 例 9.2 保存了 `handle` 并在用完后 `handle.remove()`；例 9.3 的 `model.avgpool.register_forward_hook(hook_fun)`
-# 连返回值都没有保存。在 Jupyter 里把这个单元格再运行一次，就会再挂上一个钩子：每次前向，钩子被调用两次；
-# 之后任何人用这个模型做前向，都会触发 `hook_fun`，悄悄改写全局变量 `out_FM`。下面模拟“再运行一次”：
+# 连返回值都没有保存。教材是把代码作为 `.py` 文件运行的（“执行由上述代码构成的.py 文件，产生如图 9-8 所示的结果”）：
+# 运行一次，进程结束，钩子也就没了，这样没有问题。**在笔记本里**就不同了：把这个单元格再运行一次，就会再挂上一个钩子，每次前向，钩子被调用两次；
+# 之后任何人用这个模型做前向，都会触发 `hook_fun`，悄悄改写全局变量 `out_FM`。这是在笔记本里用这段代码的隐患，不是教材的错。下面模拟“再运行一次”：
 
 # %% slideshow={"slide_type": "-"}
 calls = {"n": 0}
@@ -223,7 +224,7 @@ print("hooks after clearing them by hand:", hooks.count_hooks(model))
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **(c) `backward()` 算出了全部参数的梯度，而且会累加。** 我们只需要 $\partial s_y / \partial A$，但 `pre_class.backward()`
 # 一直反向传播到输入，顺带把模型**每个参数**的 `.grad` 都填上了（VGG16-bn 有 1.38 亿个参数），教材的代码从不清零。
-# 再运行一次，第二次的梯度会**加到**第一次的上面：
+# 作为 `.py` 运行一次，`temp_grad` 是对的，只是多算了这些梯度；**在笔记本里**再运行一次，第二次的梯度会**加到**第一次的上面：
 
 # %% slideshow={"slide_type": "-"}
 params = [p for p in model.parameters() if p.requires_grad]
