@@ -439,6 +439,8 @@ bundle.expect((row_dev > 1e-4).nonzero()[:, 0].tolist() == [n1 - 1] and (col_dev
               "the first layer's SAME padding pads only the bottom row and the right column")
 bundle.expect(grey_dev < 0.5 and float(x_grey.abs().max()) < 0.01, "a mid-grey image gives an (almost) constant last layer")
 bundle.expect(follows and to_top > stay_flip, "most bottom-row channels leave the bottom row when the image is flipped or moved")
+bundle.expect(all(float(rows[k][c, -1]) < 0.5 for c in book4 if c in bottom_lit for k in ("上下翻转", "上移 64 像素")),
+              "the book's bottom-row channels leave the bottom row with the image")
 
 # %% slideshow={"slide_type": "subslide"}
 shown_c = next((c for c in book4 if c in bottom_lit), bottom_lit[0] if bottom_lit else book4[0])
