@@ -527,22 +527,46 @@ explorer
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# ### 练习 1：CAM 的加权求和
+# ### 练习 1（概念题）：先预测，再运行——两个相近类别的类激活图
 #
-# 写出函数 `cam_from_weights(acts, fc_weight, class_idx)`：用全连接层权重的第 `class_idx` 行给 `acts` 的各个通道加权，再按通道求和
-# （即 $M_y = \sum_k W_{y,k} A^k$，不做 ReLU）。检查函数会用随机生成的 `acts` 和权重测试它。
+# 课程模型把猫的照片判为 tiger cat，第二名是另一种猫。**不要运行代码**，先回答：
+#
+# 1. `predict_similar_maps()`：这两个类别的类激活图（ReLU、归一化之后，224×224）的相关系数会超过 0.9 吗？返回 `True` 或 `False`；
+# 2. `explain_similar_maps()`：测量之后，用两三句话说明：这样的两张图能不能回答“模型为什么判 tiger cat 而不是第二名”？
+#    如果不能，哪一张图能（提示：$s_y = \mathrm{mean}(M_y) + b_y$）？引用打印出的数。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def cam_from_weights(acts: torch.Tensor, fc_weight: torch.Tensor, class_idx: int) -> torch.Tensor:
-    """CAM before ReLU. Shapes: acts (1, C, h, w), fc_weight (classes, C) -> (h, w)."""
-    weight = fc_weight[class_idx]  # (C,)
-    return (weight[:, None, None] * acts[0]).sum(dim=0)  # (h, w)
+def predict_similar_maps() -> bool:
+    """Do the CAMs of the top two classes on the cat photo correlate above 0.9?"""
+    # Model answer: True. Both classes read the same cat features in the same places; their
+    # class weights differ little, so the maps nearly coincide.
+    return True
+
+
+def explain_similar_maps() -> str:
+    """Two or three sentences on what the two maps can and cannot show, citing the numbers."""
+    return ("两张图的相关系数是 0.943，热区几乎重合：它们都在说“猫的证据在哪里”，回答不了为什么是 tiger cat 而不是第二名。"
+            "因为 s_y = mean(M_y) + b_y，两类分数之差就是差图 M_1 - M_2 的平均值加上偏置之差；要解释这两类之间的选择，应该看差图，"
+            "它的平均值只有 0.126，说明两类的差别很小，这和两类概率 0.393 与 0.356 接近一致。")
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.cam.check_cam_from_weights(cam_from_weights):
-    assert torch.allclose(cam_from_weights(feature, W, idx), raw_book, atol=1e-5)  # the book's map
-    print("your function reproduces the map of 图 9-7")
+with torch.no_grad():
+    cat_logits = model(x)  # (1, 1000): the cat photo
+top2 = cat_logits[0].topk(2).indices.tolist()
+pair = [cam.class_weight_cam(model, bundle.cam_layer, W, x, k) for k in top2]
+corr = float(np.corrcoef(pair[0].cam.flatten(), pair[1].cam.flatten())[0, 1])
+if concepts.check_prediction("两个相近类别的 CAM 相关系数超过 0.9 吗", predict_similar_maps, corr > 0.9,
+                             hint="两个类别读的是同一张特征图 A，只是类别权重不同：两类猫的类别权重会差很多吗？"):
+    diff = pair[0].raw - pair[1].raw  # (h, w): M_1 - M_2
+    probs = cat_logits[0].softmax(dim=0)  # (1000,)
+    bias = fc.bias[top2[0]] - fc.bias[top2[1]] if fc.bias is not None else torch.tensor(0.0)
+    print(f"{bundle.categories[top2[0]]} ({float(probs[top2[0]]):.3f}) vs {bundle.categories[top2[1]]} "
+          f"({float(probs[top2[1]]):.3f}): correlation of the two maps {corr:.3f}")
+    print(f"difference map M_1 - M_2: mean {float(diff.mean()):.3f} + bias difference {float(bias):.3f} = "
+          f"logit difference {float(cat_logits[0, top2[0]] - cat_logits[0, top2[1]]):.3f}; "
+          f"its values range over [{float(diff.min()):.3f}, {float(diff.max()):.3f}]")
+    concepts.check_explanation("这两张图能说明什么", explain_similar_maps)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：解释另一个类别
