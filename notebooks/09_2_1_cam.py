@@ -547,7 +547,7 @@ def explain_similar_maps() -> str:
     """Two or three sentences on what the two maps can and cannot show, citing the numbers."""
     return ("两张图的相关系数是 0.943，热区几乎重合：它们都在说“猫的证据在哪里”，回答不了为什么是 tiger cat 而不是第二名。"
             "因为 s_y = mean(M_y) + b_y，两类分数之差就是差图 M_1 - M_2 的平均值加上偏置之差；要解释这两类之间的选择，应该看差图，"
-            "它的平均值只有 0.126，说明两类的差别很小，这和两类概率 0.393 与 0.356 接近一致。")
+            "它的平均值只有 0.126，加上偏置之差后两类 logit 只差 0.098，和两类概率 0.393 与 0.356 接近一致。")
 
 
 # %% slideshow={"slide_type": "skip"}
@@ -560,7 +560,7 @@ if concepts.check_prediction("两个相近类别的 CAM 相关系数超过 0.9 �
                              hint="两个类别读的是同一张特征图 A，只是类别权重不同：两类猫的类别权重会差很多吗？"):
     diff = pair[0].raw - pair[1].raw  # (h, w): M_1 - M_2
     probs = cat_logits[0].softmax(dim=0)  # (1000,)
-    bias = fc.bias[top2[0]] - fc.bias[top2[1]] if fc.bias is not None else torch.tensor(0.0)
+    bias = (fc.bias[top2[0]] - fc.bias[top2[1]]).detach() if fc.bias is not None else torch.tensor(0.0)
     print(f"{bundle.categories[top2[0]]} ({float(probs[top2[0]]):.3f}) vs {bundle.categories[top2[1]]} "
           f"({float(probs[top2[1]]):.3f}): correlation of the two maps {corr:.3f}")
     print(f"difference map M_1 - M_2: mean {float(diff.mean()):.3f} + bias difference {float(bias):.3f} = "
