@@ -35,9 +35,10 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import nn
 from torchvision import transforms
+from torchvision.transforms.functional import to_pil_image
 
 import helpers
 from helpers import exercises, hooks, images, load_image, load_model, widgets
@@ -305,6 +306,37 @@ plt.show()
 print(f"图 9-3: layer {second_conv} ({layer_names[second_conv]}), channels {pick_channels(acts3.shape[0])}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# 教材画图 9-3、图 9-4 的循环，**照排印**运行（改动标 `# CHANGED:`）：层号 3 和 44 是 VGG16-bn 的编号，换成当前模型的“第二个卷积层”和最后一层；
+# 通道号 0、20、40、60 在不到 61 个通道的层上越界，换成上面 `pick_channels` 给出的 4 个；调用第 5 步逐字抄录的 `showImg_book`（教材的调色板）。
+# 循环结束后，和第 4 步存下的层输出核对。
+
+# %% slideshow={"slide_type": "subslide"}
+seen_book = {}  # CHANGED (added): keep the two outputs to compare with 第 4 步
+with plt.rc_context({"figure.figsize": (2.2, 2.2), "figure.dpi": 50}):  # CHANGED (added): small figures
+    out = x  # CHANGED: img (the book's 0.5/0.2 input) -> x (the model's own normalization, 第 3 步)
+    for k,m in enumerate(cnn_layers):
+        out = m(out)
+        if k == second_conv:  # CHANGED: k == 3 #cnn_layers[3]存放 VGG16 的第二个卷积层
+            print('第二个卷积层输出特征图的形状: ', out.shape)
+            ch = pick_channels(out.shape[1])  # CHANGED (added): 0, 20, 40, 60, or 4 that exist
+            seen_book[k] = out.detach().clone()  # CHANGED (added)
+            showImg_book(out[0, ch[0]])  # CHANGED: showImg(out[0, 0]) (the verbatim copy of 第 5 步)
+            showImg_book(out[0, ch[1]])  # CHANGED: showImg(out[0, 20])
+            showImg_book(out[0, ch[2]])  # CHANGED: showImg(out[0, 40])
+            showImg_book(out[0, ch[3]])  # CHANGED: showImg(out[0, 60])
+        elif k == last:  # CHANGED: k == 44 #cnn_layers[44]存放 VGG16 的自适应平均池化层
+            print('自适应平均池化层输出特征图的形状: ', out.shape)
+            ch = pick_channels(out.shape[1])  # CHANGED (added)
+            seen_book[k] = out.detach().clone()  # CHANGED (added)
+            showImg_book(out[0, ch[0]])  # CHANGED: showImg(out[0, 0])
+            showImg_book(out[0, ch[1]])  # CHANGED: showImg(out[0, 20])
+            showImg_book(out[0, ch[2]])  # CHANGED: showImg(out[0, 40])
+            showImg_book(out[0, ch[3]])  # CHANGED: showImg(out[0, 60])
+for k_, kept in seen_book.items():
+    torch.testing.assert_close(kept, outputs[k_], rtol=1e-4, atol=1e-4)
+print(f"the book's loop == 第 4 步's outputs at layers {sorted(seen_book)} ({[layer_names[i] for i in sorted(seen_book)]})")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # 图 9-4 换到最后一层（7×7）。教材的 4 个通道在这里很可能不好看：有的全为 0，有的只在边上亮。所以第二行按一个**明确的标准**另挑 4 个通道：
 # 在平均激活最大的 100 个通道里，取最大值不在最外一圈、且**最集中**的 4 个——集中度 = 最大值周围 3×3 格子上的激活之和 ÷ 整个通道的激活之和。
 # 第一行是教材的通道号，第二行是按标准挑的，标题写明了哪个是哪个。
@@ -342,22 +374,197 @@ print(f"{layer_names[last]}: {int((~alive).sum())} of {deep.shape[0]} channels a
 # - 浅层（图 9-3）的特征图保留了猫的轮廓，有的通道对边缘有反应，有的对某种颜色或纹理有反应，还能认出原图；
 # - 最后一层只有 7×7。相邻两格在输入图像上相距 32 像素，这是网络的**总步长**（stride）；每个格子的感受野（receptive field）比 32×32 大得多，
 #   所以一格并不对应“原图上 32×32 的一片”，只能粗略地指出位置；
-# - 教材的 4 个通道在这张图上有的**全为 0**（这个卷积核在这张图上什么也没提取到，和教材图 9-4(c) 一样），有的只在最外一圈亮。
-#   最外一圈的格子，感受野有一大块落在图像外面的补零（zero padding）区域，卷积核在那里看到的是人为的“边”：这就是**边界效应**（border effect）。
-#   上面的统计显示，不少通道的激活几乎全在最外一圈；换一张照片，亮的通道会不同（练习 5 用一张纯灰的图单独看边界效应）；
+# - 教材的 4 个通道在这张图上有的**全为 0**（这个卷积核在这张图上什么也没提取到，和教材图 9-4(c) 一样），有的几乎只在最外一圈亮；
 # - 按集中度挑出的通道，激活集中在图中间的一小块，更像“对某个局部图案有反应”。挑选标准会影响你看到什么：**报告通道图时要说明为什么挑这几个**。
+#
+# 只在边上亮的通道，常被说成**边界效应**（border effect）：卷积在图像外面补零（zero padding），边上的格子看到的是人为的“边”。
+# 但这只是一种猜测，下面把它当作假设来测。
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 边上亮的通道：边界效应，还是图像内容？
+#
+# 三个实验，各回答一个问题：
+#
+# 1. **补零补在哪一边？** 课程模型 EfficientNet-Lite0 沿用 TensorFlow 的 “SAME” 补零（`Conv2dSame`）：步长为 2、输入边长为偶数时，
+#    只需要补 1 行 1 列，补在**下边和右边**。把一张处处为 1 的输入送进第一层，看哪些行、列和中心不同；
+# 2. **没有内容时，边上会亮吗？** 中灰图（128）归一化后几乎是 0，和补的零一样，图像和补零区域之间没有“边”。把它送进图 9-4 的同一层，看各格是否相同；
+# 3. **亮的那一行跟着图像走，还是留在边上？** 把照片上下翻转；再把模型看到的 224×224 区域贴到中灰画布上、往上移 64 像素（两格），
+#    下面两格变成和补零一样的灰。跟着图像走的是内容，留在边上的才是边界效应。
+
+# %% slideshow={"slide_type": "subslide"}
+with torch.no_grad():
+    first_out = cnn_layers[0](torch.ones(1, 3, 224, 224, device=bundle.device))[0]  # (C, H1, W1)
+mid = first_out.shape[1] // 2
+row_dev = (first_out[:, :, mid] - first_out[:, mid:mid + 1, mid]).abs().amax(dim=0)  # (H1,) down the centre column
+col_dev = (first_out[:, mid, :] - first_out[:, mid, mid:mid + 1]).abs().amax(dim=0)  # (W1,) along the centre row
+print(f"1. {layer_names[0]} ({type(cnn_layers[0]).__name__}) on an all-ones input, {first_out.shape[1]} rows: "
+      f"rows that differ from the centre {(row_dev > 1e-4).nonzero()[:, 0].tolist()}, "
+      f"columns {(col_dev > 1e-4).nonzero()[:, 0].tolist()}")
+
+grey = Image.new("RGB", (224, 224), (128, 128, 128))
+x_grey = bundle.to_input(grey)  # (1, 3, 224, 224)
+g_last = hooks.capture_activations(model, x_grey, bundle.feature_layers)[layer_names[last]][0]  # (C, 7, 7)
+c7 = g_last.shape[1] // 2
+grey_dev = float((g_last - g_last[:, c7:c7 + 1, c7:c7 + 1]).abs().max())
+print(f"2. mid-grey input after normalization: largest |value| {float(x_grey.abs().max()):.3f}; "
+      f"{layer_names[last]}: largest difference from the centre cell {grey_dev:.3f} "
+      f"(its largest value {float(g_last.abs().max()):.3f}; on the cat photo {float(deep.max()):.3f})")
+
+resize_step, crop_step, *rest = bundle.preprocess.transforms  # the model's own preprocessing, step by step
+to_tensor = transforms.Compose(rest)
+view = crop_step(resize_step(image))  # the 224x224 the model sees
+assert torch.allclose(to_tensor(view).unsqueeze(0).to(bundle.device), x, atol=1e-6)
+moved = Image.new("RGB", view.size, (128, 128, 128))
+moved.paste(view, (0, -64))  # the photo 64 px (two cells) higher, mid-grey below
+runs = {"照片": x, "上下翻转": bundle.to_input(ImageOps.flip(image)),
+        "上移 64 像素": to_tensor(moved).unsqueeze(0).to(bundle.device)}
+rows = {}  # label -> (C, 7): each row's share of the channel's activation
+for label, inp in runs.items():
+    a = hooks.capture_activations(model, inp, bundle.feature_layers)[layer_names[last]][0].clamp(min=0)
+    rows[label] = a.sum(dim=2) / a.sum(dim=(1, 2)).clamp(min=1e-12)[:, None]  # (C, 7)
+bottom_lit = [c for c in range(deep.shape[0]) if alive[c] and float(rows["照片"][c, -1]) > 0.9]
+to_top = sum(float(rows["上下翻转"][c, 0]) > 0.5 for c in bottom_lit)
+stay_flip = sum(float(rows["上下翻转"][c, -1]) > 0.5 for c in bottom_lit)
+stay_moved = sum(float(rows["上移 64 像素"][c, -1]) > 0.5 for c in bottom_lit)
+print(f"3. {len(bottom_lit)} channels have > 90% of their activation on the bottom row of the photo's map.")
+print(f"   flipped photo: {to_top} of them move to the top row, {stay_flip} stay on the bottom row")
+print(f"   photo moved up 64 px: {stay_moved} of them stay on the bottom row (now mid-grey, like the padding)")
+for c in [c for c in book4 if c in bottom_lit]:
+    print(f"   book channel {c}: row shares", {k: [round(float(u), 2) for u in v[c]] for k, v in rows.items()})
+stays = max(stay_flip, stay_moved)  # channels that keep to the bottom row in either test
+follows = stays <= 0.2 * len(bottom_lit)
+print(f"verdict: {len(bottom_lit) - stays} of {len(bottom_lit)} leave the bottom row when the image moves:",
+      "most follow the image content" if follows else "many stay at the border")
+n1 = first_out.shape[1]
+bundle.expect((row_dev > 1e-4).nonzero()[:, 0].tolist() == [n1 - 1] and (col_dev > 1e-4).nonzero()[:, 0].tolist() == [n1 - 1],
+              "the first layer's SAME padding pads only the bottom row and the right column")
+bundle.expect(grey_dev < 0.5 and float(x_grey.abs().max()) < 0.01, "a mid-grey image gives an (almost) constant last layer")
+bundle.expect(follows and to_top > stay_flip, "most bottom-row channels leave the bottom row when the image is flipped or moved")
+bundle.expect(all(float(rows[k][c, -1]) < 0.5 for c in book4 if c in bottom_lit for k in ("上下翻转", "上移 64 像素")),
+              "the book's bottom-row channels leave the bottom row with the image")
+
+# %% slideshow={"slide_type": "subslide"}
+shown_c = next((c for c in book4 if c in bottom_lit), bottom_lit[0] if bottom_lit else book4[0])
+fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), dpi=70, layout="constrained")
+for ax, (label, inp) in zip(axes, runs.items()):
+    a = hooks.capture_activations(model, inp, bundle.feature_layers)[layer_names[last]][0, shown_c]
+    shown = ax.imshow(a.clamp(min=0).numpy(), cmap="jet", vmin=0, vmax=float(deep[shown_c].max()) or 1.0)
+    ax.set_title(f"{label}：通道 {shown_c}", fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks(range(7))
+fig.colorbar(shown, ax=axes, fraction=0.03, label=f"{layer_names[last]} 的激活（ReLU 后）")
+fig.suptitle("亮的那一行跟着图像走吗？")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 读结果（数字以上面的打印为准）：
+#
+# - 实验 1：课程模型的第一层只在**最后一行、最后一列**和中心不同：“SAME” 补零补在下边和右边，上边和左边不补。所以即使有边界效应，
+#   也不会是对称的“一圈”；
+# - 实验 2：中灰图归一化后和补的零几乎一样，图 9-4 那一层的各格几乎相同（打印的最大差别）：没有内容、也没有“边”时，边上并不会自己亮起来；
+# - 实验 3：翻转照片或把照片上移两格后，“只在最下一行亮”的通道大多离开了最下一行（翻转后跑到最上一行的比留下的多得多，
+#   上移后留在最下一行的更少，见打印）；教材的通道 0、40 都跟着图像走。它们对的是照片**下部的内容**，而不是补零造成的边界效应；
+#   只有打印里“留在最下一行”的那几个通道，才可能是边界效应。
+#
+# 所以“只在边上亮”不能直接读成边界效应：要像这样移动图像再看一次。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 图 9-5、图 9-6：把深层的一个通道放大，叠加到原图上
 #
 # 7×7 的图太粗，看不出对应原图哪里。教材的做法：用双三次插值（bicubic interpolation）把它放大到原图大小（图 9-5），
 # 再按 0.7（原图）+ 0.3（热力图）混合（图 9-6）。教材用的是第 44 层（自适应平均池化层）的第 60 个通道，它在教材的图上
-# “主要表征了狗的脸部及其四周”（教材的图片 `both.png` 不在课程里）。在课程的模型和图片上，通道 60 可能全为 0 或几乎处处饱和，
-# 所以同时画出上面按集中度挑出的第一个通道。教材的这段代码有三处问题：
+# “主要表征了狗的脸部及其四周”（教材的图片 `both.png` 不在课程里）。
 #
-# > **勘误**：`Img44_60 = out[0, 60]` 与后面的 `img44_60` 大小写不同，照抄会 `NameError`；
-# > `(img44_60-img44_60.min())/(img44_60.max()-img44_60.min())` 没有 `showImg` 那样的保护，通道全为 0 时得到 NaN；
-# > `h,w,_ = np.array(origin_img).shape` 之后 `img44_60.resize((h,w), ...)`：PIL 的 `resize` 要的是 `(宽, 高)`，即 `(w, h)`，非方形照片形状对不上（下面演示）。
+# 先**照排印**运行教材的这段代码，只改能运行所必需的地方（标 `# CHANGED:`）。教材的照片 `both.png` 里有猫有狗；课程用同样是两个物体的
+# `cat_and_cup`（512×512，**方形**）。教材的写法 `h,w,_ = np.array(origin_img).shape` 之后 `resize((h,w))`：PIL 的 `resize` 要的是 `(宽, 高)`，
+# 但方形照片 h = w，这一行**恰好是对的**（下面用数字核对）；非方形照片的情况在后面演示。
+
+# %% slideshow={"slide_type": "subslide"}
+origin_img = load_image("cat_and_cup")  # CHANGED: Image.open(path + '\\' + name).convert('RGB'), both.png is not in the course
+img = bundle.to_input(origin_img)  # CHANGED: tfs(origin_img).unsqueeze(0) with the model's own normalization (第 3 步)
+
+out = img
+for k,m in enumerate(cnn_layers):
+    out = m(out)
+    if k == last:  # CHANGED: k == 44 (VGG16-bn's avgpool); `last` is the index of the model's last layer
+        img44_60 = out[0, 60]  # CHANGED: Img44_60 (NameError: the next line reads img44_60)
+#归一化到[0,1]
+img44_60 = (img44_60-img44_60.min())/(img44_60.max()-img44_60.min())
+img44_60 = np.array(img44_60.data.cpu())  # CHANGED: .cpu() added #转化为数组
+#转化为 PIL 格式，以准备调用 resize()方法进行插值缩放
+img44_60 = to_pil_image(img44_60, mode='F')
+h,w,_ = np.array(origin_img).shape #获取原图的尺寸
+#通过双三次插值方法扩展为跟原图一样大小
+over_img = img44_60.resize((h,w), resample=Image.BICUBIC)
+over_img = np.array(over_img)*255
+over_img = over_img.astype(np.uint8) #归一化到[0,255]范围内
+cmap = colormaps['jet']  # CHANGED: cm.get_cmap('jet') (removed in Matplotlib 3.9)
+over_img = cmap(over_img)[:, :, 1:] #使用调色板
+over_img = (255*over_img).astype(np.uint8) #over_img 为数组类型
+origin_img = np.array(origin_img)
+a = 0.7
+#融合两张图片
+origin_over_img = Image.fromarray((a * origin_img + (1 - a) * over_img).astype(np.uint8))
+plt.figure(figsize=(3, 3), dpi=60)  # CHANGED (added): a small figure
+plt.imshow(over_img) #显示扩展后的通道图像
+plt.show()
+plt.figure(figsize=(3, 3), dpi=60)  # CHANGED (added): a small figure
+plt.imshow(origin_over_img) #显示融合后的图像
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 和课程的函数逐步核对：教材的循环得到的层输出、教材的最小-最大归一化、教材的 `resize((h,w))`（方形照片上）都和 `helpers` 的结果相同。
+
+# %% slideshow={"slide_type": "-"}
+sq_acts = hooks.capture_activations(model, img, bundle.feature_layers)[layer_names[last]]  # (1, C, 7, 7)
+torch.testing.assert_close(out.detach(), sq_acts, rtol=1e-4, atol=1e-4)  # the book's loop == one pass with hooks
+sq_map = minmax(sq_acts[0, 60].numpy())  # (7, 7)
+np.testing.assert_allclose(np.asarray(img44_60), sq_map, atol=1e-6)  # the book's min-max == minmax
+big_book = np.asarray(img44_60.resize((h, w), resample=Image.BICUBIC))  # the book's (h, w) order, h == w here
+np.testing.assert_array_equal(np.clip(big_book, 0, 1), viz.upsample(sq_map, (w, h)))  # (w, h), overshoot clipped
+print(f"square photo {w}x{h}: the book's loop, min-max and resize((h,w)) == the helpers "
+      f"(resize((h,w)) and resize((w,h)) are the same call when h == w)")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# #### 双三次插值的过冲，再被 `uint8` 绕回
+#
+# 上面的核对里有一个 `np.clip`，因为教材的图 9-5 还有一个问题。双三次插值用的是三次多项式，在尖峰附近会**过冲**（overshoot）：
+# 放大后的值会略小于 0、略大于 1。教材接着 `np.array(over_img)*255` 再 `.astype(np.uint8)`，超出 0～255 的数不会被截断，
+# 而是**绕回**（wrap around）：略大于 255 的变成很小的数，略小于 0 的变成接近 255 的数。于是在最亮的区域里出现最暗的颜色，成了斑点。
+# 下面数一数有多少像素被绕回，并把教材的 `uint8` 图和先截断（`np.clip`）再转换的图并排画出（为了只看这一个问题，两张图都用正确的 `jet` 调色板）。
+
+# %% slideshow={"slide_type": "subslide"}
+scaled = big_book * 255  # (h, w) float: what the book casts
+book_u8 = scaled.astype(np.uint8)  # the book's cast
+fixed_u8 = np.clip(scaled, 0, 255).astype(np.uint8)  # fix: clip before the cast
+wrapped = book_u8 != fixed_u8  # (h, w)
+print(f"bicubic range after *255: [{scaled.min():.1f}, {scaled.max():.1f}]; "
+      f"outside 0..255: {int(((scaled < 0) | (scaled > 255)).sum())} pixels")
+print(f"wrapped by .astype(np.uint8): {int(wrapped.sum())} of {wrapped.size} pixels ({wrapped.mean():.3f})")
+hi, lo = np.unravel_index(scaled.argmax(), scaled.shape), np.unravel_index(scaled.argmin(), scaled.shape)
+print(f"e.g. {scaled[hi]:.1f} -> {book_u8[hi]} and {scaled[lo]:.1f} -> {book_u8[lo]} (this machine's cast); "
+      f"clipped: {fixed_u8[hi]} and {fixed_u8[lo]}")
+
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), dpi=60, layout="constrained")
+for ax, pic, title in ((axes[0], book_u8, "教材：*255 后直接 astype(uint8)"),
+                       (axes[1], fixed_u8, "改正：先 np.clip 到 0～255")):
+    shown = ax.imshow(pic, cmap="jet", vmin=0, vmax=255)
+    ax.set_title(title, fontsize=10)
+fig.colorbar(shown, ax=axes[:2], fraction=0.03, label="颜色序号 0～255")
+axes[2].imshow(wrapped, cmap="gray_r")
+axes[2].set_title(f"被绕回的像素（黑）：{int(wrapped.sum())} 个", fontsize=10)
+for ax in axes:
+    ax.axis("off")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# > **勘误**（教材没有列出）：`over_img = np.array(over_img)*255` 与 `over_img = over_img.astype(np.uint8)`：双三次插值过冲到 [0, 1] 之外，
+# > 转成 `uint8` 时绕回，最亮的区域里出现最暗的斑点（数目见上面的打印）。**改正**：先 `np.clip(..., 0, 255)`（或在 0～1 上截断）再转换。
+# > 课程的 `viz.upsample` 把过冲截断到图自己的范围。
+#
+# 下面按改正后的写法，在课程的猫照片（451×300，**不是方形**）上重做一遍，并和 `viz.overlay` 核对；最后把教材的 `resize((h,w))` 用在这张照片上。
+# 改了什么都写在注释里：`(w, h)` 的顺序、有保护的归一化、截断、`[..., :3]` 调色板。照片上的通道 60 可能全为 0 或几乎处处饱和，
+# 所以同时画出上面按集中度挑出的第一个通道。
 
 # %% slideshow={"slide_type": "subslide"}
 w, h = image.size  # PIL gives (width, height)
@@ -369,10 +576,10 @@ for k in (k_book, k_local):
     raw = outputs[last][0, k]  # (7, 7), the book takes it before ReLU
     with np.errstate(invalid="ignore"):
         book_norm = ((raw - raw.min()) / (raw.max() - raw.min())).numpy()  # the book's unguarded min-max
-    m = minmax(raw.numpy())  # (7, 7): the same, guarded
-    big = np.asarray(Image.fromarray(m).resize((w, h), Image.Resampling.BICUBIC))  # (w, h) order!
-    big = np.clip(big, 0, 1)  # (h, w); bicubic can overshoot a little
-    heat = matplotlib.colormaps["jet"](big)[..., :3]  # (h, w, 3)   图 9-5
+    m = minmax(raw.numpy())  # (7, 7): fix: the same min-max, guarded
+    big = np.asarray(Image.fromarray(m).resize((w, h), Image.Resampling.BICUBIC))  # fix: (w, h) order
+    big = np.clip(big, 0, 1)  # (h, w); fix: clip the bicubic overshoot (no uint8 wrap-around)
+    heat = matplotlib.colormaps["jet"](big)[..., :3]  # (h, w, 3); fix: [..., :3]   图 9-5
     blend = 0.7 * photo + 0.3 * heat  # (h, w, 3)   图 9-6
     maps[k] = (big, Image.fromarray(np.clip(blend * 255 + 0.5, 0, 255).astype(np.uint8)))
     print(f"channel {k}: NaN from the book's min-max {int(np.isnan(book_norm).sum())}, "
@@ -381,12 +588,15 @@ for k in (k_book, k_local):
     assert np.abs(np.asarray(maps[k][1], dtype=int) - np.asarray(helper, dtype=int)).max() <= 1
 print("step by step == viz.overlay(image, m, alpha=0.7)")
 
-wrong = np.asarray(Image.fromarray(m).resize((h, w), Image.Resampling.BICUBIC))  # the book's order
-print("photo:", photo.shape, "| map resized with (h, w):", wrong.shape)
+h_book, w_book, _ = np.array(image).shape  # the book's line: h,w,_ = np.array(origin_img).shape
+wrong = np.asarray(to_pil_image(m, mode="F").resize((h_book, w_book), resample=Image.BICUBIC))  # the book's line
+print(f"non-square photo {w}x{h}: photo array {photo.shape} | map resized with (h, w): {wrong.shape}")
 try:
-    0.7 * photo + 0.3 * matplotlib.colormaps["jet"](wrong)[..., :3]
+    0.7 * photo + 0.3 * matplotlib.colormaps["jet"](wrong)[..., :3]  # the book's blend, a = 0.7
 except ValueError as err:
     print("ValueError:", err)
+else:
+    raise AssertionError("the book's (h, w) order should not fit a non-square photo")
 
 fig, axes = plt.subplots(2, 2, figsize=(10, 6.4), dpi=60, layout="constrained")
 for row, (k, label) in enumerate(((k_book, "教材的通道"), (k_local, "按集中度挑的通道"))):
@@ -401,7 +611,10 @@ for ax in axes.flat:
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# 方形照片不会报错，但热力图被**转置**了（左右和上下对调），更难发现。“大于 0.5 的格子占比”（上面的打印）越接近 1，
+# 非方形照片上，教材的 `resize((h,w))` 得到宽、高对调的图（上面打印的形状），和照片的数组形状对不上，混合时 `ValueError`；
+# 方形照片上同一行是对的（前面已和 `viz.upsample` 核对）。PIL 的 `resize` 从不转置，它只是按给定的 (宽, 高) 缩放。
+#
+# “大于 0.5 的格子占比”（上面的打印）越接近 1，
 # 通道就越是处处饱和，叠加到照片上只是一层均匀的颜色，说明不了“表征了哪里”；集中的通道才指得出位置。
 #
 # 还有一处容易忽略：模型看到的只是中心裁剪出的 224×224 区域（见第 3 步），教材把热力图拉伸到整张照片上，
@@ -521,7 +734,8 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 # > | `img = np.array(channel_img.data).astype(np.uint8)` | 原理上：模型放到 GPU 上时 `np.array` 不能转换 CUDA 张量；在 CPU 上没问题 | `channel_img.detach().cpu().numpy()` | 第 5 步 |
 # > | `Img44_60 = out[0, 60]`，后面用 `img44_60` | Python 区分大小写，`NameError` | 统一写成 `img44_60` | 图 9-5 |
 # > | `img44_60 = (img44_60-img44_60.min())/(img44_60.max()-img44_60.min())` | 没有 `showImg` 那样的保护，全为 0 的通道得到 NaN | 先判断分母（`helpers.arrays.minmax`） | 图 9-5 |
-# > | `over_img = img44_60.resize((h,w), resample=Image.BICUBIC)` | PIL 要 `(w, h)`：非方形照片形状不匹配，方形照片被转置 | `resize((w, h))`，`w, h = image.size` | 图 9-5 |
+# > | `over_img = img44_60.resize((h,w), resample=Image.BICUBIC)` | PIL 要 `(w, h)`：方形照片 h = w，恰好是对的；非方形照片得到宽、高对调的图，混合时 `ValueError` | `resize((w, h))`，`w, h = image.size` | 图 9-5（方形的 `cat_and_cup` 与非方形的猫） |
+# > | `over_img = np.array(over_img)*255` / `over_img = over_img.astype(np.uint8) #归一化到[0,255]范围内` | 双三次插值过冲到 [0, 1] 之外，转 `uint8` 时绕回，最亮处出现最暗的斑点 | 先 `np.clip(..., 0, 255)` 再转换 | 图 9-5（被绕回的像素数） |
 # > | `origin_over_img = Image.fromarray((a * origin_img + (1 - a) * over_img).astype(np.uint8))` | 热力图铺满整张照片，而模型只看了中心裁剪的 224×224 | 只叠在 `bundle.crop_box` 给出的区域（`viz.overlay_box`） | 图 9-6 |
 # > | 两段 `for k,m in enumerate(cnn_layers): out = m(out)` | 不是错误：画图 9-5 时整个前向又跑了一遍 | 跑一遍，把要用的输出存下来（存时 `clone()`） | 第 4 步 |
 #
@@ -563,32 +777,45 @@ print(explorer.describe())
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# 每个练习写一个函数，下一个单元格用几组随机生成的**公开测试输入**（每次都是同一组）检查它，立即给出 ✓ 或 ✗ 和提示；
-# 评分时换成新的随机输入。通过以后，再把你的函数用到本节的模型上。
+# 练习 2–4 各写一个函数，下一个单元格用几组随机生成的**公开测试输入**（每次都是同一组）检查它，立即给出 ✓ 或 ✗ 和提示；评分时换成新的随机输入。
+# 通过以后，再把你的函数用到本节的模型上。练习 1 和练习 5 是概念题：先写下预测（第一次的预测会被记录），再运行实验；解释由老师评分。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 1：`showImg` 的数值部分
+# ### 练习 1（概念题）：先预测，再运行——`showImg` 为什么要平方？
 #
-# 写出 `showImg` 在上色之前的三步：ReLU、最小-最大归一化到 0～1（ReLU 后全为 0 的平坦通道返回全 0）、平方。输入输出都是 NumPy 数组。
+# 教材的 `showImg` 在归一化到 0～1 之后做了一次平方：`channel_img = (channel_img**2)*255`（例 9.2 的注释说，平方“是为了降低小特征值的干扰”）。
+# 设想一个通道的值在 0～1 之间**均匀分布**（ReLU、归一化之后）。**不要运行代码**，先回答：
+#
+# 1. `predict_below_middle()`：平方之后，有多大比例的像素落在调色板的下半段（值 < 0.5，`jet` 的蓝、青一侧）？返回一个 0～1 之间的数（三位小数）；
+# 2. `explain_square()`：测量之后，用两三句话说明平方对读图的影响：它让哪些值看起来更“冷”，这会不会让人把一个通道读成“只在一小块有反应”？引用打印出的数。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def showimg_normalize(channel: np.ndarray) -> np.ndarray:
-    """ReLU, min-max to [0, 1] (a flat channel gives zeros), then square.
+def predict_below_middle() -> float:
+    """Share of a uniform [0, 1] channel shown below 0.5 once showImg squares it."""
+    # Model answer: v**2 < 0.5 <=> v < sqrt(0.5) = 0.707, so 0.707 of the pixels (0.5 without the square).
+    return 0.707
 
-    Shapes:
-        channel: (h, w); returns (h, w).
-    """
-    a = np.maximum(channel, 0)
-    span = a.max() - a.min()
-    if span == 0:
-        return np.zeros_like(a)
-    return ((a - a.min()) / span) ** 2
+
+def explain_square() -> str:
+    """Two or three sentences on what squaring does to the picture, citing the numbers."""
+    return ("平方把小于 1 的值压得更小：v² < 0.5 等价于 v < 0.707，所以均匀分布的通道有 0.707 的像素显示在下半段，不平方只有 0.5。"
+            "中等的响应看起来也是冷色，只剩最强的一小块是暖色，一个处处有反应的通道可能被读成“只在一小块有反应”；"
+            "读图时要记得颜色表示的是平方后的值。")
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.layers.check_showimg_normalize(showimg_normalize):
-    a = outputs[1][0, top]  # (h, w), the channel of the colour comparison above
-    assert np.allclose(showimg_normalize(a.cpu().numpy()), viz.normalize(a.clamp(min=0)) ** 2)
+ramp = torch.linspace(0, 1, 100001)[None, None, :]  # (1, 1, n): a channel uniform in [0, 1]
+squared = viz.prepare_maps(ramp, square=True)  # showImg's numbers: ReLU, min-max, square
+measured_share = round(float((squared < 0.5).mean()), 3)
+if concepts.check_prediction("平方之后落在下半段的比例", predict_below_middle, measured_share, tol=0.01,
+                             hint="v² < 0.5 时 v 要小于多少？"):
+    real = outputs[1][0, top][None]  # (1, h, w): the channel of the colour comparison above
+    print(f"uniform channel: below 0.5 with the square {measured_share:.3f}, "
+          f"without {float((viz.prepare_maps(ramp, square=False) < 0.5).mean()):.3f}")
+    print(f"the channel of 第 5 步 ({layer_names[1]}, channel {top}): below 0.5 with the square "
+          f"{float((viz.prepare_maps(real, square=True) < 0.5).mean()):.3f}, "
+          f"without {float((viz.prepare_maps(real, square=False) < 0.5).mean()):.3f}")
+    concepts.check_explanation("平方对读图的影响", explain_square)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：第一个输出 14×14 的层
@@ -658,46 +885,44 @@ if exercises.layers.check_top_channels(top_channels):
     assert best == explorer.ranks(layer_names[last])[:5].tolist()  # the explorer's order
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 5（概念题）：先预测，再运行——纯灰图上的边界效应
+# ### 练习 5（概念题）：先预测，再运行——补零补在哪里？
 #
-# 把一张**处处相同**的灰色图片（每个像素都是 (128, 128, 128)）送进模型，看第二个卷积层（图 9-3 那一层）的输出。**不要运行代码**，先回答：
+# 一个小网络：`Conv2d(3, 8, 3, stride=2, padding=1)` → ReLU → `Conv2d(8, 8, 3, stride=2, padding=1)`（PyTorch 的补零：上下左右各补 1 行/列）。
+# 输入是一张 32×32、处处为 1 的图，输出是 8×8。**不要运行代码**，先回答：
 #
-# 1. `prediction()`：这一层的每个通道，在整张特征图上都是同一个值吗？返回 `True` 或 `False`；
-# 2. `explanation()`：用两三句话解释你的答案，并说明它和图 9-4 里“只在最外一圈亮”的通道有什么关系。
+# 1. `prediction()`：8×8 的输出里，有几个格子（在至少一个通道上）和中心格子 (4, 4) 的值不同？返回一个整数；
+# 2. `explanation()`：用两三句话说明你的推理，并和“边上亮的通道”实验里课程模型的结果（补零补在哪一边、亮的行跟不跟着图像走）对照，引用一个打印出的数。
 #
-# 下一个单元格会真的做这个实验，再和你的预测比较。
+# 第一次运行检查单元格时，你的预测会被记录下来（写进 `predictions.json`），然后才显示测量结果；之后改答案，记录不变。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def prediction() -> bool:
-    """Is every channel of the second conv layer constant over the map for a uniform grey image?"""
-    # Model answer: False. Inside the image every window sees the same grey, so the inner values
-    # are equal; but convolutions pad the border with zeros, so the outer rows and columns differ.
-    return False
+def prediction() -> int:
+    """How many of the 8x8 output cells differ from the centre cell?"""
+    # Model answer: 15. With stride 2 on an even side, output row i reads input rows 2i-1..2i+1:
+    # only row 0 reaches the padding (row -1); the last row reads rows 29..31, all inside. The same
+    # for columns, and again in the second layer: row 0 and column 0 differ, 8 + 8 - 1 = 15 cells.
+    return 15
 
 
 def explanation() -> str:
-    """Two or three sentences: why, and the link to the border channels of figure 9-4."""
-    return ("卷积在图像外面补零（zero padding），边上的窗口有一部分落在补零区域，看到的是灰色和 0 之间的人为的边，"
-            "所以最外一圈的值和中间不同，中间处处相同。深层的感受野更大，最外一圈格子的感受野有很大一块落在补零区域，"
-            "所以图 9-4 里有的通道只在边上亮：那是边界效应，不一定是图像内容。")
+    """Two or three sentences: the reasoning, and the link to the border experiment."""
+    return ("步长 2、边长为偶数时，输出第 i 行读输入的第 2i-1 到 2i+1 行，只有第 0 行碰到补的零，最后一行读的是 29～31 行，不碰补零；"
+            "第二层同样，所以只有最上一行和最左一列和中心不同：8 + 8 - 1 = 15 个格子，不是一整圈 28 个。"
+            "课程模型的 SAME 补零正好相反，只补下边和右边；而且照片翻转后，大多数最下一行亮的通道跟着跑到了最上一行，说明它们对的是内容。")
 
 
 # %% slideshow={"slide_type": "skip"}
-grey = Image.new("RGB", (224, 224), (128, 128, 128))
+torch.manual_seed(0)
+pad_net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1))
 with torch.no_grad():
-    g_out = hooks.capture_activations(model, bundle.to_input(grey), bundle.feature_layers)[layer_names[second_conv]][0]
-spread = g_out.amax(dim=(1, 2)) - g_out.amin(dim=(1, 2))  # (C,): 0 for a constant channel
-measured = bool((spread < 1e-5).all())
-if concepts.check_prediction("纯灰图：每个通道处处相同吗", prediction, measured,
-                             hint="想一想卷积在图像边上做了什么：窗口伸到图像外面时，那里的值是多少？"):
-    inner = g_out[:, 2:-2, 2:-2]
-    print(f"inside (2 cells from the border) the largest spread is "
-          f"{float((inner.amax(dim=(1, 2)) - inner.amin(dim=(1, 2))).max()):.3f}; over the whole map {float(spread.max()):.3f}")
-    concepts.check_explanation("为什么", explanation, {
-        "补零": ("补零", "padding", "填充"),
-        "边上与中间不同": ("边", "border", "外圈", "最外"),
-        "与图 9-4 的边界通道的联系": ("9-4", "边界效应", "感受野"),
-    })
+    pad_out = pad_net(torch.ones(1, 3, 32, 32))[0]  # (8, 8, 8)
+differs = ((pad_out - pad_out[:, 4:5, 4:5]).abs() > 1e-6).any(dim=0)  # (8, 8)
+measured = int(differs.sum())
+if concepts.check_prediction("两层步长 2 的卷积：几个格子和中心不同", prediction, measured, tol=0,
+                             hint="写出输出第 0 行和最后一行各读输入的哪几行：哪一行碰得到补的零？"):
+    print("cells that differ (1) and not (0):")
+    print(differs.int().numpy())
+    concepts.check_explanation("为什么", explanation)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结
@@ -707,7 +932,7 @@ if concepts.check_prediction("纯灰图：每个通道处处相同吗", predicti
 # - 一个卷积核产生一个输出通道；把通道画成热力图，就能看到这个卷积核在图像的哪些位置有反应。低层的通道保留纹理和边缘，
 #   高层的通道小而多，更抽象，要放大叠加到原图上才看得出大致位置；
 # - 读图要有根据：颜色的含义取决于调色板（教材的 `[:, :, 1:]` 把颜色错开了一个通道）；`jet` 亮度不均匀，会造出假的边界；
-#   一个通道全为 0、只在边上亮（边界效应）还是集中在一小块，要用数字说明，挑通道要说明标准；
+#   一个通道全为 0、只在边上亮还是集中在一小块，要用数字说明，挑通道要说明标准；“只在边上亮”是不是边界效应，要移动图像再测一次（本节的测法）；
 # - 例 9.1 的代码要改几处才能在今天的库上运行（见勘误汇总）；
 # - 教材在 9.1 节最后说：如何表示各通道表征的模式和内容，并对其进行有效的量化分析，**仍然是可解释深度模型需要进一步研究的问题**。
 #   本节的图只能提示“这个卷积核对哪里有反应”，不能证明它“表示”了什么。

@@ -431,6 +431,31 @@ plt.show()
 # （上面打印的距离），箭体所在的几列上的值明显低于最大值。这张图说的是“模型判为 missile 的证据来自火箭及其两侧这一片区域
 # （包括发射塔）”，而不是“紧贴火箭”。7×7 的图每格相距 32 像素、每格的感受野更大，本来就分辨不出这么窄的箭体。
 # 方形照片（如后面的 `cat_and_cup`）两种叠加方法一样，所以错位在方形示例图上看不出来。
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 勘误 5：“非负值所在的区域”
+#
+# 教材在 9.2.1 节开头这样描述类激活图：对 CNN 输出的通道图像“进行加权叠加并进行 ReLU 激活后，对得到的单通道特征图进行插值扩充，
+# 还原为跟输入图像一样大小，则非负值所在的区域即为输入图像中物体所在区域，这个区域就是模型决策的主要依据”。
+#
+# 按字面读，这句话什么也没说：ReLU 之后**每个**值都是非负的，“非负值所在的区域”就是整张图。教材想说的应当是“**值大的**区域”；
+# 而即使这样说，“值大的区域就是物体所在区域”也是一个需要测量的说法。用上面的火箭照片和箭体所在的列来量：
+
+# %% slideshow={"slide_type": "subslide"}
+nonneg = float((res_wide.cam >= 0).mean())  # (224, 224) after ReLU and min-max
+positive = float((res_wide.raw > 0).float().mean())  # (7, 7) before ReLU
+hot = res_wide.cam >= 0.5  # (224, 224): at least half of the peak
+hot_on_body = float(hot[:, to_map(body_l):to_map(body_r) + 1].sum() / hot.sum())
+print(f"after ReLU and upsampling, non-negative pixels: {nonneg:.3f} of the map (the whole image)")
+print(f"before ReLU, positive cells: {positive:.3f} of the {res_wide.raw.numel()} cells")
+print(f"pixels at >= 0.5 of the peak: {float(hot.mean()):.3f} of the map; of them {hot_on_body:.3f} lie on the "
+      f"rocket body columns, which are {on_body.shape[1] / 224:.3f} of the width")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# > **勘误**（教材没有列出）：“则非负值所在的区域即为输入图像中物体所在区域，这个区域就是模型决策的主要依据”。ReLU 之后处处非负
+# > （上面第一行打印），所以这句话按字面标出的是整张图；按 ReLU 之前的正值来读也一样可能是整张图（第二行打印）。**改正**：说“值大的区域是对这个类别的分数贡献大的区域”；它是否就是物体所在的区域，
+# > 要量：火箭照片上，值不低于最大值一半的像素只有一部分落在箭体上（上面最后一行），其余在箭体两侧和发射塔上。
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 4 步：为任意类别画 CAM
 #
@@ -503,22 +528,46 @@ explorer
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# ### 练习 1：CAM 的加权求和
+# ### 练习 1（概念题）：先预测，再运行——两个相近类别的类激活图
 #
-# 写出函数 `cam_from_weights(acts, fc_weight, class_idx)`：用全连接层权重的第 `class_idx` 行给 `acts` 的各个通道加权，再按通道求和
-# （即 $M_y = \sum_k W_{y,k} A^k$，不做 ReLU）。检查函数会用随机生成的 `acts` 和权重测试它。
+# 课程模型把猫的照片判为 tiger cat，第二名是另一种猫。**不要运行代码**，先回答：
+#
+# 1. `predict_similar_maps()`：这两个类别的类激活图（ReLU、归一化之后，224×224）的相关系数会超过 0.9 吗？返回 `True` 或 `False`；
+# 2. `explain_similar_maps()`：测量之后，用两三句话说明：这样的两张图能不能回答“模型为什么判 tiger cat 而不是第二名”？
+#    如果不能，哪一张图能（提示：$s_y = \mathrm{mean}(M_y) + b_y$）？引用打印出的数。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def cam_from_weights(acts: torch.Tensor, fc_weight: torch.Tensor, class_idx: int) -> torch.Tensor:
-    """CAM before ReLU. Shapes: acts (1, C, h, w), fc_weight (classes, C) -> (h, w)."""
-    weight = fc_weight[class_idx]  # (C,)
-    return (weight[:, None, None] * acts[0]).sum(dim=0)  # (h, w)
+def predict_similar_maps() -> bool:
+    """Do the CAMs of the top two classes on the cat photo correlate above 0.9?"""
+    # Model answer: True. Both classes read the same cat features in the same places; their
+    # class weights differ little, so the maps nearly coincide.
+    return True
+
+
+def explain_similar_maps() -> str:
+    """Two or three sentences on what the two maps can and cannot show, citing the numbers."""
+    return ("两张图的相关系数是 0.943，热区几乎重合：它们都在说“猫的证据在哪里”，回答不了为什么是 tiger cat 而不是第二名。"
+            "因为 s_y = mean(M_y) + b_y，两类分数之差就是差图 M_1 - M_2 的平均值加上偏置之差；要解释这两类之间的选择，应该看差图，"
+            "它的平均值只有 0.126，加上偏置之差后两类 logit 只差 0.098，和两类概率 0.393 与 0.356 接近一致。")
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.cam.check_cam_from_weights(cam_from_weights):
-    assert torch.allclose(cam_from_weights(feature, W, idx), raw_book, atol=1e-5)  # the book's map
-    print("your function reproduces the map of 图 9-7")
+with torch.no_grad():
+    cat_logits = model(x)  # (1, 1000): the cat photo
+top2 = cat_logits[0].topk(2).indices.tolist()
+pair = [cam.class_weight_cam(model, bundle.cam_layer, W, x, k) for k in top2]
+corr = float(np.corrcoef(pair[0].cam.flatten(), pair[1].cam.flatten())[0, 1])
+if concepts.check_prediction("两个相近类别的 CAM 相关系数超过 0.9 吗", predict_similar_maps, corr > 0.9,
+                             hint="两个类别读的是同一张特征图 A，只是类别权重不同：两类猫的类别权重会差很多吗？"):
+    diff = pair[0].raw - pair[1].raw  # (h, w): M_1 - M_2
+    probs = cat_logits[0].softmax(dim=0)  # (1000,)
+    bias = (fc.bias[top2[0]] - fc.bias[top2[1]]).detach() if fc.bias is not None else torch.tensor(0.0)
+    print(f"{bundle.categories[top2[0]]} ({float(probs[top2[0]]):.3f}) vs {bundle.categories[top2[1]]} "
+          f"({float(probs[top2[1]]):.3f}): correlation of the two maps {corr:.3f}")
+    print(f"difference map M_1 - M_2: mean {float(diff.mean()):.3f} + bias difference {float(bias):.3f} = "
+          f"logit difference {float(cat_logits[0, top2[0]] - cat_logits[0, top2[1]]):.3f}; "
+          f"its values range over [{float(diff.min()):.3f}, {float(diff.max()):.3f}]")
+    concepts.check_explanation("这两张图能说明什么", explain_similar_maps)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：解释另一个类别
@@ -597,7 +646,8 @@ def explanation() -> str:
     """Two or three sentences: why, and why the book's uncopied bn2 output happens to be right."""
     return ("钩子里不复制时，存下的只是对同一块内存的引用。bn2 的输出张量后来被残差相加 out += identity 和"
             " ReLU(inplace=True) 原地改写，所以前向结束后它等于 layer4 的输出，图 9-7 碰巧是对的；"
-            "conv2 的输出被 bn2 读取后生成了新的张量，原地运算改的不是它，所以它仍是卷积的原始输出，不等于 layer4 的输出。")
+            "conv2 的输出被 bn2 读取后生成了新的张量，原地运算改的不是它，所以它仍是卷积的原始输出，不等于 layer4 的输出。"
+            "勘误 3 的演示里，复制的那份 bn2 输出近一半（0.488）是负值，不复制的那份没有负值，正说明后者被改写过。")
 
 
 # %% slideshow={"slide_type": "skip"}
@@ -611,11 +661,7 @@ finally:
 measured = torch.equal(seen["alias"], cap.acts["layer4"])  # the experiment, run now
 if concepts.check_prediction("conv2 的输出会被改写吗", prediction, measured,
                              hint="看 BasicBlock 的前向：哪个张量被 += 和 ReLU(inplace=True) 原地改写？"):
-    concepts.check_explanation("为什么", explanation, {
-        "不复制只是引用同一块内存": ("内存", "引用", "同一个张量", "alias", "共用"),
-        "残差相加或 ReLU 是原地运算": ("原地", "in-place", "inplace", "+="),
-        "bn2 的输出因此等于 layer4 的输出": ("layer4",),
-    })
+    concepts.check_explanation("为什么", explanation)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结

@@ -61,6 +61,12 @@ helpers.setup()
 # ReLU 只留下对类别 $y$ 起正面作用的区域。教材把 $A^k_{ij}$ 称为特征图中的“参数”；它们其实是**激活值**（activation），随输入而变，
 # 不是训练得到的模型参数（权重），下文称激活值。
 #
+# > **勘误**（说法）：教材说“导数值越大，说明相应参数对分类的贡献越大，反之越小”，又说“如果一个通道包含做贡献大的参数越多，则该通道越重要”。
+# > 导数 $\partial s_y / \partial A^k_{ij}$ 是**敏感度**（sensitivity）：这个激活值再变大一点，分数会变多少；它不是**贡献**（contribution）：
+# > 分数里有多少来自这个激活值。一个激活值为 0 的位置，导数可以很大，贡献却是 0；贡献更接近“导数 × 激活值”。
+# > 另外，导数**有正有负**：对位置求平均时，一个通道里正、负的导数会相互抵消，导数绝对值很大的通道，平均后的权重 $\alpha^y_k$ 也可能接近 0。
+# > 在“全局平均池化 + 一个全连接层”的网络上导数处处相同，不会抵消（第 4 步）；在扁平化 + 全连接的网络上会，图 9-8 一节用数字演示。
+#
 # 教材说这种方法“可以适用于更多类型的网络结构”。准确地说：只要目标层输出一张有空间位置的特征图（形状 $C \times h \times w$），
 # 并且从它到类别分数的计算**可求导**，就能算出 $\alpha$；分类头是什么样都行（多个全连接层、注意力……）。
 # 它不适用于没有空间维的层（例如全连接层的输出），也不适用于不可求导的模型。
@@ -201,8 +207,9 @@ print(f"out[:, pre_y] = {float(logits_book[0, pre_y]):.3f} (a logit) | softmax p
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **(b) 钩子从不移除。** 例 9.2 保存了 `handle` 并在用完后 `handle.remove()`；例 9.3 的 `model.avgpool.register_forward_hook(hook_fun)`
-# 连返回值都没有保存。在 Jupyter 里把这个单元格再运行一次，就会再挂上一个钩子：每次前向，钩子被调用两次；
-# 之后任何人用这个模型做前向，都会触发 `hook_fun`，悄悄改写全局变量 `out_FM`。下面模拟“再运行一次”：
+# 连返回值都没有保存。教材是把代码作为 `.py` 文件运行的（“执行由上述代码构成的.py 文件，产生如图 9-8 所示的结果”）：
+# 运行一次，进程结束，钩子也就没了，这样没有问题。**在笔记本里**就不同了：把这个单元格再运行一次，就会再挂上一个钩子，每次前向，钩子被调用两次；
+# 之后任何人用这个模型做前向，都会触发 `hook_fun`，悄悄改写全局变量 `out_FM`。这是在笔记本里用这段代码的隐患，不是教材的错。下面模拟“再运行一次”：
 
 # %% slideshow={"slide_type": "-"}
 calls = {"n": 0}
@@ -219,7 +226,7 @@ print("hooks after clearing them by hand:", hooks.count_hooks(model))
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **(c) `backward()` 算出了全部参数的梯度，而且会累加。** 我们只需要 $\partial s_y / \partial A$，但 `pre_class.backward()`
 # 一直反向传播到输入，顺带把模型**每个参数**的 `.grad` 都填上了（VGG16-bn 有 1.38 亿个参数），教材的代码从不清零。
-# 再运行一次，第二次的梯度会**加到**第一次的上面：
+# 作为 `.py` 运行一次，`temp_grad` 是对的，只是多算了这些梯度；**在笔记本里**再运行一次，第二次的梯度会**加到**第一次的上面：
 
 # %% slideshow={"slide_type": "-"}
 params = [p for p in model.parameters() if p.requires_grad]
@@ -426,20 +433,41 @@ explorer
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# ### 练习 1：Grad-CAM 的通道权重
+# ### 练习 1（概念题）：先预测，再运行——导数最大的通道，贡献也最大吗？
 #
-# 写出 `gradcam_weights(grads)`：输入梯度 `grads`（形状 `(1, C, h, w)`），返回每个通道的权重 $\alpha_k$（形状 `(C,)`）。
+# 第 3 步得到了猫的照片在目标层上的激活值 `acts` 和梯度 `grads`（形状都是 `(1, C, h, w)`）。通道 $k$ 的权重 $\alpha_k$ 是梯度的平均，
+# 它在 Grad-CAM 的图里的“份额”是 $\alpha_k \sum_{i,j} A^k_{ij}$。教材说“导数值越大，说明相应参数对分类的贡献越大”。**不要运行代码**，先回答：
+#
+# 1. `predict_top_channel()`：$\alpha_k$ 最大的那个通道，是不是 $\alpha_k \sum_{i,j} A^k_{ij}$ 最大的那个通道？返回 `True` 或 `False`；
+# 2. `explain_top_channel()`：测量之后，用两三句话说明为什么，引用打印出的数。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
-    """alpha_k = mean over (i, j) of the gradients. Shapes: grads (1, C, h, w) -> (C,)."""
-    return grads[0].mean(dim=(1, 2))
+def predict_top_channel() -> bool:
+    """Is the channel with the largest alpha also the one with the largest alpha * sum(A)?"""
+    # Model answer: False. alpha is a sensitivity: on a GAP + linear head it is W[y, k] / (h*w),
+    # fixed by the weights whatever the photo. A channel that is all zero on this photo
+    # contributes nothing, however large its alpha.
+    return False
+
+
+def explain_top_channel() -> str:
+    """Two or three sentences, citing the measured numbers."""
+    return ("导数是敏感度：这个通道的激活再变大一点，分数会涨多少；贡献还要乘上激活值本身。"
+            "α 最大的通道在这张猫的照片上激活之和是 0，贡献也是 0，在 1280 个通道的贡献里排到第 276 名；"
+            "在全局平均池化 + 一个全连接层的网络上，α 只由权重决定，与照片无关。")
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.cam.check_gradcam_weights(gradcam_weights):
-    assert torch.allclose(gradcam_weights(grads), res.weights, rtol=1e-4, atol=1e-7)
-    print("your weights == cam.grad_cam's weights on the cat photo")
+alpha_k = grads[0].mean(dim=(1, 2))  # (C,): the Grad-CAM weights of 第 3 步
+share_k = alpha_k * acts[0].sum(dim=(1, 2))  # (C,): each channel's part of sum_ij of the map
+top_alpha, top_share = int(alpha_k.argmax()), int(share_k.argmax())
+if concepts.check_prediction("alpha 最大的通道就是贡献最大的通道吗", predict_top_channel, top_alpha == top_share,
+                             hint="一个在这张照片上激活全为 0 的通道，alpha 可以很大吗？它的贡献是多少？"):
+    rank = int((share_k > share_k[top_alpha]).sum()) + 1
+    print(f"largest alpha: channel {top_alpha} (alpha {float(alpha_k[top_alpha]):.4f}, sum of its activations "
+          f"{float(acts[0, top_alpha].sum()):.3f}), rank {rank} of {len(share_k)} by alpha * sum(A); "
+          f"largest alpha * sum(A): channel {top_share} ({float(share_k[top_share]):.3f})")
+    concepts.check_explanation("为什么", explain_top_channel)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：取得某层输出的梯度
@@ -471,56 +499,82 @@ if exercises.cam.check_layer_gradient(layer_gradient):
     print("your gradient == the one caught in 第 3 步")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 3：Grad-CAM 图
+# ### 练习 3：找出这段 Grad-CAM 的错误
 #
-# 写出 `gradcam_map(acts, grads)`：返回 $\mathrm{ReLU}\big(\sum_k \alpha_k A^k\big)$（形状 `(h, w)`，不放大、不归一化）。
+# 一位同学这样写 Grad-CAM 的图（目标层的激活值 `acts` 和梯度 `grads`，形状都是 `(1, C, h, w)`）：
+#
+# ```python
+# def gradcam_map(acts, grads):
+#     alpha = grads[0].abs().mean(dim=(1, 2))                          # (C,)
+#     return torch.relu((alpha[:, None, None] * acts[0]).sum(dim=0))   # (h, w)
+# ```
+#
+# 它能运行，形状也对，但算的不是 Grad-CAM。找出错误，写出正确的 `gradcam_map(acts, grads)`：返回 $\mathrm{ReLU}\big(\sum_k \alpha_k A^k\big)$
+# （形状 `(h, w)`，不放大、不归一化）。检查通过后，下一个单元格会在猫的照片上量出这个错误改变了多少。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     """ReLU(sum_k alpha_k A^k). Shapes: acts, grads (1, C, h, w) -> (h, w)."""
-    alpha = grads[0].mean(dim=(1, 2))  # (C,)
+    alpha = grads[0].mean(dim=(1, 2))  # (C,): signed, no abs()
     return torch.relu((alpha[:, None, None] * acts[0]).sum(dim=0))
 
 
 # %% slideshow={"slide_type": "skip"}
 if exercises.cam.check_gradcam_map(gradcam_map):
     assert torch.allclose(gradcam_map(acts, grads), res.raw.clamp(min=0), rtol=1e-4, atol=1e-5)
-    print("your map == cam.grad_cam's map (before upsampling) on the cat photo")
+    alpha_abs = grads[0].abs().mean(dim=(1, 2))  # (C,): the classmate's weights
+    buggy = torch.relu((alpha_abs[:, None, None] * acts[0]).sum(dim=0))  # (h, w)
+    right = gradcam_map(acts, grads)  # (h, w)
+    flipped = int((grads[0].mean(dim=(1, 2)) < 0).sum())
+    corr = float(np.corrcoef(buggy.flatten().numpy(), right.flatten().numpy())[0, 1])
+    print(f"cat photo, {bundle.gradcam_layer_name}: {flipped} of {grads.shape[1]} channels have a negative alpha, "
+          f"which abs() turns positive; correlation of the two maps {corr:.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 4（概念题）：先推导，再运行
+# ### 练习 4（概念题）：先预测，再运行——给一个新网络选目标层
 #
-# 在课程自带模型的最后一层（`bn2`，1280 个 7×7 的通道，后面是全局平均池化 + 一个全连接层）上，对同一个类别 $y$ 分别算出
-# 类别权重 $W_{y,k}$（9.2.1 节）和梯度权重 $\alpha^y_k$（本节）。**不要运行代码**，先推导：
+# 图 9-8 的小 vgg 网络（扁平化 + 两个全连接层）有 4 个卷积块：`features.0`（32×32）、`features.1`（16×16）、`features.2`（8×8）、`features.3`（8×8，图 9-8 用的那一层）。
+# 用哪一层做 Grad-CAM 的目标层，热区落在图形上的比例最大？**不要运行代码**，先回答：
 #
-# 1. `prediction()`：比值 $W_{y,k} / \alpha^y_k$ 等于多少？（对每个通道 $k$ 都一样；返回一个数）
-# 2. `explanation()`：用两三句话写出推导的关键一步，并说明为什么 ReLU 和归一化之后两张图完全相同。
+# 1. `prediction()`：返回层名，例如 `"features.3"`；
+# 2. `explanation()`：测量之后，用两三句话说明：你会选哪一层做这个网络的目标层，用测出的数说明理由；比例最大的那一层是否一定是好的选择
+#    （想一想第 5 步：越浅的层，图越不针对类别）。
 #
-# 下一个单元格会在模型上量出这个比值（所有通道的中位数），再和你的推导比较。
+# 下一个单元格在 60 张新的合成图片上，对每一层算 Grad-CAM 落在图形上的比例（每张图解释它真实的类别）。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def prediction() -> float:
-    """The ratio W[y, k] / alpha_k on the bundled model's last 7x7 layer."""
-    # Model answer: s_y = sum_k W[y,k] * mean_ij A^k_ij + b_y, so ds_y/dA^k_ij = W[y,k] / (h*w)
-    # at every position; its mean is alpha_k = W[y,k] / (h*w), and the ratio is h*w = 7*7 = 49.
-    return 49.0
+def prediction() -> str:
+    """The target layer of the vgg shapes network whose Grad-CAM puts the largest share on the shape."""
+    # Model answer: "features.0". The flatten + fully connected head gives every position of the
+    # 8x8 layers its own weights, and their signed gradients cancel in the average (see the note on
+    # 导数 in 基于梯度的思路); the 32x32 block keeps edges and lands on the shape more often.
+    return "features.0"
 
 
 def explanation() -> str:
-    """Two or three sentences: the key step, and why the maps agree after ReLU and min-max."""
-    return ("全局平均池化让分数对每个位置的导数都等于 W[y,k]/(hw)，对位置求平均后 alpha_k = W[y,k]/(hw)，"
-            "所以比值是 hw = 49。两张图只差一个正的常数因子 1/(hw)，ReLU 不改变正负，归一化又把常数因子约掉，所以图完全相同。")
+    """Two or three sentences: which layer you would choose, with the measured numbers."""
+    return ("测量结果是 features.0 的比例最大（约 0.25，而 features.3 只有约 0.06），深层 8×8 的图几乎不落在图形上。"
+            "但浅层的图主要是边缘，不一定针对类别：每张图只有一个图形，这个比例测不出类别特异性。"
+            "我会先选 features.0，再用两个图形的图片检查它能否分开两个类别，不能只看一个数。")
 
 
 # %% slideshow={"slide_type": "skip"}
-ratio = float((c.weights / g.weights).median())  # measured on the bundled model in 第 4 步
-if concepts.check_prediction("W / alpha 的比值", prediction, round(ratio, 3), tol=0.01,
-                             hint="写出 s_y 对 A^k_ij 的导数：全局平均池化对每个位置的导数是多少？"):
-    concepts.check_explanation("推导与结论", explanation, {
-        "导数在每个位置相同": ("每个位置", "处处", "1/(hw)", "/(hw)", "1/hw", "/hw"),
-        "比值是 h·w": ("hw", "h*w", "h·w", "49"),
-        "正的常数因子被归一化约掉": ("常数", "归一化", "constant"),
-    })
+vgg_net = shapes.load_net("vgg")
+fresh = shapes.make_batch(60, seed=11)  # images no cell above has used
+layer_share = {}
+for name, block in vgg_net.features.named_children():
+    shares = []
+    for i in range(len(fresh)):
+        r = cam.grad_cam(vgg_net, block, fresh.images[i:i + 1], class_idx=int(fresh.labels[i, 0]))  # cam: (64, 64)
+        mask = fresh.masks[i, 0].numpy()
+        shares.append(float(r.cam[mask].sum() / max(r.cam.sum(), 1e-12)))
+    layer_share[f"features.{name}"] = float(np.mean(shares))
+best_layer = max(layer_share, key=layer_share.get)
+if concepts.check_prediction("vgg 小网络：哪一层的 Grad-CAM 最落在图形上", prediction, best_layer,
+                             hint="图 9-8 的 features.3 落在图形上的比例是多少？更浅的层分辨率更高，会不会更好？"):
+    print("share of the map on the shape per layer:", {k: round(v, 3) for k, v in layer_share.items()},
+          f"| the shapes cover {float(fresh.masks.float().mean()):.3f} of the image")
+    concepts.check_explanation("你会选哪一层", explanation)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结

@@ -400,7 +400,8 @@ Image(widgets.to_png(textviz.model_view(attn_zh, tokens_zh, cell=96, vmax=None))
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 练习
 #
-# 每个练习写一个函数，运行下面的检查单元格：检查函数用几组随机生成的**公开测试输入**（每次都是同一组）与存好的答案比较，给出 ✓ 或 ✗ 和提示；评分时换成新的随机输入。
+# 练习 1–3 各写一个函数，运行下面的检查单元格：检查函数用几组随机生成的**公开测试输入**（每次都是同一组）与存好的答案比较，给出 ✓ 或 ✗ 和提示；评分时换成新的随机输入。
+# 练习 4、5 是概念题：先写下预测（第一次的预测会被记录），再运行实验；解释由老师评分。
 #
 # ### 练习 1：带掩码的 softmax
 #
@@ -466,31 +467,38 @@ if exercises.attention.check_favoured_word(favoured_word):
         print(f"{r} -> {favoured_word(model, vocab, w)}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 4：多头注意力权重
+# ### 练习 4（概念题）：先预测，再运行——去掉 $\sqrt{d}$ 会怎样？
 #
-# 写出 `attention_probs(q, k, n_heads)`：`q`、`k` 的形状是 `(T, D)`，$D$ = `n_heads` × $d$，第 $h$ 个头用第 $hd$ 到 $(h+1)d-1$ 列。
-# 返回每个头的 $\mathrm{softmax}(Q_h K_h^\top/\sqrt{d})$，形状 `(n_heads, T, T)`。
+# “亲手算一遍”用 $\mathrm{softmax}(QK^\top/\sqrt{d})$ 算出了 MiniLM 第 3 层的注意力（$d$ = 32）。设想有人漏写了 $/\sqrt{d}$。**不要运行代码**，先回答：
+#
+# 1. `predict_no_scaling()`：漏写之后，这一层各个头、各个词元的注意力里，**最大的那个权重**平均起来会变大吗？返回 `True` 或 `False`；
+# 2. `explain_no_scaling()`：测量之后，用两三句话说明为什么，以及这会怎样改变头视图里的线（引用打印出的数）。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def attention_probs(q: torch.Tensor, k: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """Multi-head attention probabilities softmax(Q_h K_h^T / sqrt(d_head)).
+def predict_no_scaling() -> bool:
+    """Does the mean of each row's largest weight grow without the 1/sqrt(d) scaling?"""
+    # Model answer: True. Without the scaling every score is sqrt(d) times larger; a softmax of
+    # larger differences is sharper, so the largest weight of each row grows.
+    return True
 
-    Shapes:
-        q, k: (T, D) with D = n_heads * d_head -> (n_heads, T, T).
-    """
-    t, dim = q.shape
-    d_head = dim // n_heads
-    qh = q.view(t, n_heads, d_head).transpose(0, 1)  # (heads, T, d_head)
-    kh = k.view(t, n_heads, d_head).transpose(0, 1)  # (heads, T, d_head)
-    return torch.softmax(qh @ kh.transpose(-1, -2) / math.sqrt(d_head), dim=-1)
+
+def explain_no_scaling() -> str:
+    """Two or three sentences, citing the measured numbers."""
+    return ("漏写 /√d 相当于把所有打分乘以 √32 ≈ 5.7，softmax 的输入差距变大，分布变尖：每行最大的权重平均从约 0.5 变到 0.9 以上。"
+            "头视图里几乎每个词元只剩一条很粗的线，看起来更“确定”，但这只是尺度造成的，不是模型学到的关系。")
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.attention.check_attention_probs(attention_probs):
-    with torch.no_grad():
-        mine = attention_probs(sa.query(H), sa.key(H), n_heads)  # (heads, T, T)
-    assert torch.allclose(mine, attn[layer], atol=1e-5)
-    print(f"your probabilities == MiniLM's attention in layer {layer}")
+with torch.no_grad():
+    scores = Q @ K.transpose(-1, -2)  # (heads, T, T): the scores of 亲手算一遍, before scaling
+    row_max = {label: float(torch.softmax(scores / div, dim=-1).amax(dim=-1).mean())
+               for label, div in (("/sqrt(d)", math.sqrt(d)), ("no scaling", 1.0))}
+if concepts.check_prediction("漏写 sqrt(d) 后每行最大的权重会变大吗", predict_no_scaling,
+                             row_max["no scaling"] > row_max["/sqrt(d)"],
+                             hint="把所有打分乘以同一个大于 1 的数，softmax 会变平还是变尖？"):
+    print(f"layer {layer}, mean of each row's largest weight: with /sqrt(d) {row_max['/sqrt(d)']:.3f}, "
+          f"without {row_max['no scaling']:.3f} (sqrt(d) = {math.sqrt(d):.3f})")
+    concepts.check_explanation("为什么", explain_no_scaling)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 5（概念题）：先预测，再运行——最后一层 `[CLS]` 的注意力
@@ -515,7 +523,8 @@ def explanation() -> str:
     """Two or three sentences: why the last layer's [CLS] row is not where the classifier collects information."""
     return ("最后一层的输入向量在前面的层里已经混合了其他词元的信息，所以关注某个位置不等于关注那个词；"
             "残差连接让 [CLS] 原来的向量不经过注意力直接进入输出，而且权重乘的是长短不同的值向量 V，权重大不代表贡献大。"
-            "要判断哪个词重要，还要用删词实验或梯度来检验，或者用 attention rollout 这类把各层一起考虑的方法。")
+            "要判断哪个词重要，还要用删词实验或梯度来检验，或者用 attention rollout 这类把各层一起考虑的方法。"
+            "上面那条评论里，[CLS] 最关注的“好”删掉后 P(positive) 只变了 0.028，在 19 个词里排第 11。")
 
 
 # %% slideshow={"slide_type": "skip"}
@@ -530,11 +539,7 @@ share = float(np.mean(agree))
 if concepts.check_prediction("[CLS] 最关注的词就是最重要的词吗（超过一半？）", prediction, share > 0.5,
                              hint="回头看酒店评论的删词实验：注意力最大的词删掉后，预测变了多少？"):
     print(f"they agree in {sum(agree)} of {len(agree)} reviews ({share:.3f})")
-    concepts.check_explanation("为什么", explanation, {
-        "前面的层已混合各词元": ("混合", "前面的层", "之前的层", "早已", "mix"),
-        "残差连接绕过注意力": ("残差", "residual"),
-        "要用删词、梯度或 rollout 检验": ("删词", "删掉", "梯度", "rollout"),
-    })
+    concepts.check_explanation("为什么", explanation)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结
