@@ -1,0 +1,1 @@
+"""The synthetic shapes world and the small networks trained on it."""
