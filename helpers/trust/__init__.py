@@ -1,0 +1,1 @@
+"""Trust checks: faithfulness, sanity, localization and reasoning, rank correlations."""
