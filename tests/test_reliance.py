@@ -62,18 +62,28 @@ def test_fill_regions_paints_the_background_mean_by_hand(world):
         reliance.fill_regions(world.images, region, torch.zeros_like(bg))
 
 
-def test_control_masks_are_squares_of_the_area_away_from_the_evidence(world):
+def test_control_masks_are_rectangles_of_the_area_away_from_the_evidence(world):
     evidence = world.shape_masks | world.marker_masks
     areas = world.shape_masks.sum(dim=(1, 2))
     ctrl = reliance.control_masks(evidence, areas, seed=0)
     for i in range(len(world)):
-        side = round(float(areas[i]) ** 0.5)
         ys, xs = torch.nonzero(ctrl[i], as_tuple=True)
-        assert int(ctrl[i].sum()) == side * side
-        assert ys.max() - ys.min() + 1 == side and xs.max() - xs.min() + 1 == side
+        rh, rw = int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)
+        assert int(ctrl[i].sum()) == rh * rw  # a full rectangle
+        assert abs(rh * rw - float(areas[i])) <= rh + rw  # the area, up to rounding one side
     grown = torch.nn.functional.max_pool2d(evidence[:, None].float(), 3, 1, 1)[:, 0] > 0
     assert not (ctrl & grown).any()
     assert torch.equal(ctrl, reliance.control_masks(evidence, areas, seed=0))
+
+
+def test_control_masks_fall_back_to_a_long_rectangle():
+    avoid = torch.zeros(1, 20, 20, dtype=torch.bool)
+    avoid[0, 6:, :] = True  # only rows 0-4 stay free of the grown mask: no 6x6 square fits
+    ctrl = reliance.control_masks(avoid, torch.tensor([36]))
+    ys, xs = torch.nonzero(ctrl[0], as_tuple=True)
+    assert (int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1)) == (4, 9)
+    with pytest.raises(ValueError, match="no free rectangle"):
+        reliance.control_masks(avoid, torch.tensor([200]))
 
 
 class MarkerReader(nn.Module):

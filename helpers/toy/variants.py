@@ -35,9 +35,10 @@ from torch import nn
 
 from ..shapenets import (CHANNELS, MODEL_DIR, NUM_CLASSES, Normalize, ShapesGAP, ShapesVGG,
                          _backbone)
-from ..sources import build_with_weights, load_weights
+from ..sources import build_with_weights, load_weights, weight_info
 
-__all__ = ["HEADS", "MARKER_NETS", "TOY_KINDS", "ShapesFlat", "build_toy_net", "load_toy_net"]
+__all__ = ["HEADS", "MARKER_NETS", "TOY_KINDS", "WEIGHT_SHA256", "ShapesFlat", "build_toy_net",
+           "load_toy_net"]
 
 HEADS: dict[str, dict] = {"vgg_nopool": {"pool": False, "hidden": 128},
                           "vgg_pool_linear": {"pool": True, "hidden": None},
@@ -47,6 +48,10 @@ MARKER_NETS: dict[str, str] = {"marker_shape": "shape", "marker_hans": "marker",
                                "marker_both": "both"}
 """Marker-world nets and what their training label was (the shape's, the marker's, both agree)."""
 TOY_KINDS: tuple[str, ...] = (*HEADS, *MARKER_NETS)
+WEIGHT_SHA256: dict[str, str] = {
+    "vgg_nopool": "835302f27111", "vgg_pool_linear": "b3e7e19d6660", "vgg_linear": "affa8aec2164",
+    "marker_shape": "e182aba14e38", "marker_hans": "fab8b01a6311", "marker_both": "910ebc3a15af"}
+"""SHA-256 prefixes of the shipped ``data/models/<kind>.pt`` (as in ``data/models/README.md``)."""
 
 
 class ShapesFlat(ShapesVGG):
@@ -96,4 +101,6 @@ def load_toy_net(kind: str, directory: str | Path | None = None) -> nn.Module:
     if not path.is_file():
         raise FileNotFoundError(f"no weights for the {kind!r} toy network at {path}; "
                                 f"train them with: python scripts/train_toy_nets.py --kinds {kind}")
+    if directory is None:
+        weight_info(path, WEIGHT_SHA256.get(kind))  # warns once when the file is not the shipped one
     return build_with_weights(lambda: build_toy_net(kind), load_weights(path)).eval()

@@ -62,10 +62,12 @@ def fill_regions(images: torch.Tensor, region: torch.Tensor, background: torch.T
 
 
 def control_masks(avoid: torch.Tensor, areas: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """One square per image of about the given area, touching none of the ``avoid`` pixels.
+    """One rectangle per image of about the given area, touching none of the ``avoid`` pixels.
 
-    The square's side is ``round(sqrt(area))``; among the positions where it overlaps no
-    avoided pixel (nor a 1-pixel ring around them) one is drawn from ``seed``.
+    A square of side ``round(sqrt(area))`` where one fits; else the first of the
+    aspect ratios 1:2, 2:1, 1:3, 3:1, 1:4, 4:1 (same area) that fits. Among the positions
+    where it overlaps no avoided pixel (nor a 1-pixel ring around them) one is drawn
+    from ``seed``.
 
     Shapes:
         avoid: ``(N, H, W)`` bool; areas: ``(N,)``; returns ``(N, H, W)`` bool.
@@ -75,16 +77,23 @@ def control_masks(avoid: torch.Tensor, areas: torch.Tensor, seed: int = 0) -> to
     """
     n, h, w = avoid.shape
     rng = np.random.default_rng(seed)
-    grown = torch.nn.functional.max_pool2d(avoid[:, None].float(), 3, 1, 1)[:, 0]  # (N, H, W)
+    grown = torch.nn.functional.max_pool2d(avoid[:, None].float(), 3, 1, 1)  # (N, 1, H, W)
     out = torch.zeros_like(avoid)
     for i in range(n):
-        side = max(1, round(math.sqrt(float(areas[i]))))
-        hits = torch.nn.functional.avg_pool2d(grown[i][None, None], side, 1)[0, 0]  # (H-s+1, W-s+1)
-        free = torch.nonzero(hits == 0)
-        if len(free) == 0:
-            raise ValueError(f"image {i}: no free {side}x{side} square outside the evidence")
-        top, left = free[int(rng.integers(len(free)))].tolist()
-        out[i, top:top + side, left:left + side] = True
+        area = float(areas[i])
+        for aspect in (1.0, 0.5, 2.0, 1 / 3, 3.0, 0.25, 4.0):  # height / width
+            rh = max(1, round(math.sqrt(area * aspect)))
+            rw = max(1, round(area / rh))
+            if rh > h or rw > w:
+                continue
+            hits = torch.nn.functional.avg_pool2d(grown[i:i + 1], (rh, rw), 1)[0, 0]
+            free = torch.nonzero(hits == 0)  # top-left corners of free rectangles
+            if len(free):
+                top, left = free[int(rng.integers(len(free)))].tolist()
+                out[i, top:top + rh, left:left + rw] = True
+                break
+        else:
+            raise ValueError(f"image {i}: no free rectangle of area {area:.0f} outside the evidence")
     return out
 
 
@@ -92,7 +101,7 @@ def intervene(images: torch.Tensor, shape_masks: torch.Tensor, marker_masks: tor
               seed: int = 0) -> dict[str, torch.Tensor]:
     """The images of every condition in :data:`CONDITIONS`.
 
-    ``control`` paints a square of the shape's area in the background (see :func:`control_masks`).
+    ``control`` paints a rectangle of the shape's area in the background (see :func:`control_masks`).
 
     Shapes:
         images: ``(N, 3, H, W)``; masks: ``(N, H, W)`` bool; each value ``(N, 3, H, W)``.
