@@ -65,7 +65,7 @@ def test_head_variants_classify_held_out_shapes(kind):
 
 @pytest.fixture(scope="module")
 def tables() -> dict:
-    w = markers.make_marker_batch(300, HELDOUT_SEED, agree=True)
+    w = markers.make_marker_batch(200, HELDOUT_SEED, agree=True)
     return {k: reliance.reliance_table(variants.load_toy_net(k), w.images, w.shape_labels,
                                        w.shape_masks, w.marker_masks) for k in variants.MARKER_NETS}
 

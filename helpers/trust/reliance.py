@@ -154,14 +154,14 @@ def used_regions(table: dict[str, dict[str, float]], share: float = 0.25) -> lis
             if table["original"]["logit"] - table[f"no {r}"]["logit"] - base >= share * both]
 
 
-def evidence_scores(maps: np.ndarray | torch.Tensor,
-                    evidence: np.ndarray | torch.Tensor) -> dict[str, float]:
-    """Pointing game and energy of maps against the evidence a network uses.
+def evidence_scores(maps: np.ndarray | torch.Tensor, evidence: np.ndarray | torch.Tensor,
+                    tolerance: int = 0) -> dict[str, float]:
+    """Pointing game (within ``tolerance`` pixels) and energy of maps against the evidence used.
 
     Shapes:
         maps: ``(N, H, W)`` non-negative; evidence: ``(N, H, W)`` bool.
     """
-    return {"pointing": float(np.mean(pointing_game(maps, evidence))),
+    return {"pointing": float(np.mean(pointing_game(maps, evidence, tolerance))),
             "energy": float(np.nanmean(energy_in_mask(maps, evidence)))}
 
 
