@@ -157,24 +157,6 @@ def baseline_like(baseline: float | torch.Tensor | None, x: torch.Tensor) -> tor
                          f"{tuple(x.shape)}") from None
 
 
-def mean_input(model: nn.Module) -> float | torch.Tensor:
-    """The input ``model`` treats as average: the reference for occlusion.
-
-    A network that normalizes its own input (a submodule with ``mean`` and ``std``
-    tensors, like the toy nets' ``Normalize``, which take [0, 1] images) gets that
-    ``mean``; any other network takes normalized input, where 0.0 is its
-    normalization's mean colour.
-
-    Shapes:
-        returns ``(1, 3, 1, 1)`` or a float.
-    """
-    for module in model.modules():
-        mean, std = getattr(module, "mean", None), getattr(module, "std", None)
-        if isinstance(mean, torch.Tensor) and isinstance(std, torch.Tensor):
-            return mean.detach().reshape(1, -1, 1, 1)
-    return 0.0
-
-
 # ----------------------------------------------------------------- engine ---
 
 

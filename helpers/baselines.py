@@ -2,7 +2,8 @@
 
 A saliency method is worth something only when it beats maps that ignore the
 model: uniform noise (:func:`random_map`), the image's own edges
-(:func:`sobel_map`) and a bump at the centre (:func:`centre_map`), as pytorch-grad-cam's metrics tutorial compares. The
+(:func:`sobel_map`), as pytorch-grad-cam's metrics tutorial compares, and a bump at the
+centre (:func:`centre_map`), as TorchRay's pointing game does. The
 Gaussian blur is RISE's insertion substrate. Re-exported by
 :mod:`helpers.faithfulness`.
 

@@ -15,8 +15,25 @@ import torch
 from torch import nn
 
 from .attribution_base import (Attribution, baseline_like, check_count, check_reduce, check_x,
-                               finish, logits_of, mean_input, pair, rows, targets_of,
-                               warn_if_training)
+                               finish, logits_of, pair, rows, targets_of, warn_if_training)
+
+
+def mean_input(model: nn.Module) -> float | torch.Tensor:
+    """The input ``model`` treats as average: the reference for occlusion.
+
+    A network that normalizes its own input (a submodule with ``mean`` and ``std``
+    tensors, like the toy nets' ``Normalize``, which take [0, 1] images) gets that
+    ``mean``; any other network takes normalized input, where 0.0 is its
+    normalization's mean colour.
+
+    Shapes:
+        returns ``(1, 3, 1, 1)`` or a float.
+    """
+    for module in model.modules():
+        mean, std = getattr(module, "mean", None), getattr(module, "std", None)
+        if isinstance(mean, torch.Tensor) and isinstance(std, torch.Tensor):
+            return mean.detach().reshape(1, -1, 1, 1)
+    return 0.0
 
 
 def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
@@ -41,7 +58,7 @@ def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
         stride: the step between patches, at most ``window``; ``None`` means half
             the window (rounded down, at least 1).
         baseline: the value ``x'`` hidden pixels take: ``None`` (default) is the
-            network's mean input (:func:`helpers.attribution_base.mean_input`: the
+            network's mean input (:func:`mean_input`: the
             mean colour of its normalization, grey 0.5 for the toy nets, 0.0 for a
             network fed normalized input); or a number, or a tensor that broadcasts to ``x``.
         batch_size: occluded copies per forward pass (no gradients are taken).

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from helpers import attribution as attr
-from helpers.attribution_base import mean_input
+from helpers.occlusion import mean_input
 from helpers.baselines import centre_map
 from helpers.shapenets import ShapesGAP
 from helpers.toy import markers
@@ -56,7 +56,8 @@ def test_fill_regions_paints_the_background_mean_by_hand(world):
     out = reliance.fill_regions(world.images, region, bg)
     for i in range(3):
         colour = world.images[i].permute(1, 2, 0)[bg[i]].mean(dim=0)  # (3,) by hand
-        assert torch.allclose(out[i].permute(1, 2, 0)[region[i]], colour.expand(int(region[i].sum()), 3))
+        painted = out[i].permute(1, 2, 0)[region[i]]  # (P, 3)
+        assert torch.allclose(painted, colour.expand_as(painted))
         assert torch.equal(out[i][:, ~region[i]], world.images[i][:, ~region[i]])
     with pytest.raises(ValueError, match="no background"):
         reliance.fill_regions(world.images, region, torch.zeros_like(bg))
@@ -145,7 +146,8 @@ def test_occlusion_fills_with_the_mean_input_of_a_self_normalizing_net(world):
     assert torch.equal(mean_input(net), torch.full((1, 3, 1, 1), 0.5))
     x = world.images[:2]
     default = attr.occlusion(net, x, [0, 1], window=16, stride=16)
-    grey = attr.occlusion(net, x, [0, 1], window=16, stride=16, baseline=torch.full((1, 3, 1, 1), 0.5))
+    grey = attr.occlusion(net, x, [0, 1], window=16, stride=16,
+                          baseline=torch.full((1, 3, 1, 1), 0.5))
     black = attr.occlusion(net, x, [0, 1], window=16, stride=16, baseline=0.0)
     torch.testing.assert_close(default.raw, grey.raw)
     assert not torch.allclose(default.raw, black.raw)
@@ -167,7 +169,8 @@ def test_every_map_gives_each_method_its_map(tiny_net):
     from helpers import cam
     assert set(maps) == set(cam.METHODS) | set(attr.ATTRIBUTIONS)
     np.testing.assert_allclose(maps["grad_cam"][1],
-                               cam.grad_cam(tiny_net, tiny_net.features[-1], x[1:], 2).cam, atol=1e-6)
+                               cam.grad_cam(tiny_net, tiny_net.features[-1], x[1:], 2).cam,
+                               atol=1e-6)
     np.testing.assert_allclose(maps["saliency"], attr.saliency(tiny_net, x, [1, 2]).map, atol=1e-6)
     with pytest.raises(ValueError, match="one class per image"):
         attr.every_map(tiny_net, tiny_net.features[-1], x, [1])

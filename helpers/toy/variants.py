@@ -43,7 +43,7 @@ __all__ = ["HEADS", "MARKER_NETS", "TOY_KINDS", "WEIGHT_SHA256", "ShapesFlat", "
 HEADS: dict[str, dict] = {"vgg_nopool": {"pool": False, "hidden": 128},
                           "vgg_pool_linear": {"pool": True, "hidden": None},
                           "vgg_linear": {"pool": False, "hidden": None}}
-"""The head variants: ``pool`` (a 2 x 2 max pool before flatten) and ``hidden`` (FC width or None)."""
+"""The head variants: ``pool`` (a 2 x 2 max pool before flatten), ``hidden`` (FC width or None)."""
 MARKER_NETS: dict[str, str] = {"marker_shape": "shape", "marker_hans": "marker",
                                "marker_both": "both"}
 """Marker-world nets and what their training label was (the shape's, the marker's, both agree)."""
@@ -102,5 +102,5 @@ def load_toy_net(kind: str, directory: str | Path | None = None) -> nn.Module:
         raise FileNotFoundError(f"no weights for the {kind!r} toy network at {path}; "
                                 f"train them with: python scripts/train_toy_nets.py --kinds {kind}")
     if directory is None:
-        weight_info(path, WEIGHT_SHA256.get(kind))  # warns once when the file is not the shipped one
+        weight_info(path, WEIGHT_SHA256.get(kind))  # warns once if it is not the shipped file
     return build_with_weights(lambda: build_toy_net(kind), load_weights(path)).eval()

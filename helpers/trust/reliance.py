@@ -43,7 +43,8 @@ def _check_masks(images: torch.Tensor, *masks: torch.Tensor) -> None:
             raise TypeError(f"masks must be bool tensors, got {m.dtype}")
 
 
-def fill_regions(images: torch.Tensor, region: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+def fill_regions(images: torch.Tensor, region: torch.Tensor,
+                 background: torch.Tensor) -> torch.Tensor:
     """Paint ``region`` of each image with the mean colour of its ``background`` pixels.
 
     Shapes:
@@ -93,7 +94,8 @@ def control_masks(avoid: torch.Tensor, areas: torch.Tensor, seed: int = 0) -> to
                 out[i, top:top + rh, left:left + rw] = True
                 break
         else:
-            raise ValueError(f"image {i}: no free rectangle of area {area:.0f} outside the evidence")
+            raise ValueError(f"image {i}: no free rectangle of area {area:.0f} "
+                             f"outside the evidence")
     return out
 
 
@@ -101,7 +103,8 @@ def intervene(images: torch.Tensor, shape_masks: torch.Tensor, marker_masks: tor
               seed: int = 0) -> dict[str, torch.Tensor]:
     """The images of every condition in :data:`CONDITIONS`.
 
-    ``control`` paints a rectangle of the shape's area in the background (see :func:`control_masks`).
+    ``control`` paints a rectangle of the shape's area in the background
+    (see :func:`control_masks`).
 
     Shapes:
         images: ``(N, 3, H, W)``; masks: ``(N, H, W)`` bool; each value ``(N, 3, H, W)``.
