@@ -385,12 +385,15 @@ for change, (a, b) in steps.items():
 first = {c: gc[b] - gc[a] for c, (a, b) in list(steps.items())[:2]}  # the two changes made to vgg
 cause = max(first, key=first.get)
 print(f"of the two single changes to vgg, '{cause}' moves Grad-CAM's pointing most "
-      f"({first[cause]:+.3f}; the other: {min(first.values()):+.3f}); "
-      f"HiRes-CAM, which does not average, also fails on vgg ({hr['vgg']:.3f}).")
+      f"({first[cause]:+.3f}; the other: {min(first.values()):+.3f}).")
+print(f"not averaging, on the same vgg net (Grad-CAM -> HiRes-CAM): {gc['vgg']:.3f} -> {hr['vgg']:.3f}; "
+      f"on vgg_pool_linear (one linear head): {gc['vgg_pool_linear']:.3f} -> {hr['vgg_pool_linear']:.3f}")
 print(f"shape removed, accuracy of vgg: {plain['vgg']['no shape']['accuracy']:.3f} "
-      f"(control patch {plain['vgg']['control']['accuracy']:.3f}): vgg does use the shape.")
-print(f"centre baseline {centre_pt:.3f}, Sobel edges {scores['baseline', 'sobel']['pointing']:.3f}, "
-      f"random {scores['baseline', 'random']['pointing']:.3f}")
+      f"(control patch {plain['vgg']['control']['accuracy']:.3f})")
+sobel_pt = scores["baseline", "sobel"]["pointing"]
+print(f"baselines: centre {centre_pt:.3f}, Sobel edges {sobel_pt:.3f}, "
+      f"random {scores['baseline', 'random']['pointing']:.3f}; Grad-CAM beats the centre on "
+      f"{[k for k in HEADS if gc[k] > centre_pt]} and the Sobel map on {[k for k in HEADS if gc[k] > sobel_pt]}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # 怎么读这几行：每一处改动检验一个猜想。
@@ -401,7 +404,8 @@ print(f"centre baseline {centre_pt:.3f}, Sobel edges {scores['baseline', 'sobel'
 #   那么只去掉隐藏层（vgg → vgg_pool_linear）就该修好 Grad-CAM。
 # - **只是“平均”这一步？** 那么不求平均的 HiRes-CAM 在 vgg 上就不该失败。
 #
-# 上一格打印的是这些比较的结果；结论以打印为准。
+# 上一格打印的是这些比较的结果；结论以打印为准。最后一行是对照：这个世界里图形是纯色的，图形的轮廓往往是全图最强的边缘，
+# 所以“只找边缘”的 Sobel 图在这里的指点游戏里也可能得分很高。指点游戏分不出“看网络”和“只找边缘”时，要靠实验 3 的模型对比。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 梯度求平均时，正负会相消
@@ -489,25 +493,27 @@ region = {"shape": sm, "marker": mm}
 evidence = {k: region[used[k][0]] | region[used[k][-1]] for k in mk if used[k]}
 wbase = {"centre": base_maps["centre"][:N_WORLD], "random": base_maps["random"][:N_WORLD],
          "sobel": np.stack([sobel_map(xw[i:i + 1]) for i in range(N_WORLD)])}
-print(f"pointing game on the evidence each net uses ({N_WORLD} images); model contrast shape vs hans net")
-print(f"{'method':<22s}" + "".join(f"{k:>14s}" for k in evidence) + f"{'moved':>8s}{'shift':>8s}")
+print(f"pointing game / energy on the evidence each net uses ({N_WORLD} images); "
+      f"model contrast shape vs hans net")
+print(f"{'method':<22s}" + "".join(f"{k:>16s}" for k in evidence) + f"{'moved':>8s}{'shift':>8s}")
 contrast = {}
 for name in [*wmaps["marker_shape"], *wbase]:
     if name in wbase:
-        row = {k: reliance.evidence_scores(wbase[name], e, TOL)["pointing"] for k, e in evidence.items()}
+        row = {k: reliance.evidence_scores(wbase[name], e, TOL) for k, e in evidence.items()}
         contrast[name] = {"moved": 0.0, "shift_a": 0.0}  # a baseline ignores the network
     else:
-        row = {k: reliance.evidence_scores(wmaps[k][name], e, TOL)["pointing"] for k, e in evidence.items()}
+        row = {k: reliance.evidence_scores(wmaps[k][name], e, TOL) for k, e in evidence.items()}
         contrast[name] = reliance.model_contrast(wmaps["marker_shape"][name], wmaps["marker_hans"][name],
                                                  sm, mm)
-    print(f"{name:<22s}" + "".join(f"{v:>14.3f}" for v in row.values())
+    print(f"{name:<22s}" + "".join(f"{v['pointing']:>9.3f} /{v['energy']:>5.2f}" for v in row.values())
           + f"{contrast[name]['moved']:>8.3f}{contrast[name]['shift_a']:>8.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# “moved”：图片中两张图都往正确方向移动的比例（`marker_shape` 的图在图形上的能量多于 `marker_hans` 的，且 `marker_hans` 的图在标记上的能量多于
+# 每格是“指点率 / 能量”。“moved”：图片中两张图都往正确方向移动的比例（`marker_shape` 的图在图形上的能量多于 `marker_hans` 的，且 `marker_hans` 的图在标记上的能量多于
 # `marker_shape` 的）；“shift”：图形上能量份额的平均差。对照图不看网络，移动为 0。下图是同一张图片上三个网络的 Grad-CAM。
 
 # %% slideshow={"slide_type": "subslide"}
+ZH = {"shape": "图形", "marker": "标记"}
 fig, axes = plt.subplots(2, 4, figsize=(9.5, 5), dpi=60, layout="constrained")
 for row, i in enumerate((0, 1)):
     picture = Image.fromarray((xw[i].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
@@ -518,7 +524,7 @@ for row, i in enumerate((0, 1)):
     for ax, k in zip(axes[row, 1:], mk):
         ax.imshow(viz.overlay(picture, wmaps[k]["grad_cam"][i], alpha=0.5))
         ax.contour(outline, levels=[0.5], colors="white")
-        ax.set_title(f"{k}（用 {' + '.join(used[k])}）", fontsize=9)
+        ax.set_title(f"{k}（用{'和'.join(ZH[r] for r in used[k])}）", fontsize=9)
 for ax in axes.flat:
     ax.axis("off")
 fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes[:, 1:],
