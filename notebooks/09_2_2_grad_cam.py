@@ -25,7 +25,8 @@
 #    扁平化后送进多个全连接层，没有类别权重；
 # 2. 会用 `Tensor.register_hook` 取中间变量的梯度，知道 PyTorch 为什么默认不保存中间变量的梯度（以及 `retain_grad`）；
 # 3. 按例 9.3 的代码画出基于梯度的类激活图，并用数字看清这段代码的问题：`out[:, pre_y]` 不是概率、钩子从不移除、`backward()` 顺带算出并累加全部参数的梯度；
-# 4. 在一个**没有类别权重**的网络上画出图 9-8，看到基于梯度的方法做到了 9.2.1 节的方法做不到的事；
+# 4. 知道教材的图 9-8 是 Grad-CAM 在 VGG16-bn 上对一张照片的结果；在课程的对照实验里（没有类别权重的小网络，合成图形），
+#    先用干预量出网络用的证据，再看 Grad-CAM 等方法何时指对、何时被梯度平均误导；
 # 5. 推导并用数字验证：在“全局平均池化 + 一个全连接层”的网络上，两种方法只差一个正的常数 $1/(hw)$；
 # 6. 看目标层（target layer）由浅到深时热力图怎样变化。
 
@@ -39,11 +40,14 @@ import torch
 from PIL import Image
 
 import helpers
-from helpers import cam, exercises, hooks, images, load_image, load_model, widgets
+from helpers import attribution, cam, exercises, hooks, images, load_image, load_model, widgets
 from helpers.draw import viz
 from helpers.toy import world as shapes
 from helpers.arrays import minmax
+from helpers.trust.baselines import centre_map, random_map, sobel_map
 from helpers.exercises import concepts
+from helpers.toy import markers, variants
+from helpers.trust import reliance
 
 helpers.setup()
 
@@ -113,7 +117,8 @@ print("with retain_grad: y.grad =", float(y.grad), "| x.grad =", float(x_s.grad)
 # 教材用 torchvision 的 VGG16-bn，并把 `avgpool` 视为 CNN 部分的最后一层，目标层就是它。VGG16-bn 的 `avgpool` 是 `AdaptiveAvgPool2d((7, 7))`：
 # 输入本来就是 7×7，它什么也不改变，输出就是卷积部分最后一个最大池化层的输出（512 个 7×7 的通道）。
 # 离线时 `load_model` 改用课程自带的 EfficientNet-Lite0，目标层是送进全局平均池化的 `bn2`（1280 个 7×7 的通道）。
-# 注意：自带模型**有**类别权重，所以第 3 步在它上面得到的图与 9.2.1 节的图 9-7 相同（第 4 步解释原因）；真正的图 9-8 要换一个没有类别权重的网络（第 4 步之前）。
+# 注意：自带模型**有**类别权重，所以第 3 步在它上面得到的图与 9.2.1 节的图 9-7 相同（第 4 步解释原因）；教材的图 9-8 是 VGG16-bn 上的结果，
+# 离线时课程在第 4 步之前用一个对照实验（没有类别权重的小网络）代替它，那不是教材的图。
 # **下面的层名、形状和数字以打印出的模型为准。**
 
 # %% slideshow={"slide_type": "-"}
@@ -260,7 +265,7 @@ print("the book's code == cam.grad_cam; hooks left:", hooks.count_hooks(model),
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # 例 9.3 的代码在课程自带模型上画出的图（左：教材的颜色；右：改正颜色 `[..., :3]`，混合权重同为 0.6 : 0.4）。
-# 自带模型有类别权重，所以这张图和 9.2.1 节的图 9-7 一模一样（第 4 步证明）；它还不是图 9-8 想说明的东西。
+# 自带模型有类别权重，所以这张图和 9.2.1 节的图 9-7 一模一样（第 4 步证明）；只有用 VGG16-bn 的权重时，这里画的才是教材的图 9-8。
 
 # %% slideshow={"slide_type": "-"}
 heat = np.clip(np.array(weighted_FM.resize(origin_img.size, resample=Image.BICUBIC)), 0, 1)  # (H, W)
@@ -278,77 +283,292 @@ for ax, picture, cmap_, title in ((axes[0], CAM, shifted, "例 9.3 的代码：[
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 图 9-8：在一个没有类别权重的网络上
+# ## 图 9-8：教材的图，和课程的对照实验
 #
-# 教材的图 9-8 用的是 VGG16-bn：它的 CNN 部分输出 512×7×7，**扁平化**后送进多个全连接层（VGG16 是三个），没有“全局平均池化 + 一个全连接层”，
-# 所以 9.2.1 节的方法用不了，只能靠梯度。离线时没有 VGG16-bn 的权重，而课程自带的 EfficientNet-Lite0 有类别权重（第 3 步的图就是图 9-7）。
-# 所以这里的图 9-8 来自课程自己的一个**小 VGG 式网络**（`helpers.toy.world.load_net("vgg")`）：在合成的几何图形（圆形、正方形、三角形、五角星、十字、圆环，64×64）上训练，
-# 分类头与 VGG16-bn 同类：卷积块 → 最大池化 → **扁平化 → 两个全连接层**。目标层是最后一个卷积块（8×8，32 个通道）。
-# 合成图形的好处是每个图形的像素位置（掩码，mask）已知，可以用数字检查热区是否落在图形上。作为对照，右列是结构相同、
-# 但分类头是“全局平均池化 + 一个全连接层”的网络（`load_net("gap")`）在同一张图上的类激活图（9.2.1 节的方法）。
+# 教材在例 9.3 之后写道：“执行由上述代码构成的.py 文件，产生如图 9-8 所示的结果。”又说：“直觉告诉我们，利用梯度构建的类激活图的效果也很好，
+# 似乎更能聚焦关键部位，而且这种方法可以适用于更多类型的网络结构。”教材的图 9-8 是 **Grad-CAM 在 VGG16-bn 上、对一张照片**
+# （教材代码里的 `models.vgg16_bn(pretrained=True)` 和 `both.png`）的结果。VGG16-bn 的 CNN 部分输出 512×7×7，扁平化后送进三个全连接层，
+# 没有类别权重，所以 9.2.1 节的方法用不了，只能靠梯度。在真正的 VGG16 上 Grad-CAM 能很好地定位物体：这是 Selvaraju 等（2017）
+# 在 ImageNet 上报告的结果（引自他们的论文，不是本课程的测量）。缓存了 torchvision 的 VGG16-bn 权重时，上面第 3 步画的就是教材的图 9-8。
+#
+# 离线时没有 VGG16-bn 的权重，课程自带的 EfficientNet-Lite0 又**有**类别权重（第 3 步的图就是图 9-7）。所以下面不是教材的图 9-8，
+# 而是课程自己的**对照实验**：一次只改一处（同一个网络换方法；同一个方法换分类头），并且先**量出**网络用的是什么证据，再看热力图指得对不对。
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 合成图形世界（toy world）
+#
+# 实验用一个合成的图形世界（`helpers.toy.world`，本课程在这里第一次用到它，9.4 节的笔记本还会用）：64×64 的图片，平滑的条纹/噪声背景，
+# 上面一个纯色图形，六类：圆形、正方形、三角形、五角星、十字、圆环，位置、大小、旋转、颜色随机。每个图形的像素位置（掩码，mask）已知。
+# 五个小网络用**同一个主干**（四个“卷积-BN-ReLU”块，8-16-32-32 个通道，输出 32×8×8），只有分类头不同；它们用同样的图片、
+# 同样的种子和同样的训练配方训练（`scripts/train_shapes.py`、`scripts/train_toy_nets.py`）。下面在没参加训练的图片上量它们的准确率，
+# 并**用干预量出它们用的证据**：把图形涂成背景的平均颜色（“去掉图形”），再把一块同样面积的背景同样涂掉（对照）。
 
 # %% slideshow={"slide_type": "subslide"}
-net = shapes.load_net("vgg")  # VGG-style: conv blocks, flatten, two fully connected layers
-net_layer = shapes.target_layer(net)  # the last conv block: (N, 32, 8, 8)
-gap_net = shapes.load_net("gap")  # the same backbone with GAP + one linear layer
-try:
-    shapes.class_weights(net)
-except TypeError as err:
-    print("class weights of the vgg net:", err)
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # the toy nets are tiny: one thread is fastest on a shared CPU
+HEADS = {"vgg": "最大池化→扁平化→FC-ReLU-FC", "vgg_nopool": "扁平化→FC-ReLU-FC",
+         "vgg_pool_linear": "最大池化→扁平化→一个线性层", "vgg_linear": "扁平化→一个线性层",
+         "gap": "全局平均池化→一个线性层"}
+nets = {k: shapes.load_net(k) if k in shapes.KINDS else variants.load_toy_net(k) for k in HEADS}
+toy = shapes.make_batch(500, seed=7)  # held-out: the nets were trained on seed 0
+toy_y, toy_mask = toy.labels[:, 0], toy.masks[:, 0]  # (500,), (500, 64, 64)
+no_marker = torch.zeros_like(toy_mask)  # this world has no marker
+plain = {k: reliance.reliance_table(n, toy.images, toy_y, toy_mask, no_marker) for k, n in nets.items()}
+print(f"{len(toy)} held-out images; accuracy of each net (chance 1/6 = {1 / 6:.3f})")
+print(f"{'net':<16s}{'original':>9s}{'shape removed':>15s}{'control patch':>15s}   head")
+for k, t in plain.items():
+    print(f"{k:<16s}{t['original']['accuracy']:>9.3f}{t['no shape']['accuracy']:>15.3f}"
+          f"{t['control']['accuracy']:>15.3f}   {HEADS[k]}")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 五个网络都几乎全对；去掉图形后都掉到接近瞎猜，涂掉同样大的一块背景却几乎没有影响（数字见上）。所以在这个世界里，
+# **图形就是网络用的证据**：一张好的热力图应当指向图形。“指向”用两个数衡量：
+#
+# - **指点游戏**（pointing game，Zhang 等 2016）：图的最大值落在图形上（或离它不到 4 个像素：Zhang 等在约 224 像素的图上允许 15 个像素，
+#   按 64 像素缩小）的比例；
+# - **能量**（energy）：图的总量中落在图形上的份额。
+#
+# 对照（baseline）是三张不看网络的图：图片中心的一个鼓包（中心对照，照片上很强，因为物体常在中间）、随机噪声、图片自己的 Sobel 边缘。
 
-def on_shape(m: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """Share of the map's mass on the shape, and the distance (pixels) from the map's peak to the shape."""
-    peak = np.array(np.unravel_index(m.argmax(), m.shape))  # (2,)
-    dist = np.sqrt(((np.argwhere(mask) - peak) ** 2).sum(axis=1)).min()
-    return float(m[mask].sum() / m.sum()), float(dist)
+# %% slideshow={"slide_type": "subslide"}
+N_MAPS = 48  # the first 48 held-out images
+TOL = round(15 * 64 / 224)  # the pointing game's 15 px tolerance at 224 px, scaled to 64 px
+x_toy, y_toy, m_toy = toy.images[:N_MAPS], toy_y[:N_MAPS].tolist(), toy_mask[:N_MAPS]
+base_maps = {"centre": np.stack([centre_map((64, 64))] * N_MAPS),
+             "random": np.stack([random_map((64, 64), seed=i) for i in range(N_MAPS)]),
+             "sobel": np.stack([sobel_map(x_toy[i:i + 1]) for i in range(N_MAPS)])}
+toy_maps = {}  # (net, method) -> (48, 64, 64)
+for k, n in nets.items():
+    for name in ("grad_cam", "hires_cam", "score_cam"):
+        toy_maps[k, name] = cam.METHODS[name](n, shapes.target_layer(n), x_toy, y_toy).cam
+scores = {key: reliance.evidence_scores(m, m_toy, TOL) for key, m in toy_maps.items()}
+scores.update({("baseline", b): reliance.evidence_scores(m, m_toy, TOL) for b, m in base_maps.items()})
+print(f"the shapes cover {float(m_toy.float().mean()):.3f} of the image; {N_MAPS} images")
+print(f"{'net':<16s}{'method':<11s}{'pointing':>9s}{'energy':>8s}")
+for (k, name), s in scores.items():
+    print(f"{k:<16s}{name:<11s}{s['pointing']:>9.3f}{s['energy']:>8.3f}")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 实验 1：同一个网络（vgg），换方法
+#
+# 左起：图片（白线是图形的真实位置）；vgg 网络上的 Grad-CAM、HiRes-CAM（不求平均，逐位置用梯度乘激活值，Draelos & Carin 2020）、
+# Score-CAM（不用梯度，用遮罩后的分数，Wang 等 2020）；最右是 gap 网络上的 Grad-CAM（它在 gap 网络上等于 9.2.1 节的 CAM，第 4 步证明）。
 
-toy = shapes.make_batch(60, seed=7)  # held-out images, one shape each, masks known
-stats = {"vgg": [], "gap": []}
-for i in range(len(toy)):
-    c = int(toy.labels[i, 0])
-    g_toy = cam.grad_cam(net, net_layer, toy.images[i:i + 1], class_idx=c)  # cam: (64, 64)
-    c_toy = cam.class_weight_cam(gap_net, shapes.target_layer(gap_net), shapes.class_weights(gap_net),
-                                 toy.images[i:i + 1], c)
-    stats["vgg"].append((*on_shape(g_toy.cam, toy.masks[i, 0].numpy()), g_toy))
-    stats["gap"].append((*on_shape(c_toy.cam, toy.masks[i, 0].numpy()), c_toy))
-area = float(toy.masks.float().mean())
-for kind, label in (("vgg", "vgg net, Grad-CAM"), ("gap", "gap net, CAM     ")):
-    share = np.mean([s for s, _, _ in stats[kind]])
-    dist = np.median([d for _, d, _ in stats[kind]])
-    print(f"{label}: share of the map on the shape {share:.3f} (the shapes cover {area:.3f} of the image), "
-          f"median distance from the peak to the shape {dist:.1f} px, over {len(toy)} images")
-
-fig, axes = plt.subplots(3, 3, figsize=(8.4, 8.4), dpi=60, layout="constrained")
+# %% slideshow={"slide_type": "subslide"}
+cols = [("vgg", "grad_cam"), ("vgg", "hires_cam"), ("vgg", "score_cam"), ("gap", "grad_cam")]
+fig, axes = plt.subplots(3, 5, figsize=(11, 7), dpi=60, layout="constrained")
 for i in range(3):
-    c = int(toy.labels[i, 0])
-    picture = Image.fromarray((toy.images[i].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    picture = Image.fromarray((x_toy[i].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
     picture = picture.resize((192, 192), Image.Resampling.NEAREST)  # bigger, for the eye
-    outline = np.kron(toy.masks[i, 0].numpy(), np.ones((3, 3)))  # (192, 192)
+    outline = np.kron(m_toy[i].numpy(), np.ones((3, 3)))  # (192, 192)
     axes[i, 0].imshow(picture)
-    axes[i, 0].set_title(f"{shapes.CLASS_NAMES_ZH[c]}", fontsize=10)
-    for ax, kind, title in ((axes[i, 1], "vgg", "图 9-8：vgg 网络，Grad-CAM"), (axes[i, 2], "gap", "对照：gap 网络，CAM")):
-        share, dist, r = stats[kind][i]
-        ax.imshow(viz.overlay(picture, r.cam, alpha=0.5))
+    axes[i, 0].set_title(shapes.CLASS_NAMES_ZH[y_toy[i]], fontsize=10)
+    for ax, (k, name) in zip(axes[i, 1:], cols):
+        ax.imshow(viz.overlay(picture, toy_maps[k, name][i], alpha=0.5))
         ax.contour(outline, levels=[0.5], colors="white")
-        ax.set_title(f"{title}\n图形上 {share:.2f}，峰值距图形 {dist:.0f} 像素", fontsize=9)
+        ax.set_title(f"{k} · {name}", fontsize=9)
 for ax in axes.flat:
     ax.axis("off")
 fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes[:, 1:],
              fraction=0.03, label="归一化的热力值")
-fig.suptitle("课程的小网络（合成图形）· 白线：图形的真实位置")
+fig.suptitle("课程的对照实验（合成图形，不是教材的图 9-8）· 白线：图形的真实位置")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# 读这张图（数字以上面的打印为准）：
+# ### 实验 2：同一个方法（Grad-CAM），一次只换分类头的一处
 #
-# - vgg 网络**没有类别权重**（打印的 `TypeError`），9.2.1 节的方法无从下手；基于梯度的方法照样算出了一张图：这是它能做、而类别权重的方法做不到的事；
-# - 但能算出来不等于指得对：在这个 vgg 网络上，热区**没有**落在图形上，落在图形上的比例还不到图形所占的面积，最大值离图形约 20 像素；
-#   结构相同、分类头是全局平均池化的 gap 网络，它的类激活图却集中在图形上。扁平化 + 全连接的分类头让每个位置有自己的权重，
-#   梯度在 8×8 的各个位置上差别很大，平均成一个通道权重后，图不一定指向物体；
-# - 所以教材说基于梯度的图“似乎更能聚焦关键部位”，只是一种直观印象：用之前要像这里一样，拿已知答案的例子检查。
-#   图 9-7 和这张图来自**不同的模型和不同的图片**：图 9-7 是课程自带的 EfficientNet-Lite0 在照片上的结果。
+# vgg → vgg_nopool 只去掉扁平化前的最大池化；vgg → vgg_pool_linear 只去掉隐藏的全连接层；vgg_linear 两样都去掉；gap 把扁平化换成全局平均池化。
+# 下一格从上表的数字里打印结论。
+
+# %% slideshow={"slide_type": "-"}
+gc = {k: scores[k, "grad_cam"]["pointing"] for k in HEADS}
+hr = {k: scores[k, "hires_cam"]["pointing"] for k in HEADS}
+centre_pt = scores["baseline", "centre"]["pointing"]
+steps = {"remove the max pool": ("vgg", "vgg_nopool"),
+         "remove the hidden FC layer": ("vgg", "vgg_pool_linear"),
+         "then remove the max pool": ("vgg_pool_linear", "vgg_linear"),
+         "flatten -> global average pooling": ("vgg_linear", "gap")}
+for change, (a, b) in steps.items():
+    print(f"{a} -> {b} ({change}): Grad-CAM pointing {gc[a]:.3f} -> {gc[b]:.3f}, "
+          f"HiRes-CAM {hr[a]:.3f} -> {hr[b]:.3f}")
+first = {c: gc[b] - gc[a] for c, (a, b) in list(steps.items())[:2]}  # the two changes made to vgg
+cause = max(first, key=first.get)
+print(f"of the two single changes to vgg, '{cause}' moves Grad-CAM's pointing most "
+      f"({first[cause]:+.3f}; the other: {min(first.values()):+.3f}).")
+print(f"not averaging, on the same vgg net (Grad-CAM -> HiRes-CAM): {gc['vgg']:.3f} -> {hr['vgg']:.3f}; "
+      f"on vgg_pool_linear (one linear head): {gc['vgg_pool_linear']:.3f} -> {hr['vgg_pool_linear']:.3f}")
+print(f"shape removed, accuracy of vgg: {plain['vgg']['no shape']['accuracy']:.3f} "
+      f"(control patch {plain['vgg']['control']['accuracy']:.3f})")
+sobel_pt = scores["baseline", "sobel"]["pointing"]
+print(f"baselines: centre {centre_pt:.3f}, Sobel edges {sobel_pt:.3f}, "
+      f"random {scores['baseline', 'random']['pointing']:.3f}; Grad-CAM beats the centre on "
+      f"{[k for k in HEADS if gc[k] > centre_pt]} and the Sobel map on {[k for k in HEADS if gc[k] > sobel_pt]}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 怎么读这几行：每一处改动检验一个猜想。
+#
+# - **网络看的是背景？** 那么去掉图形后它仍会答对。干预表（上面第一张表）回答这个问题。
+# - **最大池化让梯度变稀疏？**（每个 2×2 窗口里只有最大的那个位置有梯度）那么只去掉最大池化（vgg → vgg_nopool）就该修好 Grad-CAM。
+# - **带 ReLU 的隐藏全连接层？** 梯度只是这个非线性分类头在当前输入处的局部斜率，每个位置有自己的权重，正负交错；
+#   那么只去掉隐藏层（vgg → vgg_pool_linear）就该修好 Grad-CAM。
+# - **只是“平均”这一步？** 那么不求平均的 HiRes-CAM 在 vgg 上就不该失败。
+#
+# 上一格打印的是这些比较的结果；结论以打印为准。最后一行是对照：这个世界里图形是纯色的，图形的轮廓往往是全图最强的边缘，
+# 所以“只找边缘”的 Sobel 图在这里的指点游戏里也可能得分很高。指点游戏分不出“看网络”和“只找边缘”时，要靠实验 3 的模型对比。
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 梯度求平均时，正负会相消
+#
+# 教材说：“导数值越大，说明相应参数对分类的贡献越大”。导数是**灵敏度**（sensitivity）：$A^k_{ij}$ 变大一点，分数变多少；
+# 它不是贡献。vgg_linear 的分类头只有一个线性层，分数 $s_y = \sum_{k,i,j} W_{y,kij} A^k_{ij} + b_y$，
+# 所以梯度 $\partial s_y / \partial A^k_{ij} = W_{y,kij}$：对**每张图都一样**，与图里有什么无关；真正的贡献是 $W_{y,kij} A^k_{ij}$。
+# 这时 HiRes-CAM 的图（不做 ReLU）加起来正好是 $s_y - b_y$，而 Grad-CAM 先把 $W_{y,kij}$ 在 8×8 个位置上平均：
+# 有正有负的梯度在平均时相消。下面量出相消了多少。
+
+# %% slideshow={"slide_type": "-"}
+lin = nets["vgg_linear"]
+lin_layer = shapes.target_layer(lin)
+W = lin.classifier[-1].weight.detach().view(6, 32, 8, 8)  # d s_y / d A^k_ij, the same for every image
+bias = lin.classifier[-1].bias.detach()  # (6,)
+x20 = toy.images[:20]
+with torch.no_grad():
+    logits20 = lin(x20)  # (20, 6)
+worst, gc_sums, hr_sums = 0.0, [], []
+for y in range(6):
+    hres = cam.hires_cam(lin, lin_layer, x20, [y] * 20)
+    gres = cam.grad_cam(lin, lin_layer, x20, [y] * 20)
+    assert torch.allclose(gres.weights[0], W[y].mean(dim=(1, 2)), atol=1e-6)  # alpha = mean of W
+    total = torch.as_tensor(hres.raw).sum(dim=(1, 2)) + bias[y]  # (20,)
+    worst = max(worst, float((total - logits20[:, y]).abs().max()))
+    gc_sums.append(torch.as_tensor(gres.raw).sum(dim=(1, 2)))
+    hr_sums.append(logits20[:, y] - bias[y])
+kept = (W.sum(dim=(2, 3)).abs() / W.abs().sum(dim=(2, 3))).flatten()  # (6 * 32,)
+corr = float(np.corrcoef(torch.cat(gc_sums).numpy(), torch.cat(hr_sums).numpy())[0, 1])
+print(f"HiRes-CAM: sum of the map + bias = logit, largest error over 6 classes x 20 images: {worst:.1e}")
+print(f"|sum over the 8x8 positions of the gradient| / sum of |gradient|, per (class, channel): "
+      f"median {float(kept.median()):.3f}, quartiles {float(kept.quantile(0.25)):.3f}-"
+      f"{float(kept.quantile(0.75)):.3f}")
+print(f"so averaging cancels a median {1 - float(kept.median()):.0%} of the gradient's mass; "
+      f"correlation of Grad-CAM's map sum with the logit (minus bias) over 120 (image, class) pairs: {corr:.3f}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### 实验 3：已知答案的网络——网络用的是图形，还是一个标记？
+#
+# 上面的“答案”是图形在哪里。但热力图声称的是**网络用了什么**；网络完全可能靠别的东西分类。下面造三个用的证据**由构造决定**的网络
+# （SMERF，Kim 等 2021；BAM，Yang & Kim 2019 的思路，代码是课程自己的）：每张图的一个角上加一个 8×8 的棋盘格**标记**（marker），
+# 标记的颜色是一个类别编码（`helpers.toy.markers`）。三个网络结构相同（gap 网络），训练数据不同：
+#
+# - `marker_shape`：训练时标记的颜色随机，**只有图形**带着类别；
+# - `marker_hans`：训练时图形的类别随机，**只有标记**带着类别——“聪明的汉斯”（Clever Hans）式的捷径网络；
+# - `marker_both`：训练时图形和标记都带着类别，它用哪个，要量。
+#
+# 测试图片里图形和标记一致（两者都指向正确答案），再分别去掉图形、去掉标记、两个都去掉，以及涂掉同样面积的一块背景（对照）。
+
+# %% slideshow={"slide_type": "subslide"}
+mk = {k: variants.load_toy_net(k) for k in variants.MARKER_NETS}
+world = markers.make_marker_batch(500, seed=7, agree=True)  # held-out; marker class = shape class
+indep = markers.make_marker_batch(500, seed=7, agree=False)  # the same images, marker class random
+table = {k: reliance.reliance_table(n, world.images, world.shape_labels, world.shape_masks,
+                                    world.marker_masks) for k, n in mk.items()}
+used = {k: reliance.used_regions(t) for k, t in table.items()}
+for k, n in mk.items():
+    label = indep.marker_labels if variants.MARKER_NETS[k] == "marker" else indep.shape_labels
+    with torch.no_grad():
+        acc = float((n(indep.images).argmax(dim=1) == label).float().mean())
+    print(f"{k}: held-out accuracy on its own task (marker independent of shape) {acc:.3f}")
+print(f"\naccuracy / mean logit of the true class, {len(world)} held-out images")
+print(f"{'net':<14s}" + "".join(f"{c:>16s}" for c in reliance.CONDITIONS) + "   uses")
+for k, t in table.items():
+    print(f"{k:<14s}" + "".join(f"{t[c]['accuracy']:>8.3f} /{t[c]['logit']:>6.2f}"
+                                for c in reliance.CONDITIONS) + f"   {' + '.join(used[k]) or 'neither'}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 这张表是下面所有判断的**依据**（ground truth）：“uses”一列由数字决定（去掉某块证据时，真实类别的 logit 下降得比对照多、
+# 且至少是两样都去掉时下降量的 1/4，`reliance.used_regions`）。接着让每一种方法（6 种类激活图方法和 6 种像素归因方法）在同样的图片上解释
+# 同样的类别，问两件事：
+#
+# 1. **指向证据**：图的最大值是否落在该网络**实际用的**证据上（指点游戏），对照是中心、随机和 Sobel 边缘三张图；
+# 2. **模型对比**（model contrast）：同样的图片，`marker_shape` 的图是否比 `marker_hans` 的图更多地落在图形上，而 `marker_hans` 的图更多地落在标记上？
+#    网络变了、图不跟着变的方法，画的不是网络用的东西。
+
+# %% slideshow={"slide_type": "subslide"}
+N_WORLD = 24
+xw, yw = world.images[:N_WORLD], world.shape_labels[:N_WORLD].tolist()
+sm, mm = world.shape_masks[:N_WORLD], world.marker_masks[:N_WORLD]
+OPTIONS = {"occlusion": {"window": 8, "stride": 8}, "integrated_gradients": {"steps": 8},
+           "smoothgrad": {"samples": 8}}
+wmaps = {k: attribution.every_map(n, shapes.target_layer(n), xw, yw, options=OPTIONS) for k, n in mk.items()}
+region = {"shape": sm, "marker": mm}
+evidence = {k: region[used[k][0]] | region[used[k][-1]] for k in mk if used[k]}
+wbase = {"centre": base_maps["centre"][:N_WORLD], "random": base_maps["random"][:N_WORLD],
+         "sobel": np.stack([sobel_map(xw[i:i + 1]) for i in range(N_WORLD)])}
+print(f"pointing game / energy on the evidence each net uses ({N_WORLD} images); "
+      f"model contrast shape vs hans net")
+print(f"{'method':<22s}" + "".join(f"{k:>16s}" for k in evidence) + f"{'moved':>8s}{'shift':>8s}")
+contrast = {}
+for name in [*wmaps["marker_shape"], *wbase]:
+    if name in wbase:
+        row = {k: reliance.evidence_scores(wbase[name], e, TOL) for k, e in evidence.items()}
+        contrast[name] = {"moved": 0.0, "shift_a": 0.0}  # a baseline ignores the network
+    else:
+        row = {k: reliance.evidence_scores(wmaps[k][name], e, TOL) for k, e in evidence.items()}
+        contrast[name] = reliance.model_contrast(wmaps["marker_shape"][name], wmaps["marker_hans"][name],
+                                                 sm, mm)
+    print(f"{name:<22s}" + "".join(f"{v['pointing']:>9.3f} /{v['energy']:>5.2f}" for v in row.values())
+          + f"{contrast[name]['moved']:>8.3f}{contrast[name]['shift_a']:>8.3f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 每格是“指点率 / 能量”。“moved”：图片中两张图都往正确方向移动的比例（`marker_shape` 的图在图形上的能量多于 `marker_hans` 的，且 `marker_hans` 的图在标记上的能量多于
+# `marker_shape` 的）；“shift”：图形上能量份额的平均差。对照图不看网络，移动为 0。下图是同一张图片上三个网络的 Grad-CAM。
+
+# %% slideshow={"slide_type": "subslide"}
+ZH = {"shape": "图形", "marker": "标记"}
+fig, axes = plt.subplots(2, 4, figsize=(9.5, 5), dpi=60, layout="constrained")
+for row, i in enumerate((0, 1)):
+    picture = Image.fromarray((xw[i].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    picture = picture.resize((192, 192), Image.Resampling.NEAREST)
+    outline = np.kron((sm[i] | mm[i]).numpy(), np.ones((3, 3)))  # (192, 192)
+    axes[row, 0].imshow(picture)
+    axes[row, 0].set_title(f"{shapes.CLASS_NAMES_ZH[yw[i]]}（图形与标记一致）", fontsize=9)
+    for ax, k in zip(axes[row, 1:], mk):
+        ax.imshow(viz.overlay(picture, wmaps[k]["grad_cam"][i], alpha=0.5))
+        ax.contour(outline, levels=[0.5], colors="white")
+        ax.set_title(f"{k}（用{'和'.join(ZH[r] for r in used[k])}）", fontsize=9)
+for ax in axes.flat:
+    ax.axis("off")
+fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes[:, 1:],
+             fraction=0.03, label="归一化的 Grad-CAM 值")
+fig.suptitle("同一张图片，三个网络：Grad-CAM 跟着网络用的证据走吗？（白线：图形和标记）")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 读这些数字
+#
+# 结论由下一格从上面的变量打印出来（不是手写的）。
+
+# %% slideshow={"slide_type": "-"}
+hans, shape_t = table["marker_hans"], table["marker_shape"]
+print(f"1. Clever Hans net: accuracy {hans['original']['accuracy']:.3f}; without the marker "
+      f"{hans['no marker']['accuracy']:.3f}, without the shape {hans['no shape']['accuracy']:.3f}. "
+      f"Shape net: without the shape {shape_t['no shape']['accuracy']:.3f}, without the marker "
+      f"{shape_t['no marker']['accuracy']:.3f}. The net trained with both uses: {' + '.join(used['marker_both'])}.")
+methods = [m for m in contrast if m not in wbase]
+always = [m for m in methods if contrast[m]["moved"] == 1.0]
+print(f"2. Model contrast: {len(always)} of {len(methods)} methods move from shape to marker on every "
+      f"image; the lowest share is {min(contrast[m]['moved'] for m in methods):.3f} "
+      f"({min(methods, key=lambda m: contrast[m]['moved'])}); the baselines cannot move (0).")
+hans_pt = {m: reliance.evidence_scores(wmaps["marker_hans"][m], mm, TOL)["pointing"] for m in methods}
+shape_pt = {m: reliance.evidence_scores(wmaps["marker_shape"][m], sm, TOL)["pointing"] for m in methods}
+sobel_hans = reliance.evidence_scores(wbase["sobel"], mm, TOL)["pointing"]
+sobel_shape = reliance.evidence_scores(wbase["sobel"], sm, TOL)["pointing"]
+print(f"3. The Sobel edge map points at the marker {sobel_hans:.3f} and at the shape {sobel_shape:.3f}: "
+      f"the checkerboard has the strongest edges. Methods at or above Sobel on the Clever Hans net: "
+      f"{[m for m in methods if hans_pt[m] >= sobel_hans]}; of these, on the shape net: "
+      f"{ {m: round(shape_pt[m], 3) for m in methods if hans_pt[m] >= sobel_hans} }.")
+print(f"4. On the plain shapes, Grad-CAM points at the shape: vgg {gc['vgg']:.3f}, vgg_linear "
+      f"{gc['vgg_linear']:.3f}, gap {gc['gap']:.3f}; HiRes-CAM on vgg {hr['vgg']:.3f}; "
+      f"centre baseline {centre_pt:.3f}.")
+torch.set_num_threads(threads)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 4 步：基于梯度的方法是基于类别权重的方法的推广
@@ -359,7 +579,7 @@ plt.show()
 # $$\sum_k \alpha^y_k A^k = \frac{1}{hw} \sum_k W_{y,k} A^k = \frac{1}{hw} M_y .$$
 #
 # 两种方法只差一个正的常数 $1/(hw)$；ReLU 和归一化之后，两张图完全相同。这就是为什么第 3 步在自带模型上得到的图和图 9-7 一样，
-# 也是为什么图 9-8 必须换一个没有类别权重的网络才有意义。
+# 也是为什么要看基于梯度的方法能做什么，得换一个没有类别权重的网络（教材的 VGG16-bn，或上面的对照实验）。
 # VGG16-bn 不是这种结构，所以这里用 resnet18（离线时是自带的 EfficientNet-Lite0）来验证，目标层是送进全局平均池化的那一层。
 
 # %% slideshow={"slide_type": "subslide"}
@@ -583,7 +803,8 @@ if concepts.check_prediction("vgg 小网络：哪一层的 Grad-CAM 最落在图
 #
 # - **基于梯度的类激活图**：通道权重是类别分数对特征图的梯度在各位置上的平均，$\alpha^y_k = \frac{1}{hw}\sum_{i,j} \partial s_y / \partial A^k_{ij}$；
 #   它不需要类别权重，所以能用在 VGG16 这类“扁平化 + 多个全连接层”的网络上，也能用在任何输出空间特征图、可求导的层上；
-#   但算得出不等于指得对：图 9-8 的小 vgg 网络上，热区没有落在图形上（同结构的 gap 网络的类激活图却落在图形上），用之前要拿已知答案的例子检查；
+#   但算得出不等于指得对。教材的图 9-8 是 VGG16-bn 在照片上的结果；课程的对照实验（合成图形上的小网络，先用干预量出网络用的证据）
+#   一次只改一处，量出 Grad-CAM 在哪种分类头上指得到网络用的证据、在哪种上指不到（实验 2、3 打印的结论），用之前要拿已知答案的例子检查；
 # - 在“全局平均池化 + 一个全连接层”的网络上，它与 9.2.1 节的方法只差常数 $1/(hw)$，图完全相同；
 # - 例 9.3 的代码要注意：`out[:, pre_y]` 是 logit 不是概率；钩子要保存句柄并移除；`backward()` 会填满并累加所有参数的 `.grad`，
 #   只需要目标层的梯度时用 `torch.autograd.grad`；第 (4) 步沿用了例 9.2 的颜色错位和没有保护的归一化；

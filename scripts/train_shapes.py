@@ -89,10 +89,11 @@ def shuffle_labels(targets: torch.Tensor, counts: torch.Tensor, seed: int) -> to
     return out
 
 
-def train(kind: str, images: torch.Tensor, targets: torch.Tensor, cfg: dict, seed: int) -> dict:
-    """Adam with a cosine learning-rate decay over ``cfg['steps']`` minibatches."""
+def train(kind: str, images: torch.Tensor, targets: torch.Tensor, cfg: dict, seed: int,
+          build=shapenets.build_net) -> dict:
+    """AdamW with a one-cycle learning rate over ``cfg['steps']`` minibatches; ``build(kind)`` makes the net."""
     torch.manual_seed(seed)
-    net = shapenets.build_net(kind).train()
+    net = build(kind).train()
     opt = torch.optim.AdamW(net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=cfg["steps"],
                                                 pct_start=0.15)

@@ -18,6 +18,7 @@ For notebook 9.4 (measuring how far a heat map can be trusted, issue 11).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ from .guided import guided_relus, unguided_relus
 from .integrated import IG_METHODS, integrated_gradients
 from .occlusion import occlusion
 
-__all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution",
+__all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "every_map",
            "guided_backprop", "guided_grad_cam", "integrated_gradients", "occlusion",
            "saliency", "smoothgrad"]
 
@@ -185,3 +186,26 @@ ATTRIBUTIONS: dict[str, Callable[..., Attribution]] = {
 }
 """Name to function; each is ``f(model, x, class_idx=None, **options) -> Attribution``.
 ``guided_grad_cam`` needs the keyword ``layer``."""
+
+
+def every_map(model: nn.Module, layer: nn.Module, x: torch.Tensor, class_idx: list[int], *,
+              options: dict[str, dict[str, Any]] | None = None) -> dict[str, np.ndarray]:
+    """The map of every method in ``cam.METHODS`` and :data:`ATTRIBUTIONS`, for the same classes.
+
+    CAM methods use ``layer``; so does Guided Grad-CAM. ``options`` gives a method's
+    keyword arguments by name (e.g. ``{"occlusion": {"window": 8, "stride": 4}}``).
+
+    Shapes:
+        x: ``(N, 3, H, W)``; class_idx: N ints; each map ``(N, H, W)`` in [0, 1].
+    """
+    targets = [int(c) for c in class_idx]
+    if len(targets) != x.shape[0]:
+        raise ValueError(f"need one class per image: {len(targets)} classes, {x.shape[0]} images")
+    maps = {name: np.asarray(method(model, layer, x, targets).cam).reshape(-1, *x.shape[-2:])
+            for name, method in cam.METHODS.items()}
+    for name, fn in ATTRIBUTIONS.items():
+        opts = dict((options or {}).get(name, {}))
+        if name == "guided_grad_cam":
+            opts["layer"] = layer
+        maps[name] = np.asarray(fn(model, x, targets, **opts).map).reshape(-1, *x.shape[-2:])
+    return maps

@@ -18,10 +18,28 @@ from .base import (Attribution, baseline_like, check_count, check_reduce, check_
                                finish, logits_of, pair, rows, targets_of, warn_if_training)
 
 
+def mean_input(model: nn.Module) -> float | torch.Tensor:
+    """The input ``model`` treats as average: the reference for occlusion.
+
+    A network that normalizes its own input (a submodule with ``mean`` and ``std``
+    tensors, like the toy nets' ``Normalize``, which take [0, 1] images) gets that
+    ``mean``; any other network takes normalized input, where 0.0 is its
+    normalization's mean colour.
+
+    Shapes:
+        returns ``(1, 3, 1, 1)`` or a float.
+    """
+    for module in model.modules():
+        mean, std = getattr(module, "mean", None), getattr(module, "std", None)
+        if isinstance(mean, torch.Tensor) and isinstance(std, torch.Tensor):
+            return mean.detach().reshape(1, -1, 1, 1)
+    return 0.0
+
+
 def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
               window: int | tuple[int, int] | None = None,
               stride: int | tuple[int, int] | None = None,
-              baseline: float | torch.Tensor = 0.0, batch_size: int = 32,
+              baseline: float | torch.Tensor | None = None, batch_size: int = 32,
               reduce: str = "positive") -> Attribution:
     """Occlusion (Zeiler & Fergus 2014): how much the class score drops when a patch is hidden.
 
@@ -39,9 +57,10 @@ def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
             with the default stride, a few seconds per image on one CPU thread).
         stride: the step between patches, at most ``window``; ``None`` means half
             the window (rounded down, at least 1).
-        baseline: the value ``x'`` hidden pixels take: ``0.0``, which after
-            ImageNet normalisation is the mean colour, or a tensor that
-            broadcasts to ``x``.
+        baseline: the value ``x'`` hidden pixels take: ``None`` (default) is the
+            network's mean input (:func:`mean_input`: the
+            mean colour of its normalization, grey 0.5 for the toy nets, 0.0 for a
+            network fed normalized input); or a number, or a tensor that broadcasts to ``x``.
         batch_size: occluded copies per forward pass (no gradients are taken).
 
     Shapes:
@@ -58,7 +77,8 @@ def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
         raise ValueError(f"need stride <= window <= image size, got stride {(sh, sw)}, "
                          f"window {(wh, ww)}, image {(h, w)}")
     x = x.detach()
-    base = baseline_like(baseline, x)
+    ref = mean_input(model) if baseline is None else baseline
+    base = baseline_like(ref, x)
     tops = range(0, sh * math.ceil((h - wh) / sh) + 1, sh)
     lefts = range(0, sw * math.ceil((w - ww) / sw) + 1, sw)
     masks = torch.zeros(len(tops) * len(lefts), h, w, dtype=torch.bool, device=x.device)
@@ -78,5 +98,6 @@ def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
             total.index_add_(0, ii, drop[:, None, None] * m[:, 0])
     raw = (total / masks.sum(dim=0))[:, None].repeat(1, 3, 1, 1)  # (N, 3, H, W)
     info = {"patches": p_count, "window": (wh, ww), "stride": (sh, sw),
-            "baseline": "tensor" if isinstance(baseline, torch.Tensor) else float(baseline)}
+            "baseline": "mean input" if baseline is None else
+            "tensor" if isinstance(baseline, torch.Tensor) else float(baseline)}
     return finish(raw, targets, "occlusion", reduce, info)

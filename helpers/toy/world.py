@@ -9,7 +9,8 @@ numpy: nothing is downloaded, and the same seed gives the same images.
 The small networks trained on these images (``load_net``, ``target_layer``,
 ``class_weights``) live in :mod:`helpers.toy.nets` and are re-exported here.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_2_2_grad_cam (figure 9-8's controlled experiment); used again in
+notebooks/09_4_trust.
 """
 
 from __future__ import annotations

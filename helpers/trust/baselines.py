@@ -1,8 +1,9 @@
 """Images and maps that know nothing of the model: blur substrates and baseline saliency maps.
 
 A saliency method is worth something only when it beats maps that ignore the
-model: uniform noise (:func:`random_map`) and the image's own edges
-(:func:`sobel_map`), as pytorch-grad-cam's metrics tutorial compares. The
+model: uniform noise (:func:`random_map`), the image's own edges
+(:func:`sobel_map`), as pytorch-grad-cam's metrics tutorial compares, and a bump at the
+centre (:func:`centre_map`), as TorchRay's pointing game does. The
 Gaussian blur is RISE's insertion substrate. Re-exported by
 :mod:`helpers.trust.faithfulness`.
 
@@ -42,6 +43,23 @@ def gaussian_blur(x: torch.Tensor, kernel_size: int = 11, sigma: float = 5.0) ->
 def random_map(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     """A baseline map of uniform noise in [0, 1), drawn from ``seed``. Shapes: -> ``shape``."""
     return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+def centre_map(shape: tuple[int, int], sigma: float = 0.25) -> np.ndarray:
+    """A baseline map that knows nothing of the image: a Gaussian bump at the centre.
+
+    ``exp(-d^2 / (2 (sigma * min(H, W))^2))`` with ``d`` the distance to the image centre;
+    its maximum (the pointing-game point) is the centre pixel. TorchRay's pointing-game
+    benchmark uses such a centre baseline, a strong one on photos, where objects tend to
+    sit in the middle.
+
+    Shapes:
+        -> ``shape`` = ``(H, W)`` float32 in (0, 1].
+    """
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w] + 0.5
+    d2 = (yy - h / 2) ** 2 + (xx - w / 2) ** 2
+    return np.exp(-d2 / (2 * (sigma * min(h, w)) ** 2)).astype(np.float32)
 
 
 def sobel_map(x: torch.Tensor) -> np.ndarray:
