@@ -4,7 +4,8 @@ For a channel of a layer, every cell of its map over a set of images is a
 candidate; a cell's patch is its receptive field cropped from the input (the
 part of the field beyond the image is filled with grey). Within one image, a
 cell counts only if it is the largest in its neighbourhood (half a receptive
-field each way), so that the ``k`` patches are not ``k`` shifted copies of one.
+field each way; the whole map when the field covers the whole image), so that
+the ``k`` patches are not ``k`` shifted copies of one.
 
 Introduced in notebooks/09_1_layer_outputs (section "这个通道看到了什么").
 """
@@ -131,7 +132,8 @@ def top_patches(model: nn.Module, layers: Layers, layer: int | str, channel: int
     check_channel(acts.shape[1], channel, name)
     if field is None:
         field = receptive_field(model, layers, layer, images.shape[-1], mean, std)
-    radius = max(0, field.size // (2 * field.stride))
+    # A field as large as the image gives the same patch at every cell: one per image then.
+    radius = max(acts.shape[2:]) if field.size >= images.shape[-1] else field.size // (2 * field.stride)
     cells = strongest_cells(acts[:, channel], k, radius)
     boxes = [field.box(i, j) for _, _, i, j in cells]
     patches = torch.stack([crop_patch(images[n].cpu(), box) for (_, n, _, _), box in zip(cells, boxes)])
