@@ -44,31 +44,45 @@ REDIRECT_STEPS = 16
 
 
 class _RedirectedReLU(torch.autograd.Function):
-    """ReLU whose backward lets an upward push through where the true gradient is all zero."""
+    """ReLU (or ReLU6) whose backward lets an upward push through where the true gradient is all zero."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, upper: float) -> torch.Tensor:
         ctx.save_for_backward(x)
-        return x.clamp(min=0)
+        ctx.upper = upper
+        return x.clamp(0, upper)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
-        relu_grad = torch.where(x < 0, torch.zeros_like(grad), grad)
+        closed = (x < 0) | (x > ctx.upper)
+        relu_grad = torch.where(closed, torch.zeros_like(grad), grad)
         # grad is d(-objective)/d(output): negative values push the input up.
-        redirected = torch.where((x < 0) & (grad > 0), torch.zeros_like(grad), grad)
+        redirected = torch.where(((x < 0) & (grad > 0)) | (x > ctx.upper), torch.zeros_like(grad), grad)
         passes = relu_grad.flatten(1).norm(dim=1) > 0  # (N,)
-        return torch.where(passes.view(-1, *[1] * (grad.ndim - 1)), relu_grad, redirected)
+        return torch.where(passes.view(-1, *[1] * (grad.ndim - 1)), relu_grad, redirected), None
 
 
 @contextmanager
 def redirected_relus(model: nn.Module) -> Iterator[None]:
-    """Swap the output of every (not in-place) ``nn.ReLU`` for :class:`_RedirectedReLU`'s."""
-    handles = []
+    """Swap the output of every ``nn.ReLU`` / ``nn.ReLU6`` for :class:`_RedirectedReLU`'s.
+
+    A pre-hook keeps a copy of the input, since an in-place ReLU overwrites it.
+    """
+    handles, inputs = [], {}
+
+    def keep(module: nn.Module, args: tuple) -> None:
+        inputs[module] = args[0].clone()
+
+    def swap(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        upper = 6.0 if isinstance(module, nn.ReLU6) else float("inf")
+        return _RedirectedReLU.apply(inputs.pop(module), upper)
+
     try:
         for m in model.modules():
-            if isinstance(m, nn.ReLU) and not m.inplace:
-                handles.append(m.register_forward_hook(lambda mod, i, o: _RedirectedReLU.apply(i[0])))
+            if isinstance(m, (nn.ReLU, nn.ReLU6)):
+                handles.append(m.register_forward_pre_hook(keep))
+                handles.append(m.register_forward_hook(swap))
         yield
     finally:
         for h in handles:
