@@ -46,7 +46,7 @@ def _acts_mask(rng: np.random.Generator, planted: bool) -> tuple[torch.Tensor, t
 def check_channel_iou(student: Callable | None) -> bool:
     """Check ``channel_iou(acts, mask, top) -> float`` against Bau's rule on random channels."""
     return run_check(
-        "练习 6 一个通道对一个概念的 IoU", student, ref_channel_iou,
+        "练习 7 一个通道对一个概念的 IoU", student, ref_channel_iou,
         cycle(lambda r: _acts_mask(r, True), lambda r: _acts_mask(r, False)),
         "阈值 T 取所有 N×S×S 个激活值从小到大排的第 ceil((1 − top)·M) 个（M 是值的个数）；"
         "通道的掩码是 acts > T；IoU = 交集像素数 ÷ 并集像素数，在整个图像集上一起数。",

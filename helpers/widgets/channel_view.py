@@ -82,7 +82,7 @@ class ChannelView:
         self.info, self.fv_info = W.HTML(), W.HTML()
         self.patch_widget = W.Image(format="png")
         self.fv_widget = W.Image(format="png", width=192)
-        self.fv_button = W.Button(description="计算特征可视化", style=WIDE)
+        self.fv_button = W.Button(description="计算特征可视化")
         self.fv_button.on_click(lambda _: self.compute_visualization())
         self.widget = W.VBox([self.info, self.patch_widget,
                               W.HBox([self.fv_button, self.fv_info]), self.fv_widget])
