@@ -12,11 +12,13 @@
   with the star-template score of its visualization.
 
 Writes data/channels/results.json and data/channels/visualizations.npz.
-Run: ``CH9_MODEL_SOURCE=bundled python scripts/make_channels_cache.py`` (a few minutes on 1 CPU).
+Run: ``CH9_MODEL_SOURCE=bundled python scripts/make_channels_cache.py`` (a few minutes on 1 CPU;
+``--part toy`` or ``--part bundled`` redoes one part).
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
@@ -25,7 +27,7 @@ from helpers import load_model, shapes
 from helpers.channels import cache, concepts, dissect, fv, patches
 from helpers.channels.layers import toy_layers
 
-SEED, N_IMAGES, NOISE = 7, 500, 16
+SEED, N_IMAGES, NOISE, TEMPLATE_CHECK = 7, 500, 16, 200
 TOY = dict(size=64, steps=128, lr=0.05, seed=0)
 BUNDLED = dict(size=128, steps=128, lr=0.05, seed=0)
 BUNDLED_LAYERS = ("blocks.1.1", "blocks.3.2", "bn2")
@@ -62,6 +64,10 @@ def toy_part(results: dict, images: dict) -> None:
                              "share": world.masks.float().mean(dim=(0, 2, 3)).tolist(),
                              "seconds": round(time.perf_counter() - t0, 1)}
     star = world.names.index("star")
+    templates = concepts.shape_templates()
+    right = sum(int(concepts.template_scores(world.images[i], templates).argmax()) == int(world.labels[i, 0])
+                for i in range(TEMPLATE_CHECK))
+    results["template_accuracy"] = {"images": TEMPLATE_CHECK, "right": right}  # the scorer on real images
     results["toy_fv"] = {}
     for kind in ("gap", "vgg"):
         net = shapes.load_net(kind)
@@ -74,7 +80,8 @@ def toy_part(results: dict, images: dict) -> None:
         images[cache.key(kind, "features.3", channel)] = cache.to_uint8(v.image)
         entry = scores(net, layers, 3, channel, image, world.images, *shapes_norm())
         entry.update(channel=channel, star_iou=float(iou[channel, star]),
-                     template=concepts.template_scores(image).tolist(), settings=TOY)
+                     template=concepts.template_scores(image, templates).tolist(), settings=TOY,
+                     history=v.history)
         results["toy_fv"][kind] = entry
         print(kind, "star channel", channel, {k: v for k, v in entry.items() if k != "template"})
 
@@ -117,11 +124,21 @@ def bundled_part(results: dict, images: dict) -> None:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=("all", "toy", "bundled"), default="all",
+                    help="recompute one part and keep the other from the existing cache")
+    part = ap.parse_args().part
     torch.set_num_threads(1)
     results: dict = {"torch": torch.__version__}
     images: dict = {}
-    toy_part(results, images)
-    bundled_part(results, images)
+    if part != "all":
+        old, old_images = cache.load()
+        results.update(old)
+        images.update({k: cache.to_uint8(v) for k, v in old_images.items()})
+    if part in ("all", "toy"):
+        toy_part(results, images)
+    if part in ("all", "bundled"):
+        bundled_part(results, images)
     cache.save(results, images)
     print("wrote", cache.CACHE_DIR)
 

@@ -269,3 +269,10 @@ def test_dissection_of_the_toy_net_finds_shape_detectors_only_in_deep_layers(gap
     shapes_found = [len(set(res[f"features.{i}"].detectors().values()) & set(shapes.CLASSES))
                     for i in range(4)]
     assert shapes_found[3] >= 4 and shapes_found[3] > shapes_found[0], shapes_found
+
+
+def test_template_scores_find_the_shape_of_a_drawn_shape():
+    for k in range(len(shapes.CLASSES)):
+        mask = torch.from_numpy(shapes._shape_mask(k, 64, 30.0, 34.0, 9.0 + 1.5 * k, 0.3 + k))
+        image = torch.where(mask, torch.tensor([0.9, 0.2, 0.1]).view(3, 1, 1), torch.full((3, 64, 64), 0.4))
+        assert int(C.template_scores(image).argmax()) == k, shapes.CLASSES[k]

@@ -123,24 +123,27 @@ def toy_concepts(n: int, seed: int, objects: int = 1, size: int = 64) -> ToyConc
     return ToyConcepts(images=batch.images, masks=masks, labels=batch.labels)
 
 
-def shape_templates(side: int = 48, radius: float = 14.0, rotations: int = 12) -> torch.Tensor:
-    """Each shape at the centre of a ``side``-square, at ``rotations`` angles, as zero-mean unit-norm maps.
+def shape_templates(side: int = 48, radii: tuple[float, ...] = (9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0),
+                    rotations: int = 24) -> torch.Tensor:
+    """Each shape at the centre of a ``side``-square, at each radius and ``rotations`` angles,
+    as zero-mean unit-norm maps (the toy world's circumradii run from 9 to 15 pixels).
 
     Shapes:
-        returns ``(6, rotations, side, side)`` float32.
+        returns ``(6, len(radii) * rotations, side, side)`` float32.
     """
-    out = torch.zeros(len(shapes.CLASSES), rotations, side, side)
+    out = torch.zeros(len(shapes.CLASSES), len(radii) * rotations, side, side)
     for k in range(len(shapes.CLASSES)):
-        for r in range(rotations):
+        for i, (radius, r) in enumerate((q, r) for q in radii for r in range(rotations)):
             m = shapes._shape_mask(k, side, side / 2, side / 2, radius, 2 * math.pi * r / rotations)
             t = torch.from_numpy(m.astype(np.float32))
             t = t - t.mean()
-            out[k, r] = t / t.norm()
+            out[k, i] = t / t.norm()
     return out
 
 
 def template_scores(image: torch.Tensor, templates: torch.Tensor | None = None) -> torch.Tensor:
-    """How much each shape is in an image: best normalized cross-correlation over positions and angles.
+    """How much each shape is in an image: best normalized cross-correlation over positions,
+    sizes and angles.
 
     The image is reduced to its deviation from its mean colour (a flat shape on a
     different background is then bright whatever the colours); each template is
