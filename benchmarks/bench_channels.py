@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 
 os.environ.setdefault("CH9_MODEL_SOURCE", "bundled")
@@ -26,16 +25,12 @@ import torch  # noqa: E402
 from helpers import load_model, shapes  # noqa: E402
 from helpers.channels import concepts, dissect, fv  # noqa: E402
 from helpers.channels.layers import normalize, toy_layers  # noqa: E402
-from timing import print_result  # noqa: E402
+from timing import median_ms, print_result  # noqa: E402
 
 
 def seconds(run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median wall seconds of ``run()`` over ``repeats`` calls (no warm-up: each call is long)."""
+    return median_ms(lambda i: run(), repeats=repeats, warmup=0) / 1000.0
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ LAYER = {
     "images": 1, "bundle": 1.5, "models": 2, "shapenets": 1, "lite0": 1, "shapes": 2.1,
     "cam_engine": 3, "cam_weights": 3.1, "cam": 3.2,
     "attribution_base": 3, "occlusion": 3.1, "integrated": 3.1, "attribution": 3.3,
-    "baselines": 3, "faithfulness": 3.1, "localization": 3, "sanity": 3,
+    "baselines": 3, "faithfulness": 3.1, "localization": 3, "sanity": 3, "channels": 3,
     "textdata": 3, "textmodels": 4, "text": 5, "attn_trust": 5,
     "viz": 6, "textviz": 7, "widgets": 8, "exercises": 8, "grading": 9,
 }
