@@ -656,7 +656,7 @@ print(f"gap: the first {live_steps} steps recomputed live retrace the stored run
 #
 # Bau 等人的规则（`helpers.channels.dissect`）：
 #
-# 1. 对通道 $k$，在全部图片、全部位置的激活值里取**上 0.5% 分位数** $T_k$（$P(a_k > T_k) = 0.005$）作阈值；
+# 1. 对通道 $k$，在全部图片、全部位置的激活值（上采样之前的特征图）里取**上 0.5% 分位数** $T_k$（$P(a_k > T_k) = 0.005$）作阈值；
 # 2. 把每张特征图双线性上采样到原图大小，$a_k > T_k$ 的像素就是通道的“高激活区域” $M_k$；
 # 3. 与每个概念的掩码 $L_c$ 在整个图片集上算交并比 $\mathrm{IoU}_{k,c} = \sum|M_k \cap L_c| \,/\, \sum|M_k \cup L_c|$；
 # 4. IoU 最大的概念就是通道的标签；最大 IoU 超过 0.04 才算一个**检测器**（detector）；一层的检测器一共指向几个不同的概念，叫作**唯一检测器数**（unique detectors）。
@@ -965,7 +965,7 @@ if concepts.check_prediction("放宽阈值后 IoU 变大吗", prediction_thresho
 #
 # 写出网络解剖对**一个通道、一个概念**的打分：`acts` 是通道在 N 张图上的激活（已经上采样到掩码的大小），`mask` 是概念的掩码。
 # 阈值 $T$ 是全部 $M$ 个激活值从小到大排的第 $\lceil (1-\text{top})\,M \rceil$ 个；通道的掩码是 `acts > T`；IoU 在整个图片集上一起数：交集像素数 ÷ 并集像素数。
-# 检查通过后，用你的函数量 `star_channel` 对“五角星”的 IoU，与网络解剖的结果比较。
+# 检查通过后，用你的函数量 `star_channel` 对“五角星”的 IoU。注意网络解剖（照 Bau 等人的做法）在**上采样之前**的 8×8 特征图上取阈值，这里在上采样之后的图上取，所以下面打印三个数：你的、同样做法的 `dissect_acts`、上面网络解剖的结果。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def channel_iou(acts: torch.Tensor, mask: torch.Tensor, top: float) -> float:
@@ -985,7 +985,9 @@ if exercises.channels.check_channel_iou(channel_iou):
     up = torch.nn.functional.interpolate(gap_acts[:, [star_channel]], size=world.masks.shape[-2:],
                                          mode="bilinear", align_corners=False)[:, 0]  # (500, 64, 64)
     mine = channel_iou(up, world.masks[:, star], dissect.BAU_TOP)
-    print(f"channel {star_channel} vs star: your IoU {mine:.3f}, dissection {float(d3.iou[star_channel, star]):.3f}")
+    same = dissect.dissect_acts(up[:, None], world.masks[:, [star]], ["star"])  # T from the upsampled maps
+    print(f"channel {star_channel} vs star: your IoU {mine:.3f}; dissect_acts on the same upsampled maps "
+          f"{float(same.iou[0, 0]):.3f}; the dissection above (T from the 8x8 maps) {float(d3.iou[star_channel, star]):.3f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结

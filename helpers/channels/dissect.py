@@ -2,8 +2,9 @@
 
 For channel ``k`` of a layer, over all images and all positions of its map:
 
-1. **threshold** ``T_k`` at the top quantile: ``P(a_k > T_k) = top``; Bau's rule
-   is ``top = 0.005`` (the top 0.5 % of the channel's activations);
+1. **threshold** ``T_k`` at the top quantile of the maps at the layer's own resolution:
+   ``P(a_k > T_k) = top``; Bau's rule is ``top = 0.005`` (the top 0.5 % of the
+   channel's activations);
 2. **upsample** each map bilinearly to the image's size and keep ``a_k > T_k``;
 3. **IoU** with each concept ``c`` over the whole set:
    ``IoU_{k,c} = sum |M_k ∩ L_c| / sum |M_k ∪ L_c|``;
