@@ -276,3 +276,10 @@ def test_template_scores_find_the_shape_of_a_drawn_shape():
         mask = torch.from_numpy(shapes._shape_mask(k, 64, 30.0, 34.0, 9.0 + 1.5 * k, 0.3 + k))
         image = torch.where(mask, torch.tensor([0.9, 0.2, 0.1]).view(3, 1, 1), torch.full((3, 64, 64), 0.4))
         assert int(C.template_scores(image).argmax()) == k, shapes.CLASSES[k]
+
+
+def test_long_runs_show_a_progress_bar(gap, capsys):
+    fv.visualize(gap, toy_layers(gap), 0, 0, size=32, steps=3, progress=True)
+    assert "feature visualization" in capsys.readouterr().err
+    fv.visualize(gap, toy_layers(gap), 0, 0, size=32, steps=3)  # short: no bar by default
+    assert "feature visualization" not in capsys.readouterr().err
