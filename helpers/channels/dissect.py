@@ -81,7 +81,8 @@ class Dissection:
 def thresholds(acts: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
     """Per channel, the value ``T`` with a share ``top`` of the activations above it.
 
-    ``T`` is the ``ceil((1 - top) * M)``-th smallest of the channel's ``M`` values.
+    ``T`` is the ``ceil((1 - top) * M)``-th smallest of the channel's ``M`` values
+    (``kthvalue``, one call per distinct rank).
 
     Shapes:
         acts: ``(N, C, h, w)``; top: ``(C,)``; returns ``(C,)``.
@@ -89,8 +90,11 @@ def thresholds(acts: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
     flat = acts.transpose(0, 1).reshape(acts.shape[1], -1)  # (C, M)
     m = flat.shape[1]
     ranks = torch.ceil((1 - top) * m).long().clamp(1, m)  # (C,)
-    ordered = flat.sort(dim=1).values
-    return ordered.gather(1, (ranks - 1)[:, None])[:, 0]
+    out = torch.empty(flat.shape[0], dtype=flat.dtype)
+    for r in ranks.unique().tolist():
+        rows = ranks == r
+        out[rows] = flat[rows].kthvalue(r, dim=1).values
+    return out
 
 
 def iou_counts(acts: torch.Tensor, masks: torch.Tensor, t: torch.Tensor,
@@ -107,11 +111,11 @@ def iou_counts(acts: torch.Tensor, masks: torch.Tensor, t: torch.Tensor,
     area_m, area_l = torch.zeros(c, dtype=torch.float64), torch.zeros(k, dtype=torch.float64)
     for i in range(0, n, chunk):
         up = F.interpolate(acts[i:i + chunk], size=size, mode="bilinear", align_corners=False)
-        on = (up > t.view(1, c, 1, 1)).float().transpose(0, 1).reshape(c, -1)  # (C, n*S*S)
-        lab = masks[i:i + chunk].float().transpose(0, 1).reshape(k, -1)  # (K, n*S*S)
-        inter += (on @ lab.T).double()
-        area_m += on.sum(dim=1).double()
-        area_l += lab.sum(dim=1).double()
+        on = (up > t.view(1, c, 1, 1)).flatten(2).float()  # (n, C, S*S)
+        lab = masks[i:i + chunk].flatten(2).float()  # (n, K, S*S)
+        inter += torch.bmm(on, lab.transpose(1, 2)).sum(dim=0).double()  # (C, K)
+        area_m += on.sum(dim=(0, 2)).double()
+        area_l += lab.sum(dim=(0, 2)).double()
     return inter, area_m[:, None] + area_l[None, :] - inter
 
 
