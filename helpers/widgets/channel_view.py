@@ -139,6 +139,7 @@ class ChannelView:
             s = self.fv_settings
             self.fv_info.value = html.escape(f"尚未计算：{s['size']}² 像素，{s['steps']} 步，学习率 {s['lr']}")
             self.fv_widget.value = b""
+            self.fv_widget.layout.display = "none"  # no broken-image icon before the first run
         else:
             self._draw_visualization(image, tp.layer, tp.channel)
 
@@ -163,6 +164,7 @@ class ChannelView:
         best = float(acts[:, channel].mean(dim=(1, 2)).max())
         ratio = f"{ours / best:.2f} 倍" if best > 0 else "（图像集上处处为 0）"
         self.fv_widget.value = to_png(image.permute(1, 2, 0).numpy())
+        self.fv_widget.layout.display = None
         self.fv_info.value = html.escape(f"特征可视化：通道平均激活 {ours:.3f}，是图像集中最大值的 {ratio}")
 
 
