@@ -719,6 +719,242 @@ print("layers with no all-zero channel:", sum(d == 0 for d in dead), "of", len(d
 # 换一张图片再运行一次，比例会变：哪些通道“死”，取决于图片里有什么。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## 这个通道看到了什么：从“看图”到“量化”
+#
+# 教材在例 9.1 的最后留下一个问题：“但是，如何表示各通道表征的模式和内容，并对其进行有效的量化分析，进而量化研究不同卷积核所能识别的模式及其表达，这仍然是可解释深度模型需要进一步研究的问题。”
+# 它还说高层“提取抽象的全局语义特征，这种特征可能难以从视觉上看出来”。这一节用三种常用的方法，尽量用数字回答“一个通道表征了什么”：
+#
+# 1. **最强图块**（top patches，Zeiler & Fergus 2014）：在一组图片里找这个通道激活最强的位置，把该位置的**感受野**（receptive field，这个格子依赖的输入像素）从原图上剪下来；
+# 2. **特征可视化**（feature visualization，Olah 等 2017，Distill 文章 “Feature Visualization”）：从一张灰图出发，对**输入**做梯度上升，让这个通道的平均激活尽量大，看网络“最想看到”的图；
+# 3. **网络解剖**（network dissection，Bau 等 2017）：拿一批标注了像素掩码的概念（“圆形”“条纹”“红色”……），量每个通道的高激活区域和每个概念的重合程度（交并比 IoU），给通道贴标签。
+#
+# 网络解剖需要像素级的概念标注，照片没有；9.4 节的**玩具世界**（toy world，合成的形状图片）有：每个形状的掩码、背景条纹的方向、每个像素的颜色都是已知的。
+# 所以前两种方法用在本节的模型和课程照片上，第三种用在玩具世界的三个小网络上（它们在 9.4 节训练、使用）。
+# 较慢的计算（特征可视化、三个网络全部通道的解剖）由 `scripts/make_channels_cache.py` 事先算好存在 `data/channels/`，下面在笔记本里**现场重算其中一部分**，与存档比对。
+
+# %% slideshow={"slide_type": "subslide"}
+from helpers.toy import world as shapes
+from helpers.channels import cache, dissect, fv, patches
+from helpers.channels.concepts import toy_concepts
+from helpers.channels.layers import toy_layers
+
+photos, photo_names = patches.photo_batch(bundle)  # (6, 3, 224, 224) in [0, 1], as the model sees them
+middle = len(layer_names) // 2
+patch_rows = []
+for i in (second_conv, middle):
+    a = patches.layer_activations(model, bundle.feature_layers, i, photos, bundle.mean, bundle.std)
+    c = int(a.mean(dim=(2, 3)).amax(dim=0).argmax())  # the channel most active on some photo
+    patch_rows.append(patches.top_patches(model, bundle.feature_layers, i, c, photos, k=6,
+                                          mean=bundle.mean, std=bundle.std, acts=a))
+fig, axes = plt.subplots(2, 6, figsize=(11, 4.4), dpi=70, layout="constrained")
+for row, tp in zip(axes, patch_rows):
+    for ax, patch, value, n in zip(row, tp.patches, tp.values, tp.image_index):
+        ax.imshow(patch.permute(1, 2, 0).numpy())
+        ax.set_title(f"{photo_names[int(n)]}  {float(value):.2f}", fontsize=9)
+    for ax in row:
+        ax.axis("off")
+    row[0].text(-0.1, 0.5, f"{tp.layer}\n通道 {tp.channel}", transform=row[0].transAxes, ha="right", va="center")
+fig.suptitle(f"{bundle.name}：激活最强的图块（感受野剪自 {len(photos)} 张课程照片，标题：照片名与激活值）")
+plt.show()
+for tp in patch_rows:
+    f = tp.field
+    print(f"{tp.layer} channel {tp.channel}: receptive field {f.size}x{f.size} px, stride {f.stride} px; "
+          f"top activations {[round(float(v), 3) for v in tp.values]}")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# 感受野是**量出来的**：对该层中心格子的所有通道求对输入的梯度，梯度不为 0 的像素就是这个格子依赖的像素（`receptive_field`，单元测试用玩具网络的卷积、池化算术核对过）。
+# 越深的层感受野越大；只有 6 张照片时，深层的“最强图块”差不多就是整张照片，说明不了多少——图块方法需要大量图片，这正是玩具世界的用处。
+# 下面在 500 张玩具图片（种子 7，每张一个形状，训练时没见过）上，看 `gap` 网络最后一块里被网络解剖标为“五角星”的通道：
+
+# %% slideshow={"slide_type": "subslide"}
+stored, stored_images = cache.load()
+world = toy_concepts(stored["dissection"]["n"], stored["dissection"]["seed"])  # 500 images + 20 concept masks
+gap_net = shapes.load_net("gap")
+gap_layers = toy_layers(gap_net)
+star_channel = stored["toy_fv"]["gap"]["channel"]
+tp_star = patches.top_patches(gap_net, gap_layers, 3, star_channel, world.images, k=8)
+fig, axes = plt.subplots(1, 8, figsize=(11, 1.9), dpi=70, layout="constrained")
+for ax, patch, value, n in zip(axes, tp_star.patches, tp_star.values, tp_star.image_index):
+    ax.imshow(patch.permute(1, 2, 0).numpy())
+    ax.set_title(f"{shapes.CLASSES[int(world.labels[n, 0])]} {float(value):.2f}", fontsize=9)
+    ax.axis("off")
+fig.suptitle(f"gap features.3 通道 {star_channel}：最强的 8 个图块（{tp_star.field.size}×{tp_star.field.size} 像素；标题：图中形状与激活值）")
+plt.show()
+shown_classes = [shapes.CLASSES[int(world.labels[n, 0])] for n in tp_star.image_index]
+print(f"classes under the top 8 patches: {shown_classes}; stars: {shown_classes.count('star')} of 8 "
+      f"(stars are {float((world.labels[:, 0] == 3).float().mean()):.3f} of the images)")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 特征可视化：让通道自己“画”出来
+#
+# 直接对像素做梯度上升，得到的是人眼看不出规律的高频噪声。Olah 等人的做法（`helpers.channels.fv`，实现时对照了他们的 Lucid 库）：
+#
+# - **傅里叶参数化**（Fourier parameterization）：优化图像的频谱而不是像素，并按频率缩放，低频和高频一样容易改变；
+# - **颜色去相关**（decorrelated colour）：三个颜色通道按 ImageNet 的颜色相关矩阵的平方根混合，再经 sigmoid 落到 0～1；
+# - **变换鲁棒性**（transformation robustness）：每一步先随机平移（jitter）、缩放、小角度旋转，只留下经得起小变换的图案；
+# - 前 16 步让梯度“绕过”关着的 ReLU（Lucid 的做法），否则在灰图上为 0 的通道一点梯度都没有。
+#
+# 优化器是 Adam，步数和学习率见下面的打印；模型的参数不变（只对频谱求梯度）。检验标准：优化出的图要比**每一张**数据图片、也比随机噪声更能激活这个通道（打印比值）。
+
+# %% slideshow={"slide_type": "subslide"}
+fv_store = stored["bundled_fv"]
+lite = bundle if bundle.name == fv_store["model"] else load_model(fv_store["model"], source="bundled")
+small = torch.nn.functional.interpolate(patches.photo_batch(lite)[0], size=fv_store["data_size"],
+                                        mode="bilinear", antialias=True, align_corners=False)  # the photos at the same size
+fig, axes = plt.subplots(1, len(fv_store["entries"]), figsize=(11, 3.3), dpi=70, layout="constrained")
+for ax, e in zip(axes, fv_store["entries"]):
+    fv_image = stored_images[cache.key(fv_store["model"], e["layer"], e["channel"])]  # (3, 128, 128)
+    if e["objective"] == "class":
+        with torch.no_grad():
+            live = float(lite.model(patches.normalize(fv_image[None], lite.mean, lite.std))[0, e["channel"]])
+        title = f"类别 {e['channel']}（{e['category']}）"
+    else:
+        live = float(fv.channel_scores(lite.model, lite.feature_layers, e["layer"], e["channel"], fv_image[None],
+                                       mean=lite.mean, std=lite.std)[0])
+        title = f"{e['layer']} 通道 {e['channel']}"
+    assert abs(live - e["ours"]) <= 1e-3 * max(1.0, abs(e["ours"])), (live, e["ours"])  # live == stored
+    ax.imshow(fv_image.permute(1, 2, 0).numpy())
+    ax.set_title(f"{title}\n是最强照片的 {e['ratio_data']:.2f} 倍", fontsize=9)
+    ax.axis("off")
+fig.suptitle(f"{fv_store['model']} 的特征可视化（{fv_store['settings']['size']}² 像素，{fv_store['settings']['steps']} 步，学习率 {fv_store['settings']['lr']}）")
+plt.show()
+fv_settings = fv_store["settings"]
+print(f"{fv_store['model']}, {fv_settings['size']}x{fv_settings['size']}, {fv_settings['steps']} Adam steps, "
+      f"lr {fv_settings['lr']}; "
+      f"scores recomputed live from the stored images = stored")
+for e in fv_store["entries"]:
+    noise = f"best of 16 noise images {e['best_noise']:.3f}" + (
+        f", ratio {e['ratio_noise']:.3f}" if e["ratio_noise"] else "")
+    print(f"  {e['layer']:<10s} {e['objective']:<7s} {e['channel']:4d}: optimized {e['ours']:.3f} | best photo "
+          f"{e['best_data']:.3f} -> ratio {e['ratio_data']:.3f} | {noise}")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# 比值大于 1 只说明“优化成功了”：这张图是通道的**一个**最大化输入，不是它唯一的含义；换一个随机种子，图会不同。
+#
+# 在玩具网络上可以再检验一步：网络解剖说通道 `star_channel` 是“五角星”检测器，那它的特征可视化里是否真的更像五角星？
+# 用六种形状的模板（各 12 个旋转角度）在图上滑动，取最大的归一化互相关（`template_scores`），比较六个分数。下面先现场重算 `gap` 这次优化的前 32 步，与存档的逐步目标值比对：
+
+# %% slideshow={"slide_type": "subslide"}
+toy_store = stored["toy_fv"]
+live_steps = 32  # the first 32 of the stored run's steps, recomputed live
+v_live = fv.visualize(gap_net, gap_layers, 3, star_channel, **{**toy_store["gap"]["settings"], "steps": live_steps})
+same_start = np.allclose(v_live.history, toy_store["gap"]["history"][:live_steps], rtol=1e-3, atol=1e-3)
+assert same_start, "the live optimization does not retrace the stored one"
+fig, axes = plt.subplots(1, 2, figsize=(6, 3), dpi=70, layout="constrained")
+for ax, kind in zip(axes, ("gap", "vgg")):
+    e = toy_store[kind]
+    ax.imshow(stored_images[cache.key(kind, "features.3", e["channel"])].permute(1, 2, 0).numpy())
+    ax.set_title(f"{kind} features.3 通道 {e['channel']}\n“五角星”IoU {e['star_iou']:.3f}", fontsize=9)
+    ax.axis("off")
+plt.show()
+for kind in ("gap", "vgg"):
+    e = toy_store[kind]
+    shape_scores = dict(zip(shapes.CLASSES, e["template"]))
+    preferred, runner_up = sorted(shape_scores, key=shape_scores.get, reverse=True)[:2]
+    print(f"{kind} channel {e['channel']}: activation ratio to the best of {stored['dissection']['n']} toy images "
+          f"{e['ratio_data']:.3f}, to noise {e['ratio_noise']:.3f}; template scores "
+          f"{ {k: round(v, 3) for k, v in shape_scores.items()} } -> preferred: {preferred}, "
+          f"{shape_scores[preferred] - shape_scores[runner_up]:.3f} above {runner_up}")
+acc = stored["template_accuracy"]
+print(f"the template score names the right shape on {acc['right']} of {acc['images']} held-out toy images "
+      f"(chance {1 / len(shapes.CLASSES):.3f}): a coarse judge")
+print(f"gap: the first {live_steps} steps recomputed live retrace the stored run's objective: {same_start}")
+
+# %% [markdown] slideshow={"slide_type": "-"}
+# 读上面的打印：模板分数先在真实的玩具图片上校准过（它能认对多少张图），再看“五角星”通道的特征可视化最像哪种形状。
+# 通道平均激活这个目标让优化器在整张图上铺满通道喜欢的局部图案（角、边、颜色对比），而不是画出一个完整的形状，
+# 所以首选形状不一定是五角星：网络解剖的“标签”（在真实图片上和哪个概念重合）和特征可视化的“画像”（什么输入让它最兴奋）是两种不同的证据，不能互相代替。
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 网络解剖：给每个通道贴标签
+#
+# Bau 等人的规则（`helpers.channels.dissect`）：
+#
+# 1. 对通道 $k$，在全部图片、全部位置的激活值（上采样之前的特征图）里取**上 0.5% 分位数** $T_k$（$P(a_k > T_k) = 0.005$）作阈值；
+# 2. 把每张特征图双线性上采样到原图大小，$a_k > T_k$ 的像素就是通道的“高激活区域” $M_k$；
+# 3. 与每个概念的掩码 $L_c$ 在整个图片集上算交并比 $\mathrm{IoU}_{k,c} = \sum|M_k \cap L_c| \,/\, \sum|M_k \cup L_c|$；
+# 4. IoU 最大的概念就是通道的标签；最大 IoU 超过 0.04 才算一个**检测器**（detector）；一层的检测器一共指向几个不同的概念，叫作**唯一检测器数**（unique detectors）。
+#
+# 20 个概念：六种形状、“形状内部”与“背景”、背景条纹的四个方向、RGB 立方体八个角的颜色。
+# 固定 0.5% 的阈值有一个直接的后果：一个概念占全部像素的比例为 $f$ 时，即使通道完美地只在这个概念上激活，IoU 最多也只有 $0.005/f$。
+# 方法本身先在一个**手工搭建**的网络上检验过（单元测试）：八个通道被直接设成八种颜色的检测器，IoU ≥ 0.9；随机卷积核的通道 IoU < 0.2。下面先现场重算 `gap` 最后一块，与存档比对：
+
+# %% slideshow={"slide_type": "subslide"}
+live_d = dissect.dissect(gap_net, gap_layers, [3], world.images, world.masks, world.names)["features.3"]
+stored_d = cache.dissection(stored, "gap", "features.3")
+print(f"gap features.3 recomputed live on {len(world.images)} images: largest |IoU difference| to the stored run "
+      f"{float((live_d.iou - stored_d.iou).abs().max()):.1e}")
+assert torch.allclose(live_d.iou, stored_d.iou, atol=1e-4)
+share = dict(zip(world.names, stored["dissection"]["share"]))
+print("ceiling 0.005 / share for a perfect detector:",
+      {c: round(dissect.BAU_TOP / share[c], 3) for c in ("star", "circle", "shape", "stripes |", "red")})
+
+toy_kinds = list(stored["dissection"]["nets"])
+block_names = [f"features.{i}" for i in range(4)]
+dissections = {k: {b: cache.dissection(stored, k, b) for b in block_names} for k in toy_kinds}
+fig, ax = plt.subplots(figsize=(6.5, 3.2), dpi=80, layout="constrained")
+for k in toy_kinds:
+    ax.plot(range(4), [dissections[k][b].unique_detectors() for b in block_names], "o-", label=k)
+ax.set_xticks(range(4), [f"{b}\n({len(dissections['gap'][b].best)} 通道)" for b in block_names])
+ax.set_ylabel("唯一检测器数（IoU > 0.04）")
+ax.set_xlabel("层（由浅到深）")
+ax.set_title(f"三个玩具网络：唯一检测器随深度的变化（{stored['dissection']['n']} 张图，20 个概念）")
+ax.legend(title="网络")
+plt.show()
+for k in toy_kinds:
+    rows = []
+    for b in block_names:
+        d = dissections[k][b]
+        rows.append(f"{b}: {len(d.detectors())}/{len(d.best)} detectors, unique {sorted(set(d.detectors().values()))}")
+    print(k, "|", " | ".join(rows))
+
+# %% slideshow={"slide_type": "subslide"}
+d3 = dissections["gap"]["features.3"]
+book_style = np.linspace(0, len(d3.best) - 1, 4).round().astype(int).tolist()  # like pick_channels for < 61 channels
+found_by_picks = {d3.label(c)[0] for c in book_style if float(d3.best_iou[c]) > dissect.DETECTOR_IOU}
+all_found = set(d3.detectors().values())
+poly = int(((d3.iou > dissect.DETECTOR_IOU).sum(dim=1) >= 2).sum())
+unlabelled = int((d3.best_iou <= dissect.DETECTOR_IOU).sum())
+print("gap features.3, channels picked the book's way", book_style, "->",
+      [(c, d3.label(c)[0], round(d3.label(c)[1], 3)) for c in book_style])
+print(f"the 4 fixed picks find {len(found_by_picks)} of the {len(all_found)} concepts that this layer's "
+      f"{len(d3.detectors())} detectors name; {poly} of {len(d3.best)} channels pass 0.04 for two or more concepts; "
+      f"{unlabelled} channels are no detector of any of the 20 concepts")
+shuffled_shapes = len(set(dissections["vgg_shuffled"]["features.3"].detectors().values()) & set(shapes.CLASSES))
+gap_shapes = len(all_found & set(shapes.CLASSES))
+print(f"shape concepts with a detector in the last block: gap {gap_shapes}, "
+      f"vgg {len(set(dissections['vgg']['features.3'].detectors().values()) & set(shapes.CLASSES))}, "
+      f"vgg_shuffled (trained on shuffled labels) {shuffled_shapes}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 怎么读（结论由下一个单元格从上面的数字打印出来）：
+#
+# - **随深度的变化**：比较各层的唯一检测器数和它们指向的概念（颜色、条纹还是形状）。这给了教材的描述（“低层的网络层能提取局部的纹理特征和边缘特征”“高层的网络层则提取抽象的全局语义特征”）一个可以量的版本：哪一层、多少个通道、对哪个概念、IoU 多少；
+# - **标签从哪里来**：`vgg_shuffled` 与 `vgg` 结构相同，只是用打乱的标签训练（9.4 节的数据随机化检验），比较它们最后一块的形状检测器；
+# - **按固定编号挑通道**（教材的 0、20、40、60 那种挑法）能看到一层里多少个概念；
+# - **网络解剖量不到的**：只能量**标注过**的概念（这里 20 个；网络可能用着我们没标注的特征，例如形状的边缘、角）；
+#   一个通道可能同时对几个概念有反应（**多义**，polysemantic）；IoU 受 0.5% 阈值和概念面积的影响，不同大小的概念之间不好直接比；
+#   它说明通道和概念“重合”，不说明网络在分类时**用到**了这个通道（那是 9.2 节起的类激活图、9.4 节的忠实度要回答的问题）。
+
+# %% slideshow={"slide_type": "-"}
+depth = {k: [dissections[k][b].unique_detectors() for b in block_names] for k in toy_kinds}
+print(f"唯一检测器数（由浅到深）：" + "；".join(f"{k} {depth[k]}" for k in toy_kinds))
+print(f"gap 最后一块的检测器指向 {gap_shapes} 种形状；打乱标签训练的 vgg_shuffled 指向 {shuffled_shapes} 种。")
+print(f"按固定编号挑的 {len(book_style)} 个通道只碰到这一层 {len(all_found)} 个概念中的 {len(found_by_picks)} 个；"
+      f"{poly} 个通道对两个以上概念都超过 0.04（多义），{unlabelled} 个通道不是任何已标注概念的检测器。")
+
+# 所以教材的问题并没有被“解决”：这些方法把“看图猜”变成了有阈值、有数字、可以复现的测量，但每种方法只回答问题的一部分。
+#
+# 下面的浏览器把三种方法放在一起：拖动层和通道，看 `gap` 网络的最强图块（来自前 100 张玩具图片）、网络解剖标签；点按钮现场计算特征可视化（64² 像素，约几秒）。
+# 后面“交互探索”里的 9.1 浏览器也有同样的面板（展开“这个通道看到了什么”），用的是本节的模型和课程照片。
+
+# %% slideshow={"slide_type": "-"}
+toy_explorer = widgets.channel_explorer(gap_net, gap_layers, world.images[:100], dissections=dissections["gap"],
+                                        fv_size=64, fv_steps=128)
+toy_explorer.channel.value = star_channel
+toy_explorer
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 勘误汇总（例 9.1）
 #
 # > **勘误**：下表逐行引用例 9.1 的代码（照教材排印的样子），说明问题和改法；本笔记本的代码都已改正。完整的全章勘误见 `docs/errata.md`。
@@ -924,6 +1160,61 @@ if concepts.check_prediction("两层步长 2 的卷积：几个格子和中心�
     print(differs.int().numpy())
     concepts.check_explanation("为什么", explanation)
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 练习 6（预测题）：放宽网络解剖的阈值
+#
+# “这个通道看到了什么”一节里，`gap` 最后一块的通道 `star_channel` 被标为“五角星”，用的是 Bau 的阈值：每个通道激活最高的 0.5% 的像素。
+# 五角星只占全部像素的不到 1%（那一节打印了 `share`）。**不要运行代码**，先预测：把阈值放宽到激活最高的 **5%**，这个通道对“五角星”的 IoU 会**变大**吗？
+# `prediction_threshold()` 返回 `True`（变大）或 `False`（不会变大）。下一个单元格现场测量。
+
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
+def prediction_threshold() -> bool:
+    """Does the star channel's IoU with "star" grow when the threshold keeps the top 5 % instead of 0.5 %?"""
+    # Model answer: False. Stars cover under 1 % of the pixels, so a 5 % mask is over 5 times larger
+    # than the star masks: even a perfect star detector would score at most share / 0.05.
+    return False
+
+
+# %% slideshow={"slide_type": "skip"}
+star = world.names.index("star")
+gap_acts = patches.layer_activations(gap_net, gap_layers, 3, world.images)  # (500, 32, 8, 8)
+wide = dissect.dissect_acts(gap_acts[:, [star_channel]], world.masks[:, [star]], ["star"], top=0.05)
+grows = bool(float(wide.iou[0, 0]) > float(d3.iou[star_channel, star]))
+if concepts.check_prediction("放宽阈值后 IoU 变大吗", prediction_threshold, grows,
+                             hint="IoU = 交集 ÷ 并集。通道的掩码占 5% 的像素，五角星只占不到 1%：并集至少有多大？"):
+    print(f"star channel {star_channel}: IoU {float(d3.iou[star_channel, star]):.3f} at the top 0.5 %, "
+          f"{float(wide.iou[0, 0]):.3f} at the top 5 %; a perfect star detector at 5 %: "
+          f"{share['star'] / 0.05:.3f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 练习 7（测量题）：亲手算一个 IoU
+#
+# 写出网络解剖对**一个通道、一个概念**的打分：`acts` 是通道在 N 张图上的激活（已经上采样到掩码的大小），`mask` 是概念的掩码。
+# 阈值 $T$ 是全部 $M$ 个激活值从小到大排的第 $\lceil (1-\text{top})\,M \rceil$ 个；通道的掩码是 `acts > T`；IoU 在整个图片集上一起数：交集像素数 ÷ 并集像素数。
+# 检查通过后，用你的函数量 `star_channel` 对“五角星”的 IoU。注意网络解剖（照 Bau 等人的做法）在**上采样之前**的 8×8 特征图上取阈值，这里在上采样之后的图上取，所以下面打印三个数：你的、同样做法的 `dissect_acts`、上面网络解剖的结果。
+
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
+def channel_iou(acts: torch.Tensor, mask: torch.Tensor, top: float) -> float:
+    """IoU of one channel's top-quantile mask with one concept over a whole image set.
+
+    Shapes:
+        acts: (N, S, S); mask: (N, S, S) bool.
+    """
+    values = acts.flatten().sort().values
+    t = values[int(np.ceil((1 - top) * values.numel())) - 1]
+    on = acts > t
+    return (on & mask).sum().item() / max((on | mask).sum().item(), 1)
+
+
+# %% slideshow={"slide_type": "skip"}
+if exercises.channels.check_channel_iou(channel_iou):
+    up = torch.nn.functional.interpolate(gap_acts[:, [star_channel]], size=world.masks.shape[-2:],
+                                         mode="bilinear", align_corners=False)[:, 0]  # (500, 64, 64)
+    mine = channel_iou(up, world.masks[:, star], dissect.BAU_TOP)
+    same = dissect.dissect_acts(up[:, None], world.masks[:, [star]], ["star"])  # T from the upsampled maps
+    print(f"channel {star_channel} vs star: your IoU {mine:.3f}; dissect_acts on the same upsampled maps "
+          f"{float(same.iou[0, 0]):.3f}; the dissection above (T from the 8x8 maps) {float(d3.iou[star_channel, star]):.3f}")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结
 #
@@ -934,5 +1225,6 @@ if concepts.check_prediction("两层步长 2 的卷积：几个格子和中心�
 # - 读图要有根据：颜色的含义取决于调色板（教材的 `[:, :, 1:]` 把颜色错开了一个通道）；`jet` 亮度不均匀，会造出假的边界；
 #   一个通道全为 0、只在边上亮还是集中在一小块，要用数字说明，挑通道要说明标准；“只在边上亮”是不是边界效应，要移动图像再测一次（本节的测法）；
 # - 例 9.1 的代码要改几处才能在今天的库上运行（见勘误汇总）；
+# - 一个通道“表示了什么”可以部分地量出来：最强图块和特征可视化给出它偏好的输入，网络解剖在标注过的概念上给出 IoU 和标签（玩具网络上形状检测器集中在深层）；但只能量到标注过的概念，也说明不了网络是否用到了这个通道；
 # - 教材在 9.1 节最后说：如何表示各通道表征的模式和内容，并对其进行有效的量化分析，**仍然是可解释深度模型需要进一步研究的问题**。
 #   本节的图只能提示“这个卷积核对哪里有反应”，不能证明它“表示”了什么。

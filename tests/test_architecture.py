@@ -30,8 +30,9 @@ ALLOWED: dict[str, set[str]] = {
     "text": CORE | {"models"},
     "trust": CORE | {"models", "toy", "text"},  # never cam or attribution: it judges any map
     "draw": CORE | {"models", "text"},  # draws numbers; never computes a method, knows no UI
-    "widgets": CORE | {"models", "toy", "cam", "attribution", "text", "trust", "draw"},
-    "exercises": CORE | {"models", "toy", "cam", "attribution", "text", "trust", "draw"},
+    "channels": CORE | {"models", "toy"},  # what a channel sees, as numbers; no picture
+    "widgets": CORE | {"models", "toy", "cam", "attribution", "text", "trust", "draw", "channels"},
+    "exercises": CORE | {"models", "toy", "cam", "attribution", "text", "trust", "draw", "channels"},
 }
 """Unit -> the units it may import. Nothing imports ``widgets``, ``exercises`` or ``grading``."""
 

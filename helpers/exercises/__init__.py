@@ -15,3 +15,4 @@ from . import layers
 from . import cam
 from . import attention
 from . import trust
+from . import channels

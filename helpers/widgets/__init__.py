@@ -7,6 +7,7 @@ One module per explorer; this file re-exports them.
 
 from .common import ImagePicker, to_png
 from .feature_maps import feature_map_explorer
+from .channel_view import channel_explorer
 from .cam_explorer import cam_explorer
 from .attention import head_view
 from .sentiment import sentiment_box

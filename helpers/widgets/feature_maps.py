@@ -27,6 +27,7 @@ from .. import hooks
 from ..draw import viz
 from ..models import ModelBundle
 from .base import Explorer
+from .channel_view import bundle_view
 from .common import WIDE, ImagePicker, alpha_slider
 
 GRID_SMALL, GRID_LARGE = 16, 64  # channels in the two grid modes
@@ -131,6 +132,8 @@ class FeatureMapExplorer(Explorer):
             W.HBox([self.mode, self.order]),
             self.info, self.image_widget,
         ])
+        self.channel_view, panel = bundle_view(bundle, self)  # "what this channel sees", folded
+        self.widget.children += (panel,)
         self.render()
 
     # ------------------------------------------------------------ state ---
@@ -246,6 +249,8 @@ class FeatureMapExplorer(Explorer):
     def render(self) -> bytes:
         """Redraw (see :meth:`Explorer.render`); alpha only matters in overlay mode."""
         self.alpha.disabled = self.mode.value != "overlay"
+        if hasattr(self, "channel_view"):
+            self.channel_view.show(self.layer.value, self.current_channel())  # draws only when open
         return super().render()
 
     def summary(self) -> str:

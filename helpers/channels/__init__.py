@@ -1,0 +1,1 @@
+"""What a channel sees: top patches, feature visualization by optimization, network dissection."""
