@@ -5,8 +5,8 @@
 """
 
 from .base import REDUCTIONS, Attribution
-from .methods import (ATTRIBUTIONS, IG_METHODS, guided_backprop, guided_grad_cam,
+from .methods import (ATTRIBUTIONS, IG_METHODS, every_map, guided_backprop, guided_grad_cam,
                       integrated_gradients, occlusion, saliency, smoothgrad)
 
-__all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "guided_backprop",
+__all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "every_map", "guided_backprop",
            "guided_grad_cam", "integrated_gradients", "occlusion", "saliency", "smoothgrad"]
