@@ -25,11 +25,14 @@ import time
 
 _workspaces = itertools.count()
 
-# The state of the current notebook; with a number ``upto``, of its first ``upto`` cells only.
+# The state of the current notebook; with a number ``upto``, of its first ``upto`` cells only;
+# with a list of indices, of those cells only.
 NOTEBOOK_STATE = """(upto) => {
   const nb = window.jupyterapp.shell.currentWidget;
   if (!nb || !nb.content || !nb.sessionContext || !nb.sessionContext.session) return null;
-  const cells = nb.content.widgets.slice(0, upto == null ? undefined : upto).map(w => w.model.toJSON());
+  const chosen = Array.isArray(upto) ? nb.content.widgets.filter((w, i) => upto.includes(i))
+                                     : nb.content.widgets.slice(0, upto == null ? undefined : upto);
+  const cells = chosen.map(w => w.model.toJSON());
   const code = cells.filter(c => c.cell_type === 'code');
   const errors = code.flatMap(c => (c.outputs || []).filter(o => o.output_type === 'error')
                                           .map(o => o.ename + ': ' + o.evalue));
@@ -115,6 +118,57 @@ def run_all(page, name: str, until: str | None = None, timeout: float = 300) -> 
         if state["status"] == "idle" and state["done"] == state["total"]:
             return state
     raise TimeoutError(f"notebook did not finish running: {state}")
+
+
+# Runs one cell (the first code cell whose source contains ``text``) as a user would; returns its index.
+RUN_CELL = """(text) => {
+  const nb = window.jupyterapp.shell.currentWidget.content;
+  const i = nb.widgets.findIndex(w => w.model.type === 'code' && w.model.sharedModel.getSource().includes(text));
+  if (i < 0) return -1;
+  nb.activeCellIndex = i;
+  window.jupyterapp.commands.execute('notebook:run-cell');
+  return i;
+}"""
+
+# Runs code in the notebook's kernel without a cell; returns the reply's status.
+RUN_IN_KERNEL = """async (code) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const reply = await kernel.requestExecute({code: code, silent: false, store_history: false}).done;
+  return reply.content.status;
+}"""
+
+
+def run_widget_cell(page, name: str, cell: str, needs: str, timeout: float = 300) -> dict:
+    """Clear outputs and run only what a widget needs: the first code cell (imports and
+    ``helpers.setup()``), then ``needs`` in the kernel, then the cell containing ``cell``.
+
+    For a notebook whose widget cell comes after long computations it does not use
+    (that every cell runs is nbval's proof); ``needs`` is the notebook's own line that
+    makes what the cell uses (for example its ``load_model`` call). Returns the state of
+    the two cells.
+    """
+    notebook_state(page, name)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.wait_for_function(f"() => ({NOTEBOOK_STATE})().done === 0", timeout=30_000)
+    first = page.evaluate(RUN_CELL, "helpers.setup()")
+    assert first >= 0, f"no code cell of {name} calls helpers.setup()"
+    _wait_idle(page, name, [first], timeout)
+    assert page.evaluate(RUN_IN_KERNEL, needs) == "ok", f"{needs!r} failed in the kernel of {name}"
+    index = page.evaluate(RUN_CELL, cell)
+    assert index > first, f"no code cell of {name} after the first contains {cell!r}"
+    return _wait_idle(page, name, [first, index], timeout)
+
+
+def _wait_idle(page, name: str, cells: list[int], timeout: float) -> dict:
+    """Wait until ``cells`` have run (or one failed) and the kernel is idle; returns their state."""
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        state = notebook_state(page, name, cells)
+        if state["errors"] or (state["status"] == "idle" and state["done"] == state["total"]):
+            return state
+    raise TimeoutError(f"the cells {cells} of {name} did not finish running: {state}")
 
 
 def widget_root(page, name: str, marker: str, index: int = -1):
