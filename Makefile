@@ -9,10 +9,6 @@ PORT   ?= 8888
 # Tests and nbval always use the bundled models, fully offline.
 TEST_ENV := CH9_MODEL_SOURCE=bundled HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-# The browser tests wait on a real JupyterLab in Chromium; a widget view that renders late
-# sometimes misses a wait on a busy machine, so the tests that failed run once more
-# (pytest --last-failed). A failure that repeats fails the target.
-
 HUB    := deploy/jupyterhub
 CHP    := $(HUB)/node_modules/.bin/configurable-http-proxy
 LAB_SETTINGS := $(CURDIR)/deploy/jupyterlab/settings
@@ -28,6 +24,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name ch9-interpret \
 		--display-name "Python (ch9-interpret)" >/dev/null
+	# the bundled weights converted once into a file every kernel maps (helpers.models.sources)
+	CH9_MODEL_SOURCE=bundled $(BIN)/python -c "import helpers; helpers.load_model('efficientnet_lite0', device='cpu')" >/dev/null
 	touch $(STAMP)
 
 # Opens JupyterLab on notebooks/ (prints the URL). --allow-root because
@@ -45,8 +43,7 @@ test: install hub-install
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
 	$(TEST_ENV) $(BIN)/python -m pytest tests/tvpath
-	$(TEST_ENV) $(BIN)/python -m pytest tests/editions tests/browser || \
-		$(TEST_ENV) $(BIN)/python -m pytest --last-failed tests/editions tests/browser
+	$(TEST_ENV) $(BIN)/python -m pytest tests/editions tests/browser
 
 unit: install
 	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions \
@@ -62,8 +59,7 @@ tvpath: install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/tvpath
 
 browser: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests/browser || \
-		$(TEST_ENV) $(BIN)/python -m pytest --last-failed tests/browser
+	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
 
 nbval: install
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \

@@ -81,19 +81,24 @@ def classroom_tables(results: list[dict]) -> list[str]:
     kernels = [r for r in results if "kernel_private_mib" in r]
     if kernels:
         out += ["## Kernels: memory after each notebook, start-up (bench_kernels)", "",
-                "| notebook | private (MiB) | PSS (MiB) | RSS (MiB) | new kernel to first picture, median (s) |",
-                "| --- | --- | --- | --- | --- |"]
+                "| notebook | private (MiB) | PSS (MiB) | RSS (MiB) | new kernel to first picture, median (s) "
+                "| kernel CPU s by then | companion kernel |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
         out += [f"| {r['kernel_notebook']} | {r['kernel_private_mib']:.0f} | {r['kernel_pss_mib']:.0f} | "
-                f"{r['kernel_rss_mib']:.0f} | {r['first_picture_median_s']} |" for r in kernels] + [""]
+                f"{r['kernel_rss_mib']:.0f} | {r['first_picture_median_s']} | "
+                f"{r.get('first_picture_kernel_cpu_s')} | {r.get('companion', False)} |"
+                for r in kernels] + [""]
     hubs = [r for r in results if "hub_students" in r]
     if hubs:
         out += ["## A class on one hub: 9.2.2 for N students at once (bench_hub)", "",
                 "| N | login to first picture p50 / p95 (s) | to the end p50 / p95 (s) | errors "
-                "| PSS per student (MiB) | private per student (MiB) | hub + proxy PSS (MiB) |",
-                "| --- | --- | --- | --- | --- | --- | --- |"]
+                "| PSS per student (MiB) | private per student (MiB) | hub + proxy PSS (MiB) "
+                "| CPU s per student | students per GiB | students per core |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         out += [f"| {r['hub_students']} | {r['picture_p50_s']} / {r['picture_p95_s']} | {r['done_p50_s']} / "
                 f"{r['done_p95_s']} | {r['errors']} | {r['pss_per_student_mib']} | "
-                f"{r['private_per_student_mib']} | {r['hub_proxy_pss_mib']} |" for r in hubs] + [""]
+                f"{r['private_per_student_mib']} | {r['hub_proxy_pss_mib']} | {r.get('cpu_s_per_student')} | "
+                f"{r.get('students_per_gib')} | {r.get('students_per_core')} |" for r in hubs] + [""]
     return out
 
 

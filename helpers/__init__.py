@@ -42,6 +42,8 @@ def setup(seed: int = 0, device: str = "auto", figsize: tuple[float, float] = (8
 
     The printed line says which model source the notebook will use (bundled or
     torchvision, from ``$CH9_MODEL_SOURCE`` or what is cached) and the device.
+    In a kernel, freed memory goes back to the system after every cell
+    (:func:`helpers.memory.release_after_cells`).
 
     """
     import matplotlib
@@ -55,6 +57,9 @@ def setup(seed: int = 0, device: str = "auto", figsize: tuple[float, float] = (8
     matplotlib.rcParams.update({"figure.figsize": figsize, "figure.dpi": 100,
                                 "savefig.dpi": 100, "image.interpolation": "nearest"})
     setup_cjk_font()
+    from .memory import release_after_cells
+
+    release_after_cells()
     source = os.environ.get(models.ENV_SOURCE) or "auto"
     if source == "auto":
         cached = [n for n in ("vgg16_bn", "resnet18") if torchvision_weight_path(n).is_file()]

