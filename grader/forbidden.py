@@ -53,6 +53,7 @@ LIBRARY: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
                                       (("text.py", "text/attention.py"), "word_attention")),
     "trust.check_deletion_auc": ((("faithfulness.py", "trust/faithfulness.py"), "*"),),
     "trust.check_pointing_hit": ((("localization.py", "trust/localization.py"), "*"),),
+    "channels.check_channel_iou": ((("channels/dissect.py",), "*"),),
 }
 """Per exercise; ``"*"`` is every function of the file."""
 

@@ -167,6 +167,24 @@ def ref_pointing_hit(cam: np.ndarray, mask: np.ndarray, tolerance: int) -> bool:
     return bool(((rows - i) ** 2 + (cols - j) ** 2 <= tolerance**2).any())
 
 
+def ref_channel_iou(acts: torch.Tensor, mask: torch.Tensor, top: float) -> float:
+    """Bau's rule for one channel and one concept, at the mask's resolution.
+
+    ``T`` is the ``ceil((1 - top) * M)``-th smallest of the ``M`` activations; the
+    channel's mask is ``acts > T``; the IoU is taken over the whole set.
+
+    Shapes:
+        acts: ``(N, S, S)``; mask: ``(N, S, S)`` bool.
+    """
+    values = acts.flatten().sort().values
+    t = values[math.ceil((1 - top) * values.numel()) - 1]
+    on = acts > t
+    inter = (on & mask).sum().item()
+    union = (on | mask).sum().item()
+    return inter / union if union else 0.0
+
+
+
 REFERENCES: dict[str, Callable[..., Any]] = {
     "layers.check_showimg_normalize": ref_showimg_normalize,
     "layers.check_first_layer_of_size": ref_first_layer_of_size,
@@ -184,5 +202,6 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "attention.check_attention_probs": ref_attention_probs,
     "trust.check_deletion_auc": ref_deletion_auc,
     "trust.check_pointing_hit": ref_pointing_hit,
+    "channels.check_channel_iou": ref_channel_iou,
 }
 """Every autograded exercise's reference, by the path of its check in ``helpers.exercises``."""

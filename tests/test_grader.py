@@ -15,6 +15,7 @@ import torch
 from grader import forbidden, leaks, public
 from grader import references as refs
 from helpers import cam
+import helpers.cam.methods  # noqa: F401 (cam.methods._finish)
 from helpers.cam import engine as cam_engine, weights as cam_weights
 from helpers.draw import viz
 from helpers.text import data as textdata
@@ -54,7 +55,7 @@ def test_gradcam_references_are_the_cam_engines():
     for acts, grads in _draws(excam.GRADCAM_MAP):
         w = cam_weights.grad_cam_weights(types.SimpleNamespace(grads=grads))  # (1, C)
         torch.testing.assert_close(refs.ref_gradcam_weights(grads), w[0])
-        raw = cam._finish(acts, w, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False).raw
+        raw = cam.methods._finish(acts, w, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False).raw
         torch.testing.assert_close(refs.ref_gradcam_map(acts, grads), raw.clamp(min=0))
     for model, layer, x, c in _draws(excam.LAYER_GRADIENT):
         torch.testing.assert_close(refs.ref_layer_gradient(model, layer, x, c),
@@ -98,8 +99,8 @@ def test_every_exercise_has_a_reference_and_forbidden_functions_resolve():
     assert ("helpers/exercises/cam.py", "_ToyNet.forward") not in rules.places  # the input's own
     assert ("helpers/exercises/cam.py", "feeds_pooling") in rules.places
     lib = forbidden.forbidden("cam.check_gradcam_weights").places
-    assert ("helpers/cam_weights.py", "grad_cam_weights") in lib
-    assert ("helpers/cam_weights.py", "grad_cam_weights") not in forbidden.forbidden(
+    assert ("helpers/cam/weights.py", "grad_cam_weights") in lib
+    assert ("helpers/cam/weights.py", "grad_cam_weights") not in forbidden.forbidden(
         "attention.check_masked_softmax").places
 
 

@@ -1,37 +1,19 @@
 """Checks for the exercises of notebook 9.1's section "这个通道看到了什么" (network dissection).
 
-Like every check, the student's function meets fresh random inputs and a
-reference written here; no answer is stored.
+The self-study check compares the student's function with stored answers on
+inputs drawn from a fixed seed; the grader (``grader/``) draws new ones.
 
 Introduced in notebooks/09_1_layer_outputs (section "这个通道看到了什么").
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from .core import cycle, run_check
-
-
-def ref_channel_iou(acts: torch.Tensor, mask: torch.Tensor, top: float) -> float:
-    """Bau's rule for one channel and one concept, at the mask's resolution.
-
-    ``T`` is the ``ceil((1 - top) * M)``-th smallest of the ``M`` activations; the
-    channel's mask is ``acts > T``; the IoU is taken over the whole set.
-
-    Shapes:
-        acts: ``(N, S, S)``; mask: ``(N, S, S)`` bool.
-    """
-    values = acts.flatten().sort().values
-    t = values[math.ceil((1 - top) * values.numel()) - 1]
-    on = acts > t
-    inter = (on & mask).sum().item()
-    union = (on | mask).sum().item()
-    return inter / union if union else 0.0
+from .core import cycle, exercise, run_check
 
 
 def _acts_mask(rng: np.random.Generator, planted: bool) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -43,12 +25,18 @@ def _acts_mask(rng: np.random.Generator, planted: bool) -> tuple[torch.Tensor, t
     return acts, mask, float(rng.choice([0.005, 0.05, 0.1, 0.2]))
 
 
+CHANNEL_IOU = exercise(
+    "channels.check_channel_iou", "练习 7 一个通道对一个概念的 IoU",
+    lambda: cycle(lambda r: _acts_mask(r, True), lambda r: _acts_mask(r, False)),
+    hint="阈值 T 取所有 N×S×S 个激活值从小到大排的第 ceil((1 − top)·M) 个（M 是值的个数）；"
+         "通道的掩码是 acts > T；IoU = 交集像素数 ÷ 并集像素数，在整个图像集上一起数。",
+    trials=6, atol=1e-6)
+
+
 def check_channel_iou(student: Callable | None) -> bool:
-    """Check ``channel_iou(acts, mask, top) -> float`` against Bau's rule on random channels."""
-    return run_check(
-        "练习 7 一个通道对一个概念的 IoU", student, ref_channel_iou,
-        cycle(lambda r: _acts_mask(r, True), lambda r: _acts_mask(r, False)),
-        "阈值 T 取所有 N×S×S 个激活值从小到大排的第 ceil((1 − top)·M) 个（M 是值的个数）；"
-        "通道的掩码是 acts > T；IoU = 交集像素数 ÷ 并集像素数，在整个图像集上一起数。",
-        trials=6, atol=1e-6,
-    )
+    """Check ``channel_iou(acts, mask, top) -> float`` against Bau's rule on random channels.
+
+    Shapes:
+        acts: ``(N, S, S)``; mask: ``(N, S, S)`` bool.
+    """
+    return run_check(CHANNEL_IOU, student)
