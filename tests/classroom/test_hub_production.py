@@ -109,6 +109,7 @@ def attacked(tmp_path_factory):
                  ("course", f"{ROOT}/course", "list"),
                  ("teacher notebook", f"{ROOT}/notebooks/09_2_1_cam.ipynb", "read"),
                  ("solved tests", f"{ROOT}/tests/test_exercises_cam.py", "read"),
+                 ("reference answers", f"{ROOT}/grader/references.py", "read"),
                  ("git history", f"{ROOT}/.git", "read"),
                  ("hub database", f"{state}/private/jupyterhub.sqlite", "read"),
                  ("admin token", f"{state}/private/admin_token", "read"),

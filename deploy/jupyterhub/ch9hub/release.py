@@ -5,7 +5,8 @@
   scripts/make_student.py: never the answers) in a root-owned, world-readable
   folder, and a kernelspec ``ch9-interpret`` that loads :mod:`ch9hub.oom`.
 * :func:`lock_teacher_files`: the checkout's answers and grades (``course/``,
-  ``notebooks/``, ``tests/`` (which solve the exercises), ``build/``, ``.git``)
+  ``notebooks/``, ``tests/`` (which solve the exercises), ``grader/`` (the reference answers),
+  ``build/``, ``.git``)
   closed to everyone but their owner.
 * :func:`check_readable`: the venv and the checkout must be readable (not
   writable) by the students, or their servers cannot start.
@@ -20,7 +21,7 @@ import stat
 import sys
 from pathlib import Path
 
-TEACHER_ONLY = ("course", "notebooks", "tests", "build", ".git")  # answers, grades, solved tests
+TEACHER_ONLY = ("course", "notebooks", "tests", "grader", "build", ".git")  # answers, references, grades
 
 
 def _root_dir(path: Path, mode: int) -> Path:
