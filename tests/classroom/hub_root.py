@@ -85,23 +85,36 @@ def clean() -> None:
 
 
 def python_wrapper(state: Path) -> list[str]:
-    """A command prefix that lets the students' accounts run this Python, or [] when they already can.
+    """A command prefix that lets the students' accounts run this Python and read this checkout,
+    or [] when they already can.
 
-    A school installs the course's Python where everyone may read it (/usr, /opt;
-    docs/teaching.md 7.2, and the hub refuses to start otherwise). A developer's
-    venv is often built on a Python under a private home (pyenv in /root, 0700).
-    Then the hub runs in its own mount namespace where that home is replaced by an
-    empty, readable tmpfs with only the Python installation bound back into it;
-    nothing else of that home is visible to the hub or the students.
+    A school installs the course's Python and checkout where everyone may read them (/usr,
+    /opt; docs/teaching.md 7.2, and the hub refuses to start otherwise). A developer's venv
+    is often built on a Python under a private home (pyenv in /root, 0700), and a test
+    clone may sit in a private temporary folder (mktemp -d, 0700). Then the hub runs in its
+    own mount namespace where each such folder is replaced by an empty, readable tmpfs with
+    only the Python installation and the checkout bound back into it; nothing else of those
+    folders is visible to the hub or the students.
     """
-    base = Path(sys.base_prefix).resolve()
-    blocked = next((p for p in [*reversed(base.parents), base] if not p.stat().st_mode & stat.S_IXOTH), None)
-    if blocked is None:
+    needed = [Path(sys.base_prefix).resolve(), ROOT.resolve()]
+    blocked = {}
+    for path in needed:
+        hit = next((p for p in [*reversed(path.parents), path]
+                    if not p.stat().st_mode & stat.S_IXOTH), None)
+        if hit is not None:
+            blocked[path] = hit
+    if not blocked:
         return []
-    stash = state / "python-mount"
-    stash.mkdir()
-    script = (f"mount --bind {base} {stash} && mount -t tmpfs -o mode=0755 tmpfs {blocked} && "
-              f"mkdir -p {base} && mount --bind {stash} {base} && exec \"$@\"")
+    tops = sorted({b for b in blocked.values()
+                   if not any(o != b and o in b.parents for o in blocked.values())}, key=str)
+    binds, restores = [], []
+    for i, path in enumerate(sorted(blocked, key=str)):
+        stash = state / f"bind-{i}"
+        stash.mkdir()
+        binds.append(f"mount --bind {path} {stash}")
+        restores.append(f"mkdir -p {path} && mount --bind {stash} {path}")
+    script = " && ".join([*binds, *(f"mount -t tmpfs -o mode=0755 tmpfs {t}" for t in tops),
+                          *restores, 'exec "$@"'])
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
 
 

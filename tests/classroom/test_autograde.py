@@ -12,12 +12,13 @@ same cells). Students, in every section:
   student's own names (full marks: code typed by the student is not judged by
   its look), the rest gaming attempts;
 * ``gaming``: one gaming attempt per exercise;
+* ``gaming2`` (in 09_1 and 09_3 only): more gaming attempts, so that every kind fits;
 
 and in 09_2_2 only: ``stubs`` (the release version untouched), ``vandal`` (the
 teacher's answers but one gaming attempt, a deleted test cell, a cell that loops
 forever and a cell that writes into another student's files and the gradebook)
-and ``broken`` (not JSON). The gaming attempts of ``mixed``, ``gaming`` and
-``vandal`` together cover every kind in ``classroom_sim.GAMING`` at least once
+and ``broken`` (not JSON). The gaming attempts of ``mixed``, ``gaming``,
+``gaming2`` and ``vandal`` together cover every kind in ``classroom_sim.GAMING`` at least once
 (:func:`plan_gaming`); each must score 0 for its own reason.
 """
 
@@ -46,6 +47,7 @@ CONFINED = os.geteuid() == 0 and shutil.which("unshare") is not None and \
     subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
 
 SECTIONS = {p.stem: sub.items(p) for p in sub.teacher_notebooks()}
+SECOND_GAMER = ("09_1_layer_outputs", "09_3_attention")  # gaming2 submits only these
 POLLUTING = (sub.patch_library, sub.thread_reference)  # they spoil the rest of their notebook
 
 
@@ -180,16 +182,19 @@ def graded(tmp_path_factory):
     slots = [(student, a, k) for student in ("mixed", "gaming") for a, items in SECTIONS.items()
              for k in range(len(items)) if student == "gaming" or k >= len(items) // 2]
     slots.append(("vandal", MALFORMED_IN, len(SECTIONS[MALFORMED_IN]) - 1))
+    # a second gaming student in the sections with the most exercises, so every kind fits
+    slots += [("gaming2", a, k) for a in SECOND_GAMER for k in range(len(SECTIONS[a]))]
     gaming = plan_gaming(slots)
     for assignment, items in SECTIONS.items():
         release = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", 4)
         ids = [f"{i.name}_test" for i in items]
         plans = {"complete": {i.name: i.solution for i in items}}
         plans["mixed"] = {i.name: retyped(i) for i in items[:len(items) // 2]}
-        for student in ("mixed", "gaming"):
-            plans.setdefault(student, {}).update(
-                {i.name: gaming[student, assignment, k](i) for k, i in enumerate(items)
-                 if (student, assignment, k) in gaming})
+        for student in ("mixed", "gaming", "gaming2"):
+            answers = {i.name: gaming[student, assignment, k](i) for k, i in enumerate(items)
+                       if (student, assignment, k) in gaming}
+            if answers or student in plans:
+                plans.setdefault(student, {}).update(answers)
         if assignment == MALFORMED_IN:
             plans["stubs"] = {}
         for student, answers in plans.items():

@@ -127,10 +127,12 @@ def test_what_runs_is_named_in_the_reason(setups):
 
 
 def test_a_function_named_like_a_reference_is_judged_by_its_code(setups, capsys):
-    item = next(i for i in ITEMS if i.name == "gradcam_weights")
-    _grade(setups, item, "def ref_gradcam_weights(g):\n    return g[0].mean(dim=(1, 2))\n\n\n"
-                         "gradcam_weights = ref_gradcam_weights\n")
-    assert "✓ gradcam_weights" in capsys.readouterr().out
+    item = next(i for i in ITEMS if i.name == "gradcam_map")
+    _grade(setups, item, "import torch\n\n\ndef ref_gradcam_map(acts, grads):\n"
+                         "    w = grads[0].mean(dim=(1, 2))\n"
+                         "    return torch.relu((w[:, None, None] * acts[0]).sum(dim=0))\n\n\n"
+                         "gradcam_map = ref_gradcam_map\n")
+    assert "✓ gradcam_map" in capsys.readouterr().out
 
 
 def test_a_wrong_answer_reports_the_check_output_and_its_seed(setups):
