@@ -11,6 +11,8 @@ from driver import image_bytes, nudge_slider, open_notebook, run_all, wait_for_c
 
 from conftest import BUILD
 
+NB = "09_1_layer_outputs.ipynb"
+
 
 def _panel_picture(panel) -> bytes:
     """A screenshot of the top-patch picture inside the accordion (the panel's first image)."""
@@ -20,12 +22,12 @@ def _panel_picture(panel) -> bytes:
 
 
 def test_channel_views_9_1_react_to_layer_and_channel(lab, page):
-    open_notebook(page, lab, "09_1_layer_outputs.ipynb")
-    state = run_all(page)
+    open_notebook(page, lab, NB)
+    state = run_all(page, NB)
     assert state["errors"] == [] and state["done"] == state["total"], state
 
     # The toy-net channel explorer: its caption names the dissection label; a new channel redraws.
-    root = widget_root(page, "网络解剖标签")
+    root = widget_root(page, NB, "网络解剖标签")
     before = image_bytes(root)
     nudge_slider(root, "通道", 1, "ArrowRight")
     after = wait_for_change(root, before)
@@ -33,7 +35,7 @@ def test_channel_views_9_1_react_to_layer_and_channel(lab, page):
     root.screenshot(path=str(BUILD / "09_1_channel_explorer_toy.png"))
 
     # The panel folded under the 9.1 feature-map explorer: open it, then move the explorer's channel.
-    explorer = widget_root(page, "照片权重")
+    explorer = widget_root(page, NB, "照片权重")
     explorer.locator(".jupyter-widget-Collapse-header").filter(has_text="这个通道看到了什么").first.click()
     panel = explorer.locator(".jupyter-widget-Collapse-contents").first
     before = _panel_picture(panel)
