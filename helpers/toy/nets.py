@@ -20,6 +20,7 @@ Introduced in notebooks/09_4_trust.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -132,11 +133,19 @@ def load_net(kind: str, directory: str | Path | None = None) -> nn.Module:
     """
     build_net(kind)  # checks kind before looking for a file
     path = Path(directory or MODEL_DIR) / f"shapes_{kind}.pt"
+    return load_file(lambda: build_net(kind), path, f"the {kind!r} shapes network",
+                     "python scripts/train_shapes.py")
+
+
+def load_file(build: Callable[[], nn.Module], path: Path, what: str, train: str) -> nn.Module:
+    """``build()`` with the weights of ``path`` (memory-mapped, ``weights_only=True``), in eval mode.
+
+    Raises:
+        FileNotFoundError: ``path`` is missing; the message says how to train ``what``.
+    """
     if not path.is_file():
-        raise FileNotFoundError(f"no weights for the {kind!r} shapes network at {path}; "
-                                f"train them with: python scripts/train_shapes.py")
-    net = build_with_weights(lambda: build_net(kind), load_weights(path))
-    return net.eval()
+        raise FileNotFoundError(f"no weights for {what} at {path}; train them with: {train}")
+    return build_with_weights(build, load_weights(path)).eval()
 
 
 def target_layer(net: nn.Module) -> nn.Module:

@@ -33,9 +33,9 @@ from pathlib import Path
 
 from torch import nn
 
-from .nets import (CHANNELS, MODEL_DIR, NUM_CLASSES, Normalize, ShapesGAP, ShapesVGG,
-                         _backbone)
-from ..models.sources import build_with_weights, load_weights, weight_info
+from ..models.sources import weight_info
+from .nets import (CHANNELS, MODEL_DIR, NUM_CLASSES, Normalize, ShapesGAP, ShapesVGG, _backbone,
+                   load_file)
 
 __all__ = ["HEADS", "MARKER_NETS", "TOY_KINDS", "WEIGHT_SHA256", "ShapesFlat", "build_toy_net",
            "load_toy_net"]
@@ -98,9 +98,8 @@ def load_toy_net(kind: str, directory: str | Path | None = None) -> nn.Module:
     """
     build_toy_net(kind)  # checks kind before looking for a file
     path = Path(directory or MODEL_DIR) / f"{kind}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights for the {kind!r} toy network at {path}; "
-                                f"train them with: python scripts/train_toy_nets.py --kinds {kind}")
+    net = load_file(lambda: build_toy_net(kind), path, f"the {kind!r} toy network",
+                    f"python scripts/train_toy_nets.py --kinds {kind}")
     if directory is None:
         weight_info(path, WEIGHT_SHA256.get(kind))  # warns once if it is not the shipped file
-    return build_with_weights(lambda: build_toy_net(kind), load_weights(path)).eval()
+    return net
