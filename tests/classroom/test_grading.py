@@ -11,6 +11,7 @@ import contextlib
 import inspect
 import io
 import re
+import threading
 
 import pytest
 
@@ -44,6 +45,7 @@ def defined(setups: dict, item: sub.Item, source: str):
     import torch
 
     ns = dict(setups[item.notebook])
+    before = set(threading.enumerate())
     module = getattr(exercises, item.module)
     check = item.check.rpartition(".")[2]
     saved = [(module, check, getattr(module, check)), (numpy, "allclose", numpy.allclose),
@@ -56,6 +58,11 @@ def defined(setups: dict, item: sub.Item, source: str):
             setattr(owner, name, value)
         if "_jobs" in ns:  # thread_reference: stop its worker
             ns["_jobs"].put(None)
+        for thread in set(threading.enumerate()) - before:  # the next test must not see it
+            if isinstance(thread, threading._DummyThread):  # a foreign thread seen by threading
+                continue
+            thread.join(timeout=30)
+            assert not thread.is_alive(), f"a simulated cell's thread did not stop: {thread!r}"
 
 
 def _grade(setups, item, source):
