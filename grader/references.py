@@ -89,9 +89,12 @@ def ref_gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
     return grads[0].mean(dim=(1, 2))
 
 
-def ref_gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """``ReLU(sum_k alpha_k A^k)``. Shapes: acts, grads (1, C, h, w) -> (h, w)."""
-    return torch.relu(torch.einsum("k,khw->hw", ref_gradcam_weights(grads), acts[0]))
+def ref_contribution_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """``sum_k dS/dA^k_ij * A^k_ij``, signed (HiRes-CAM before its ReLU).
+
+    Shapes: acts, grads (1, C, h, w) -> (h, w).
+    """
+    return torch.einsum("khw,khw->hw", grads[0], acts[0])
 
 
 def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
@@ -194,7 +197,7 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "cam.check_second_class_cam": ref_second_class_cam,
     "cam.check_find_cam_layer": ref_find_cam_layer,
     "cam.check_gradcam_weights": ref_gradcam_weights,
-    "cam.check_gradcam_map": ref_gradcam_map,
+    "cam.check_contribution_map": ref_contribution_map,
     "cam.check_layer_gradient": ref_layer_gradient,
     "attention.check_masked_softmax": ref_masked_softmax,
     "attention.check_next_token_head": ref_next_token_head,

@@ -52,11 +52,12 @@ def test_layer_references_are_the_librarys_own():
 
 
 def test_gradcam_references_are_the_cam_engines():
-    for acts, grads in _draws(excam.GRADCAM_MAP):
+    for acts, grads in _draws(excam.CONTRIBUTION_MAP):
         w = cam_weights.grad_cam_weights(types.SimpleNamespace(grads=grads))  # (1, C)
         torch.testing.assert_close(refs.ref_gradcam_weights(grads), w[0])
-        raw = cam.methods._finish(acts, w, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False).raw
-        torch.testing.assert_close(refs.ref_gradcam_map(acts, grads), raw.clamp(min=0))
+        hires = cam_weights.hires_cam_weights(types.SimpleNamespace(grads=grads))  # (1, C, h, w)
+        raw = cam.methods._finish(acts, hires, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False).raw
+        torch.testing.assert_close(refs.ref_contribution_map(acts, grads), raw)
     for model, layer, x, c in _draws(excam.LAYER_GRADIENT):
         torch.testing.assert_close(refs.ref_layer_gradient(model, layer, x, c),
                                    cam_engine.layer_pass(model, layer, x, c)[0].grads)
@@ -105,12 +106,12 @@ def test_every_exercise_has_a_reference_and_forbidden_functions_resolve():
 
 
 def test_code_is_identified_by_file_and_qualname_not_by_name():
-    rules = forbidden.forbidden("cam.check_gradcam_map")
-    mine = compile("def ref_gradcam_map(a, g):\n    return a\n", "<ipython-input-1-x>", "exec")
+    rules = forbidden.forbidden("cam.check_contribution_map")
+    mine = compile("def ref_contribution_map(a, g):\n    return a\n", "<ipython-input-1-x>", "exec")
     code = next(c for c in mine.co_consts if isinstance(c, types.CodeType))
     assert rules.why(code) is None
-    assert rules.why(refs.ref_gradcam_map.__code__) == "grader.references.ref_gradcam_map"
-    copy = refs.ref_gradcam_map.__code__.replace(co_filename="elsewhere.py", co_name="x", co_qualname="x")
+    assert rules.why(refs.ref_contribution_map.__code__) == "grader.references.ref_contribution_map"
+    copy = refs.ref_contribution_map.__code__.replace(co_filename="elsewhere.py", co_name="x", co_qualname="x")
     assert "字节码相同" in rules.why(copy)
 
 

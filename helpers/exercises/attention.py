@@ -37,8 +37,8 @@ def _scores_mask(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
 
 MASKED_SOFTMAX = exercise(
     "attention.check_masked_softmax", "带掩码的 softmax", lambda: _scores_mask,
-    hint="先用 scores.masked_fill(~mask, float('-inf')) 把填充位置设成负无穷，"
-         "再在最后一维上做 softmax；每行权重之和为 1。")
+    hint="填充位置要在 softmax 之前处理：softmax 之后再把它们乘 0，每行之和就不再是 1。"
+         "想一想，打分是多少时 exp 之后正好为 0？softmax 沿哪一维做？")
 
 
 def check_masked_softmax(student: Callable | None) -> bool:
