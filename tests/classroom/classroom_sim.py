@@ -183,9 +183,9 @@ LIBRARY_ANSWERS = {  # the library's own implementation of the same computation
     "gradcam_weights": "import types\nfrom helpers.cam import weights as cam_weights\n\n\n"
                        "def gradcam_weights(grads):\n"
                        "    return cam_weights.grad_cam_weights(types.SimpleNamespace(grads=grads))[0]\n",
-    "contribution_map": "from helpers import cam as _cam\n\n\n"
+    "contribution_map": "from helpers.cam import methods as cam_methods\n\n\n"
                         "def contribution_map(acts, grads):\n"
-                        "    res = _cam._finish(acts, grads, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False)\n"
+                        "    res = cam_methods._finish(acts, grads, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False)\n"
                         "    return res.raw\n",
     "layer_gradient": "from helpers.cam import engine as cam_engine\n\n\n"
                       "def layer_gradient(model, layer, x, class_idx):\n"
