@@ -125,7 +125,8 @@ ids, mask = textdata.make_batch([review_words], vocab, add_cls=False)  # (1, T),
 with torch.no_grad():
     h = model.states(ids, mask)  # (1, T, 2H): forward and backward GRU states
     u = model.attn_v(torch.tanh(model.attn_proj(h))).squeeze(-1)  # (1, T): u_t = v . tanh(W h_t)
-    a = u.masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (1, T): a_t, sums to 1
+    assert bool(mask.all())  # one review, no padding: every position is a word
+    a = u.softmax(dim=-1)  # (1, T): a_t, sums to 1 (a padded batch needs more: 练习 1)
     c = torch.einsum("nt,nth->nh", a, h)  # (1, 2H): sum_t a_t h_t
     probs = model.head(c).softmax(dim=-1)  # (1, 2): negative, positive
 print("words:", review_words)
@@ -308,12 +309,14 @@ print(view.describe())
 # ### 一个头的注意力矩阵
 #
 # 同一个头也可以画成 $T \times T$ 的热力图：第 $i$ 行是第 $i$ 个词元（查询）的注意力分布。
-# 先用数字找一个“关注前一个词元”的头：对每个头取 $a_{i,i-1}$（对角线下方一格）的平均值，最大的那个：
+# 先用数字找一个“关注前一个词元”的头：对每个头数一数，有多少个词元（第一个除外）**最关注**的正是它前一个词元，比例最大的那个：
 
 # %% slideshow={"slide_type": "subslide"}
-prev = attn.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=-1)  # (layers, heads): mean a[i, i-1]
+strongest = attn[..., 1:, :].argmax(dim=-1)  # (layers, heads, T-1): where tokens 1..T-1 look most
+prev = (strongest == torch.arange(len(tokens) - 1)).float().mean(dim=-1)  # (layers, heads): share at i-1
 pl, ph = divmod(int(prev.argmax()), n_heads)
-print(f"previous-token head: layer {pl}, head {ph}, mean a[i, i-1] = {prev[pl, ph]:.3f}")
+print(f"previous-token head: layer {pl}, head {ph}; for {prev[pl, ph]:.3f} of the tokens the strongest "
+      f"weight is on the previous token")
 textviz.attention_heatmap(attn[pl, ph], tokens, title=f"MiniLM 层 {pl} · 头 {ph}：关注前一个词元")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -405,8 +408,10 @@ Image(widgets.to_png(textviz.model_view(attn_zh, tokens_zh, cell=96, vmax=None))
 #
 # ### 练习 1：带掩码的 softmax
 #
-# 一批句子补齐（padding）成同样长度后，填充位置不是真正的词。写出 `masked_softmax(scores, mask)`：把原始打分 `scores`（形状 `(N, T)`）
-# 变成注意力权重，`mask` 为 `False` 的位置权重必须为 0，每行权重之和为 1。
+# “一步一步算出注意力权重”只有一条评论，没有填充，所以直接对打分 $u$ 做了 softmax。训练和批量预测时，一批句子要补齐（padding）成同样长度，
+# 填充位置不是真正的词，却也有打分。写出 `masked_softmax(scores, mask)`：把原始打分 `scores`（形状 `(N, T)`）变成注意力权重，
+# `mask` 为 `False` 的位置权重必须为 0，每行权重之和为 1，真正的词之间的比例与没有填充时一样。
+# 检查通过后，下一个单元格把这条评论和一条长评论补齐成一批，用你的函数算权重，和模型自己的权重核对，并量出不加掩码时填充位置会分走多少注意力。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -420,8 +425,20 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 # %% slideshow={"slide_type": "skip"}
 if exercises.attention.check_masked_softmax(masked_softmax):
-    assert torch.allclose(masked_softmax(u, mask), a, atol=1e-6)
-    print("your weights == the AttnGRU's a_t for:", review)
+    longest = max((t for t, _ in test_split[:50]), key=len)  # a long held-out review
+    short, long_ = review_words, textdata.tokenize(longest)[:textdata.MAX_WORDS]
+    assert len(long_) > len(short)
+    ids2, mask2 = textdata.make_batch([short, long_], vocab, add_cls=False)  # (2, T): the short one padded
+    with torch.no_grad():
+        u2 = model.attn_v(torch.tanh(model.attn_proj(model.states(ids2, mask2)))).squeeze(-1)  # (2, T)
+        _, model_weights = model(ids2, mask2)  # (2, T): the model's own weights
+    mine = masked_softmax(u2, mask2)  # (2, T)
+    assert torch.allclose(mine, model_weights, atol=1e-6)
+    careless = u2.softmax(dim=-1)  # (2, T): the same scores, no mask
+    n = len(short)
+    print(f"2 reviews padded to {ids2.shape[1]} tokens ({n} and {len(long_)} tokens): your weights == the model's")
+    print(f"without the mask, the {ids2.shape[1] - n} padded positions of the short review would take "
+          f"{float(careless[0, n:].sum()):.3f} of its attention")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：最关注下一个词元的头
@@ -461,7 +478,7 @@ def favoured_word(model: torch.nn.Module, vocab: textdata.Vocab, words: list[str
 
 # %% slideshow={"slide_type": "skip"}
 if exercises.attention.check_favoured_word(favoured_word):
-    for r in reviews[:2]:
+    for r, _ in sorted(test_split[-20:], key=lambda item: len(item[0]))[:2]:  # short held-out reviews not shown above
         w, a_r, _ = text.word_attention(r)
         assert favoured_word(model, vocab, w) == w[int(a_r.argmax())]
         print(f"{r} -> {favoured_word(model, vocab, w)}")
