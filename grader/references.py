@@ -126,13 +126,17 @@ def ref_next_token_head(attn: torch.Tensor, layer: int) -> int:
     return int(attn[layer].diagonal(offset=1, dim1=-2, dim2=-1).mean(dim=-1).argmax())
 
 
-def ref_favoured_word(model: nn.Module, vocab: Any, words: list[str]) -> str:
-    """The word with the largest attention weight of an AttnGRU classifier (``model(ids, mask)``)."""
-    ids = torch.tensor([vocab.encode(words)])  # (1, T)
-    mask = ids != vocab.stoi["[PAD]"]  # (1, T)
-    with torch.no_grad():
-        _, weights = model(ids, mask)  # (1, T)
-    return words[int(weights[0].argmax())]
+def ref_rollout(attn: torch.Tensor) -> torch.Tensor:
+    """Attention rollout: ``R = Â_L ... Â_1``, ``Â_l = rownorm(mean_heads(attn_l) / 2 + I / 2)``.
+
+    Shapes: attn (layers, heads, T, T) -> (T, T), rows sum to 1.
+    """
+    eye = torch.eye(attn.shape[-1], dtype=attn.dtype)  # (T, T)
+    out = eye
+    for layer in attn.mean(dim=1):  # (T, T) each, first layer first
+        step = 0.5 * layer + 0.5 * eye
+        out = (step / step.sum(dim=-1, keepdim=True)) @ out
+    return out
 
 
 def ref_attention_probs(q: torch.Tensor, k: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -201,7 +205,7 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "cam.check_layer_gradient": ref_layer_gradient,
     "attention.check_masked_softmax": ref_masked_softmax,
     "attention.check_next_token_head": ref_next_token_head,
-    "attention.check_favoured_word": ref_favoured_word,
+    "attention.check_rollout": ref_rollout,
     "attention.check_attention_probs": ref_attention_probs,
     "trust.check_deletion_auc": ref_deletion_auc,
     "trust.check_pointing_hit": ref_pointing_hit,

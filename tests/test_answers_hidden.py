@@ -174,7 +174,7 @@ ANSWER_IN_OUTPUT = {
     "contribution_map": r"off by a median (\d+\.\d+)",  # the classmate's error, measured after
     "masked_softmax": r"would take (\d\.\d+) of its attention",
     "next_token_head": r"next-token head per layer: (\[[\d, ]+\])",
-    "favoured_word": r"^(.+) -> ",  # the reviews: a review shown above shows its strongest word
+    "rollout": r"rollout \[CLS\] row\s*:.*correlation with the deletion effects (-?\d\.\d+)",
 }
 
 

@@ -18,8 +18,7 @@ from helpers import cam
 import helpers.cam.methods  # noqa: F401 (cam.methods._finish)
 from helpers.cam import engine as cam_engine, weights as cam_weights
 from helpers.draw import viz
-from helpers.text import data as textdata
-from helpers.trust import faithfulness, localization
+from helpers.trust import attention as attn_trust, faithfulness, localization
 from helpers.exercises import EXERCISES, attention, cam as excam, layers, trust
 from helpers.text.models import SelfAttention
 from helpers.widgets.feature_maps import rank_channels
@@ -80,11 +79,8 @@ def test_attention_references_against_the_text_models():
         _, probs = sa(x, torch.ones(1, 5, dtype=torch.bool))  # (1, heads, T, T)
         q, k, _ = sa.qkv(x[0]).chunk(3, dim=-1)
     torch.testing.assert_close(refs.ref_attention_probs(q, k, 3), probs[0])
-    for model, vocab, words in _draws(attention.FAVOURED_WORD):
-        ids, mask = textdata.make_batch([words], vocab, add_cls=False)
-        with torch.no_grad():
-            weights = model(ids, mask)[1][0]
-        assert refs.ref_favoured_word(model, vocab, words) == words[int(weights.argmax())]
+    for (attn,) in _draws(attention.ROLLOUT):
+        torch.testing.assert_close(refs.ref_rollout(attn), attn_trust.attention_rollout(attn))
 
 
 def test_stored_public_answers_are_up_to_date():

@@ -187,6 +187,8 @@ LIBRARY_ANSWERS = {  # the library's own implementation of the same computation
                         "def contribution_map(acts, grads):\n"
                         "    res = cam_methods._finish(acts, grads, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False)\n"
                         "    return res.raw\n",
+    "rollout": "from helpers.trust import attention as attn_trust\n\n\n"
+               "def rollout(attn):\n    return attn_trust.attention_rollout(attn)\n",
     "layer_gradient": "from helpers.cam import engine as cam_engine\n\n\n"
                       "def layer_gradient(model, layer, x, class_idx):\n"
                       "    return cam_engine.layer_pass(model, layer, x, class_idx)[0].grads\n",
