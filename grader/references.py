@@ -38,9 +38,9 @@ def ref_first_layer_of_size(shapes: Sequence[tuple[str, tuple[int, ...]]], size:
 
 
 def ref_count_dead_channels(acts: torch.Tensor) -> int:
-    """Channels whose maximum is <= 0. Shapes: (C, h, w) or (1, C, h, w)."""
-    a = acts.reshape(acts.shape[-3], -1)  # (C, h*w)
-    return int((a.clamp(min=0).amax(dim=1) == 0).sum())
+    """Channels whose maximum over every image and position is <= 0. Shapes: (N, C, h, w) or (C, h, w)."""
+    a = acts.reshape(-1, *acts.shape[-3:])  # (N, C, h, w)
+    return int((a.clamp(min=0).amax(dim=(0, 2, 3)) == 0).sum())
 
 
 def ref_top_channels(acts: torch.Tensor, k: int) -> list[int]:
