@@ -372,7 +372,7 @@ print(f"deleting {words_zh[int(effect_zh.argmax())]} changes it most: {effect_zh
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # 数字说明：`[CLS]` 最关注的词，删掉后预测几乎不变；删掉后影响最大的是另一个词；两者的相关系数接近 0。
 # 所以最后一层 `[CLS]` 的注意力只说明“这一层的这一步怎样加权”，不说明分类依据来自哪些词。把各层注意力和残差连接一起考虑的方法
-# （如 attention rollout，Abnar & Zuidema 2020）是更好的近似；课程若提供 9.4 的笔记本，会在那里与本节的读法比较。
+# （如 attention rollout，Abnar & Zuidema 2020）是另一种读法，它是否更接近删词实验也要量：练习 3 实现它并在这条评论上比较，9.4 的笔记本在更多句子上比较。
 # 下面的头视图仍然有用：它显示的是每一层、每个头**怎样**在词元之间分配权重。
 
 # %% slideshow={"slide_type": "subslide"}
@@ -462,26 +462,39 @@ if exercises.attention.check_next_token_head(next_token_head):
     print("MiniLM, next-token head per layer:", heads)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 3：分类器的注意力最偏向哪个词
+# ### 练习 3：把各层连起来——注意力 rollout
 #
-# 写出 `favoured_word(model, vocab, words)`：用 `textdata.make_batch` 把分好的词变成张量，送进 AttnGRU 分类器（返回 `(logits, weights)`），
-# 返回注意力权重最大的词。检查时用的是随机初始化的小模型（评分时每次都换新的）。
+# “中文：课程自己训练的小 Transformer”一节说，最后一层 `[CLS]` 那一行读不出分类依据，因为前面的层已经把词元混合过，而且残差连接让每个向量“自己”直接进入下一层。
+# Abnar 和 Zuidema（2020）的 **attention rollout** 把这两点一起算进去：把每层的注意力对头求平均，把残差连接当作“关注自己”，
+# 即每层的矩阵是 $\hat A_l = \tfrac12 \bar A_l + \tfrac12 I$（每行之和仍为 1）；再沿着层把它们**乘**起来，得到最后一层的每个位置来自各个输入词元的比例。
+#
+# 写出 `rollout(attn)`：`attn` 的形状是 `(layers, heads, T, T)`（第 0 层在前），返回 `(T, T)` 的矩阵，每行之和为 1。
+# 想清楚两件事：矩阵按什么顺序相乘（第 1 层的输出是第 2 层的输入）；只有一层时结果应当是什么。
+# 检查函数用随机的多层注意力考你；通过后，下一个单元格把它用在那条酒店评论上，和最后一层 `[CLS]` 的注意力、删词实验比较。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def favoured_word(model: torch.nn.Module, vocab: textdata.Vocab, words: list[str]) -> str:
-    """The word with the largest attention weight in an AttnGRU classifier."""
-    ids, mask = textdata.make_batch([words], vocab, add_cls=False)  # (1, T)
-    with torch.no_grad():
-        _, weights = model(ids, mask)  # (1, T)
-    return words[int(weights[0].argmax())]
+def rollout(attn: torch.Tensor) -> torch.Tensor:
+    """Attention rollout through all layers, residual connections counted as attending to oneself.
+
+    Shapes:
+        attn: (layers, heads, T, T) -> (T, T), rows sum to 1.
+    """
+    eye = torch.eye(attn.shape[-1])  # (T, T)
+    out = eye
+    for layer in attn.mean(dim=1):  # (T, T): heads averaged, first layer first
+        out = (0.5 * layer + 0.5 * eye) @ out  # a later layer multiplies from the left
+    return out
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.attention.check_favoured_word(favoured_word):
-    for r, _ in sorted(test_split[-20:], key=lambda item: len(item[0]))[:2]:  # short held-out reviews not shown above
-        w, a_r, _ = text.word_attention(r)
-        assert favoured_word(model, vocab, w) == w[int(a_r.argmax())]
-        print(f"{r} -> {favoured_word(model, vocab, w)}")
+if exercises.attention.check_rollout(rollout):
+    rolled = rollout(attn_zh)[0, 1:]  # (T-1,): where [CLS] of the last layer comes from, words only
+    by_rank = {"last layer [CLS] row": cls_row[1:].numpy(), "rollout [CLS] row": rolled.numpy()}
+    for label, score in by_rank.items():
+        best = int(score.argmax())
+        print(f"{label:<21s}: strongest word {words_zh[best]}, deleting it changes P(positive) by "
+              f"{effect_zh[best]:.3f} (rank {int((effect_zh > effect_zh[best]).sum()) + 1} of {len(effect_zh)}); "
+              f"correlation with the deletion effects {np.corrcoef(score, effect_zh)[0, 1]:.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 4（概念题）：先预测，再运行——去掉 $\sqrt{d}$ 会怎样？
