@@ -1131,30 +1131,32 @@ if exercises.layers.check_first_layer_of_size(first_layer_of_size, bundle):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 3：数一数“死”通道
 #
-# 返回 ReLU 后整个通道都为 0 的通道个数（即最大值 ≤ 0 的通道）。输入是 `(C, h, w)` 或带 batch 维的 `(1, C, h, w)` 张量。
-# 检查通过后，下一个单元格用你的函数数咖啡和火箭两张照片在最后一层的“死”通道（猫的照片前面已经数过），再看有多少通道在三张照片上都是 0。
+# 第 7 步数的是**一张**猫的照片上 ReLU 后全为 0 的通道。可是一个通道在一张图上全为 0，不等于它“死”了：换一张图，它可能就有反应。
+# 写出 `count_dead_channels(acts)`：`acts` 是同一层在 N 张图上的输出 `(N, C, h, w)`（也可能只有一张图，`(C, h, w)`），
+# 返回在**每一张**图上 ReLU 后都全为 0 的通道个数。检查用的随机输入里，有的通道只在第一张图上为 0，有的只在最后一张图上有一个像素大于 0。
+# 检查通过后，下一个单元格用你的函数数咖啡和火箭两张照片在最后一层的“死”通道（猫的照片前面已经数过），再数在三张照片上都是 0 的通道。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def count_dead_channels(acts: torch.Tensor) -> int:
-    """Number of channels that are all zero after ReLU.
+    """Number of channels that are all zero after ReLU on every image.
 
     Shapes:
-        acts: (C, h, w) or (1, C, h, w).
+        acts: (N, C, h, w) or one image (C, h, w).
     """
-    a = acts.reshape(acts.shape[-3], -1)  # (C, h*w)
+    a = acts.reshape(-1, *acts.shape[-3:]).transpose(0, 1).flatten(1)  # (C, N*h*w)
     return int((a.max(dim=1).values <= 0).sum())
 
 
 # %% slideshow={"slide_type": "skip"}
 if exercises.layers.check_count_dead_channels(count_dead_channels):
-    dead_sets = {}
+    photos = {}
     for name in ("coffee", "rocket"):  # photos whose count no cell above has printed
-        other = hooks.capture_activations(model, bundle.to_input(load_image(name)), bundle.feature_layers)
-        dead_sets[name] = set(np.flatnonzero(other[layer_names[last]][0].flatten(1).amax(dim=1).numpy() <= 0))
-        print(f"{layer_names[last]}, {name} photo: {count_dead_channels(other[layer_names[last]])} of"
+        photos[name] = hooks.capture_activations(model, bundle.to_input(load_image(name)),
+                                                 bundle.feature_layers)[layer_names[last]]  # (1, C, 7, 7)
+        print(f"{layer_names[last]}, {name} photo: {count_dead_channels(photos[name])} of"
               f" {channels[last]} channels are all zero after ReLU")
-    cat_dead = set(np.flatnonzero((~alive).numpy()))  # the cat photo, counted with figure 9-4
-    print(f"all zero on the cat, the coffee and the rocket alike: {len(cat_dead & dead_sets['coffee'] & dead_sets['rocket'])}"
+    three = torch.cat([acts[layer_names[last]], *photos.values()])  # (3, C, 7, 7): cat, coffee, rocket
+    print(f"all zero on the cat, the coffee and the rocket alike: {count_dead_channels(three)} of {channels[last]}"
           f" channels (dead for these photos, not necessarily for every input)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
