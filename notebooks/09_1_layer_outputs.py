@@ -262,7 +262,7 @@ from matplotlib import colormaps  # CHANGED: the book imports `from matplotlib i
 warnings.filterwarnings("ignore", message="__array__ implementation")  # CHANGED (added): NumPy 2 warns on np.array(tensor)
 
 
-def showImg_book(channel_img):  # channel_img 表示特征图的一个通道图像
+def showImg_book(channel_img):  # CHANGED: showImg (renamed: the fixed showImg below keeps the name) #channel_img 表示特征图的一个通道图像
     channel_img = torch.relu(channel_img)  # torch.Size([224, 224])
     max_min = channel_img.max()-channel_img.min()
     if max_min == 0:
