@@ -13,7 +13,7 @@ Two ways an answer can leak, both read from the stored teacher notebooks:
   only after the student's first prediction is recorded; that value (a number
   or a name, not True/False) must not appear in any output above the exercise.
   The autograded exercises' check cells print their function's answer on the
-  notebook's own inputs (``-> 很``, ``channels [112, ...]``): those answers
+  notebook's own inputs (``most active channels [...]``, ``next-token head per layer: [...]``): those answers
   must not appear above either.
 
 The tests read the notebooks (no kernel), so they are fast; nbval keeps the
@@ -170,7 +170,7 @@ ANSWER_IN_OUTPUT = {
     "channel_iou": r"your IoU (\d\.\d+)",
     "second_class_cam": None,  # a map: not printed as text
     "find_cam_layer": None,  # the layer's name is printed throughout: the notebook hooks it
-    "layer_gradient": None,
+    "layer_gradient": None,  # a gradient tensor: not printed as text
     "contribution_map": r"off by a median (\d+\.\d+)",  # the classmate's error, measured after
     "masked_softmax": r"would take (\d\.\d+) of its attention",
     "next_token_head": r"next-token head per layer: (\[[\d, ]+\])",
