@@ -218,9 +218,10 @@ def patch_check(item: Item) -> str:  # makes the notebook's own check say ✓
             f"def {item.name}(*args):\n    {STUB}\n")
 
 
-def patch_library(item: Item) -> str:  # every comparison says "equal"
-    return ("import numpy\nimport torch\n"
-            "numpy.allclose = lambda *args, **kwargs: True\n"
+def patch_library(item: Item) -> str:  # every comparison says "equal" (a callable object, a lambda)
+    return ("import numpy\nimport torch\n\n\nclass _Yes:\n    def __call__(self, *args, **kwargs):\n"
+            "        return True\n\n\n"
+            "numpy.allclose = _Yes()\n"
             "torch.allclose = lambda *args, **kwargs: True\n\n\n"
             f"def {item.name}(*args):\n    return args[0]\n")
 
