@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .forbidden import forbidden, place
+from .forbidden import READERS, forbidden, place
 from .watch import foreign_threads, tampered, watched_call
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,7 @@ def use_fresh(loader: Any) -> None:
     """Take ``helpers.exercises`` and the references from the hidden test's loader (:mod:`grader.boot`),
     which reads them from their files outside ``sys.modules`` and the notebook's import machinery."""
     _boot[:] = [loader]
+    READERS[:] = [loader.read]  # grader.forbidden reads the references' code the same way
 
 
 def fresh_exercises() -> types.ModuleType:
