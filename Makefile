@@ -49,7 +49,7 @@ unit: install
 	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions \
 		--ignore=tests/classroom --ignore=tests/tvpath
 
-# The class: grading (in process), nbgrader autograde of a simulated class, 4 students on the hub.
+# The class: grading (in process), nbgrader autograde of a simulated class, 2 students on the hub.
 classroom: install hub-install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom
 

@@ -43,14 +43,15 @@ FIRST_PICTURE_TARGET_S = 3.0  # median, new kernel to first picture
 IMPORTS = [  # cumulative, in the order a notebook's first cell meets them
     ("python + numpy", "import numpy"),
     ("torch", "import torch"),
-    ("torch._dynamo (torchvision.ops imports it)", "import torch._dynamo"),
-    ("torchvision", "import torchvision"),
+    # helpers.models imports torchvision without torch._dynamo (helpers.models.tv)
+    ("helpers (models + torchvision, cam, attribution, hooks, images)", "import helpers"),
     ("matplotlib.pyplot", "import matplotlib.pyplot"),
     ("PIL", "import PIL.Image"),
-    ("helpers (models, cam, attribution, hooks, images)", "import helpers"),
-    ("timm", "import timm"),
     ("ipywidgets + helpers.widgets", "from helpers import widgets"),
     ("helpers.exercises", "from helpers import exercises"),
+    # below: not imported by 9.2.2 when helpers comes first (9.1 and 9.2.1 import torchvision first)
+    ("torch._dynamo (a plain `import torchvision` pulls it in)", "import torch._dynamo"),
+    ("timm", "import timm"),
     ("transformers", "import transformers"),
     ("helpers.text, helpers.text.models", "from helpers.text import models"),
 ]

@@ -28,6 +28,11 @@ from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+READERS: list = []  # the hidden test's file reader (grader.boot), so a patched pathlib cannot hide code
+
+
+def _source(path: Path) -> str:
+    return READERS[0](str(path)).decode("utf-8") if READERS else path.read_text(encoding="utf-8")
 PACKAGES = ("helpers", "grader")
 
 # The library's own implementation of each exercise's computation: (file candidates, qualname).
@@ -99,14 +104,14 @@ def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
 def _compiled(relative: str) -> tuple[types.CodeType, ...]:
     """Every code object of a file of ours (module code excluded), compiled from disk."""
     path = ROOT / relative
-    module = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    module = compile(_source(path), str(path), "exec")
     return tuple(c for c in _codes(module) if c is not module)
 
 
 def _class_names(relative: str) -> frozenset[str]:
     import ast
 
-    tree = ast.parse((ROOT / relative).read_text(encoding="utf-8"))
+    tree = ast.parse(_source(ROOT / relative))
     return frozenset(n.name for n in tree.body if isinstance(n, ast.ClassDef))
 
 

@@ -21,11 +21,14 @@ Before running anything, :func:`borrowed` looks at the function statically, only
 to say early and plainly what is wrong (the reference under another name, a
 wrapper around it, reading the caller's frame). Printing "✓" earns nothing.
 
-Limits: the hidden test runs in the student's kernel. Code that rewrites this
-package in the kernel (``grader.grade = ...``) or walks the interpreter's frames
-to change the grader's variables can still fool it; the teacher sees such code
-in the submission. The grader kernel (``course/grader_kernel.py``) keeps a
-submission from writing outside.
+The hidden test does not import this package: :mod:`grader.boot` loads it
+afresh from its files, outside ``sys.modules``, on builtins it checked, so a
+notebook that rewrote ``grader`` in the kernel (``grader.grade = ...``,
+``sys.modules['grader']``, ``builtins.__import__``) is graded by the real one.
+Limits (one process): ``ctypes``, a trace function that rewrites the loader's
+variables, or an IPython input transformer can still fool it; the teacher sees
+such code in the submission. The grader kernel (``course/grader_kernel.py``)
+keeps a submission from writing outside.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import copy
 import importlib
 import importlib.util
 import io
+import re
 import secrets
 import sys
 import types
@@ -45,12 +49,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .forbidden import forbidden, place
+from .forbidden import READERS, forbidden, place
 from .watch import foreign_threads, tampered, watched_call
 
 ROOT = Path(__file__).resolve().parent.parent
 _FRESH = "_ch9_grading_fresh_helpers"
 _loaded: list[types.ModuleType] = []  # the fresh copy this module made
+_BOOTED = re.compile(r"^_ch9_fresh_[0-9a-f]+\.")  # grader.boot's prefix of module names
+_boot: list[Any] = []  # the hidden test's loader (grader.boot.Fresh), when it loaded this module
 # names that only code reading the caller's frame (or tracing it) needs
 _FRAME_NAMES = frozenset({"_getframe", "f_back", "f_locals", "f_globals", "currentframe",
                           "getouterframes", "tb_frame", "gi_frame", "settrace", "setprofile"})
@@ -60,15 +66,25 @@ class GradingError(AssertionError):
     """An answer that earns no points, with the reason in Chinese."""
 
 
+def use_fresh(loader: Any) -> None:
+    """Take ``helpers.exercises`` and the references from the hidden test's loader (:mod:`grader.boot`),
+    which reads them from their files outside ``sys.modules`` and the notebook's import machinery."""
+    _boot[:] = [loader]
+    READERS[:] = [loader.read]  # grader.forbidden reads the references' code the same way
+
+
 def fresh_exercises() -> types.ModuleType:
     """``helpers.exercises`` executed afresh from ``helpers/`` next to this package (once per kernel).
 
-    Our own modules are copied under a private package name; torch, numpy and the
-    other libraries are shared with the notebook.
+    Our own modules are copied under a private package name (or, in the hidden
+    test, by :mod:`grader.boot`'s loader, not in ``sys.modules`` at all); torch,
+    numpy and the other libraries are shared with the notebook.
 
     Raises:
         GradingError: the private name was taken before the grader made it.
     """
+    if _boot and not _loaded:
+        _loaded.append(_boot[0].load("helpers.exercises"))
     if not _loaded:
         if _FRESH in sys.modules:
             raise GradingError(f"笔记本里预先放了一个名为 {_FRESH} 的模块，想替换评分用的检查。本题 0 分。")
@@ -86,14 +102,18 @@ def fresh_references() -> dict[str, Callable[..., Any]]:
     """``grader/references.py`` executed afresh (not registered in ``sys.modules``)."""
     path = Path(__file__).resolve().parent / "references.py"
     namespace: dict[str, Any] = {"__name__": "_ch9_grading_references", "__file__": str(path)}
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
+    if _boot:  # read by the hidden test's reader, run on its checked builtins
+        source, namespace["__builtins__"] = _boot[0].read(str(path)), _boot[0].builtins
+    else:
+        source = path.read_text(encoding="utf-8")
+    exec(compile(source, str(path), "exec"), namespace)  # noqa: S102
     return namespace["REFERENCES"]
 
 
 def _ours(obj: Any) -> bool:
     """True for a module of helpers.exercises or grader, or anything defined in one."""
     if isinstance(obj, types.ModuleType):
-        name = obj.__name__
+        name = _BOOTED.sub("", obj.__name__)
         return name.startswith(("helpers.exercises", "grader", f"{_FRESH}.exercises", "_ch9_grading"))
     code = getattr(obj, "__code__", None)
     where = place(code.co_filename) if isinstance(code, types.CodeType) else None

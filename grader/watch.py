@@ -144,6 +144,25 @@ def _untrusted_code(value: Any) -> bool:
             break
     if isinstance(value, types.FunctionType):
         return not _trusted_file(value.__code__.co_filename)
+    # a class, or an object whose class has __call__ (``np.allclose = Yes()``): the notebook's
+    # code then runs through the class's methods
+    cls = value if isinstance(value, type) else type(value)
+    return any(_untrusted_method(k, f) for k in cls.__mro__ for f in list(vars(k).values()))
+
+
+def _untrusted_method(owner: type, f: Any) -> bool:
+    """A method typed in a notebook or read from a file outside the trusted folders; or compiled at
+    run time (``exec``) for a class whose module is not such a file (namedtuple's and dataclasses'
+    generated methods belong to a library module and are trusted)."""
+    f = getattr(f, "__func__", f)  # staticmethod, classmethod
+    if not isinstance(f, types.FunctionType):
+        return False
+    name = f.__code__.co_filename
+    if _CELL.search(name) or (os.path.isfile(name) and not _trusted_file(name)):
+        return True
+    if compiled_at_run_time(name):
+        home = getattr(sys.modules.get(str(getattr(owner, "__module__", ""))), "__file__", None)
+        return not (isinstance(home, str) and _trusted_file(home))
     return False
 
 

@@ -15,7 +15,8 @@ function, and a later cell that calls a check on it,
   a prediction compared with a measurement, and an explanation in words) becomes
   a manually graded answer worth its points: the teacher reads it in formgrader;
 * a locked, autograded test cell with points follows it; its hidden tests
-  (``### BEGIN HIDDEN TESTS``) call ``grader.grade``, which runs the exercise
+  (``### BEGIN HIDDEN TESTS``, :func:`hidden_test`) load the grader afresh from its files
+  (``grader/boot.py``, past whatever the notebook replaced) and call its ``grade``, which runs the exercise
   on fresh random inputs against the grader-only reference and rejects answers
   that run a reference or the library's own implementation.
 
@@ -194,10 +195,47 @@ def test_source(ex: Exercise) -> str:
         "# 请不要删除或修改这个单元格。",
         f'assert callable({ex.name}), "{ex.name} 应该是一个函数"',
         "### BEGIN HIDDEN TESTS",
-        "from grader import grade",
-        f'grade("{ex.check}", "{ex.name}", globals())',
+        hidden_test(ex.check, ex.name),
         "### END HIDDEN TESTS",
     ])
+
+
+# The hidden test reaches the grader without any name, module or builtin that the notebook
+# could have replaced: syntax and the interpreter's immutable types (object, type, dict, FileIO)
+# find the interpreter's own builtins dict and FileIO, which read grader/boot.py (issue 24).
+HIDDEN = '''def _ch9_hidden_test(folder, check, name):
+    o = ().__class__.__base__
+    t = o.__dict__["__class__"].__get__  # type(x), whatever names the notebook rebound
+    ty, bfm, fn, dt = t(o), t([].append), t(lambda: 0), t({})
+    sub, members = ty.__dict__["__subclasses__"], ty.__dict__["__dict__"].__get__
+    flags, tname = ty.__dict__["__flags__"].__get__, ty.__dict__["__name__"].__get__
+    g = fileio = None
+    todo = [o]
+    while todo and (g is None or fileio is None):
+        c = todo.pop()
+        todo += sub(c)
+        if fileio is None and flags(c) & 256 and "FileIO" == tname(c):
+            fileio = c
+        for f in members(c).values() if g is None else ():  # t(None) is an error: `is not None` first
+            d = f.__builtins__ if f is not None and t(f) is fn else {}
+            if t(d) is dt and t(d.get("exec", d)) is bfm and t(d.get("compile", d)) is bfm:
+                m = d["exec"].__self__
+                if m.__dict__ is d and d["compile"].__self__ is m and "exec" == d["exec"].__name__ \\
+                        and "compile" == d["compile"].__name__:
+                    g = d
+                    break
+    assert g is not None and fileio is not None, "评分程序找不到解释器自己的内置函数。本题 0 分。"
+    with fileio(folder + "/boot.py") as fh:
+        code = g["compile"](fh.readall(), folder + "/boot.py", "exec")
+    space = {"__builtins__": g, "__name__": "_ch9_boot"}
+    g["exec"](code, space)
+    space["run"](folder, check, name, (lambda: 0).__globals__, fileio)'''
+
+
+def hidden_test(check: str, name: str, folder: Path | None = None) -> str:
+    """The hidden test of one exercise: the fresh grader (``grader/boot.py``) grades ``name``."""
+    folder = folder or ROOT / "grader"
+    return f"{HIDDEN}\n\n\n_ch9_hidden_test({str(folder)!r}, {check!r}, {name!r})"
 
 
 def _nbgrader(cell: nbformat.NotebookNode, grade_id: str, *, solution: bool, points: int = 0) -> None:

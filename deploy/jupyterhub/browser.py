@@ -93,7 +93,9 @@ class Output:
 
 
 async def _execute(ws_url: str, headers: dict[str, str], code: str, timeout: float) -> Output:
-    ws = await websocket_connect(HTTPRequest(ws_url, headers=headers), max_message_size=64 * 2**20)
+    # not tornado's 20 s for the handshake: kernels start slowly on busy cores
+    ws = await websocket_connect(HTTPRequest(ws_url, headers=headers, connect_timeout=300,
+                                             request_timeout=300), max_message_size=64 * 2**20)
     out = Output()
     msg = kernel_message("execute_request", {"code": code, "silent": False, "store_history": True,
                                              "user_expressions": {}, "allow_stdin": False,

@@ -201,7 +201,10 @@ async def run_notebook(hub: Hub, run: Run, notebook: str, cell_timeout: float = 
         raise RuntimeError(f"{run.name}: no kernel: {reply}")
     kernel = reply.body["kernel"]["id"]
     ws_url = f"ws://127.0.0.1:{hub.port}{base}/kernels/{kernel}/channels"
-    ws = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {run.token}"}),
+    # tornado's default 20 s for the handshake is too short while four kernels start on 2 busy
+    # cores (the class test failed with HTTPTimeoutError at load 10); the API calls wait 300 s
+    ws = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {run.token}"},
+                                             connect_timeout=300, request_timeout=300),
                                  max_message_size=256 * 2**20)
     session = uuid.uuid4().hex
     try:

@@ -18,15 +18,15 @@ import os
 
 import torch
 from torch import nn
-from torchvision import transforms
-
 from .. import images
 from . import lite0
+from .tv import import_torchvision
 from .bundle import ModelBundle
 from .sources import (ModelSourceError, build_with_weights,  # noqa: F401
                       bundled_state_dict, bundled_weight_path, load_weights, reachable,
                       torchvision_weight_path, torchvision_weights, weight_info)
 
+transforms = import_torchvision().transforms  # without torch._dynamo (see helpers.models.tv)
 SOURCES = ("auto", "bundled", "torchvision")
 NAMES = ("vgg16_bn", "resnet18", "efficientnet_lite0")
 ENV_SOURCE = "CH9_MODEL_SOURCE"

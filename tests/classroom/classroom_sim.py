@@ -219,9 +219,10 @@ def patch_check(item: Item) -> str:  # makes the notebook's own check say ✓
             f"def {item.name}(*args):\n    {STUB}\n")
 
 
-def patch_library(item: Item) -> str:  # every comparison says "equal"
-    return ("import numpy\nimport torch\n"
-            "numpy.allclose = lambda *args, **kwargs: True\n"
+def patch_library(item: Item) -> str:  # every comparison says "equal" (a callable object, a lambda)
+    return ("import numpy\nimport torch\n\n\nclass _Yes:\n    def __call__(self, *args, **kwargs):\n"
+            "        return True\n\n\n"
+            "numpy.allclose = _Yes()\n"
             "torch.allclose = lambda *args, **kwargs: True\n\n\n"
             f"def {item.name}(*args):\n    return args[0]\n")
 
@@ -241,11 +242,31 @@ def peek_expected(item: Item) -> str:  # reads the expected value from the calle
             "    return frame.f_locals['expected']\n")
 
 
+def replace_grader(item: Item) -> str:  # rewrites the grader in the kernel before the hidden test
+    return ("import sys\nimport types\nimport grader\nimport grader.grading\n\n\n"
+            "def _pass(*args, **kwargs):\n    print('✓ 评分通过')\n\n\n"
+            "grader.grade = grader.grading.grade = _pass\n"
+            "_fake = types.ModuleType('grader')\n_fake.grade = _pass\n"
+            "sys.modules['grader'] = sys.modules['grader.grading'] = _fake\n\n\n"
+            f"def {item.name}(*args):\n    {STUB}\n")
+
+
+def hook_import(item: Item) -> str:  # every later `import grader` gets a grader that passes all
+    return ("import builtins\nimport types\n\n_fake = types.ModuleType('grader')\n"
+            "_fake.grade = lambda *args, **kwargs: print('✓ 评分通过')\n"
+            "_import = builtins.__import__\n\n\n"
+            "def _hooked(name, *args, **kwargs):\n"
+            "    return _fake if name.partition('.')[0] == 'grader' else _import(name, *args, **kwargs)\n\n\n"
+            "builtins.__import__ = _hooked\n\n\n"
+            f"def {item.name}(*args):\n    {STUB}\n")
+
+
 GAMING = [alias_reference, wrap_reference, dict_reference, attribute_reference, eval_reference,
           sys_modules_reference, importlib_reference, gc_reference, partial_reference,
           lambda_reference, callable_object, builtin_callback, copied_code, exec_source, profiler_off,
           thread_reference, subprocess_reference, library_implementation, print_tick, constant,
-          input_unchanged, patch_check, patch_library, always_equal, peek_expected]
+          input_unchanged, patch_check, patch_library, always_equal, peek_expected, replace_grader,
+          hook_import]
 """Every way of not doing the work that the grader must turn into 0 points."""
 
 BORROWING = GAMING[:GAMING.index(library_implementation) + 1]

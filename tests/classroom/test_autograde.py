@@ -48,7 +48,8 @@ CONFINED = os.geteuid() == 0 and shutil.which("unshare") is not None and \
 
 SECTIONS = {p.stem: sub.items(p) for p in sub.teacher_notebooks()}
 SECOND_GAMER = ("09_1_layer_outputs", "09_3_attention")  # gaming2 submits only these
-POLLUTING = (sub.patch_library, sub.thread_reference)  # they spoil the rest of their notebook
+# they spoil the rest of their notebook
+POLLUTING = (sub.patch_library, sub.thread_reference, sub.replace_grader, sub.hook_import)
 
 
 def plan_gaming(slots: list[tuple[str, str, int]]) -> dict[tuple[str, str, int], object]:

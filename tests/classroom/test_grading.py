@@ -17,6 +17,7 @@ import pytest
 
 import classroom_sim as sub
 import grader
+import make_assignments  # (on the path through classroom_sim)
 from grader import references
 from helpers import exercises
 
@@ -41,6 +42,9 @@ def setups() -> dict[str, dict]:
 @contextlib.contextmanager
 def defined(setups: dict, item: sub.Item, source: str):
     """The namespace after a simulated solution cell; undoes what the cell changed outside it."""
+    import builtins
+    import sys
+
     import numpy
     import torch
 
@@ -49,13 +53,18 @@ def defined(setups: dict, item: sub.Item, source: str):
     module = getattr(exercises, item.module)
     check = item.check.rpartition(".")[2]
     saved = [(module, check, getattr(module, check)), (numpy, "allclose", numpy.allclose),
-             (torch, "allclose", torch.allclose)]
+             (torch, "allclose", torch.allclose), (grader, "grade", grader.grade),
+             (grader.grading, "grade", grader.grading.grade),
+             (builtins, "__import__", builtins.__import__)]
+    modules = {name: sys.modules[name] for name in ("grader", "grader.grading")}
     try:
         exec(compile(source, CELL, "exec"), ns)  # noqa: S102 (a simulated student's cell)
         yield ns
     finally:
-        for owner, name, value in saved:  # patch_check and patch_library must not leak
+        # patch_check, patch_library, replace_grader and hook_import must not leak
+        for owner, name, value in saved:
             setattr(owner, name, value)
+        sys.modules.update(modules)
         if "_jobs" in ns:  # thread_reference: stop its worker
             ns["_jobs"].put(None)
         for thread in set(threading.enumerate()) - before:  # the next test must not see it
@@ -105,9 +114,20 @@ def test_stub_and_missing_function_earn_nothing(setups, item):
         grader.grade(item.check, item.name, dict(setups[item.notebook]))
 
 
-GAMED = [(item, trick) for item in ITEMS for trick in sub.GAMING if trick(item) is not None]
+HIDDEN_PATH = (sub.replace_grader, sub.hook_import)
+"""Kinds that attack the hidden test cell itself: graded here through that cell (as nbgrader runs
+it, ~2 s each, on the first exercise; the class test tries them in real kernels)."""
+
+GAMED = [(item, trick) for item in ITEMS for trick in sub.GAMING
+         if trick(item) is not None and (trick not in HIDDEN_PATH or item is ITEMS[0])]
 """Every (exercise, gaming kind) pair where the kind applies (the library's own implementation
 exists for some exercises only), so no case is skipped."""
+
+
+def _hidden_test(setups, item, source):
+    """The solution cell, then the generated hidden test cell, in one namespace (as in the kernel)."""
+    with defined(setups, item, source) as ns:
+        exec(compile(make_assignments.hidden_test(item.check, item.name), CELL, "exec"), ns)  # noqa: S102
 
 
 def test_every_gaming_kind_applies_somewhere():
@@ -119,8 +139,55 @@ def test_every_gaming_kind_applies_somewhere():
 def test_gaming_earns_nothing(setups, item, trick):
     source = trick(item)
     words = "不是你自己写的|自己启动的线程" if trick in sub.BORROWING else "0 分|没有通过"
-    with pytest.raises(grader.GradingError, match=words):
-        _grade(setups, item, source)
+    if trick in HIDDEN_PATH:  # the loader's own refusal is an AssertionError, GradingError's base
+        with pytest.raises(AssertionError, match=words):
+            _hidden_test(setups, item, source)
+    else:
+        with pytest.raises(grader.GradingError, match=words):
+            _grade(setups, item, source)
+
+
+def test_the_hidden_test_cell_passes_an_honest_answer(setups, capsys):
+    item = ITEMS[0]
+    _hidden_test(setups, item, item.solution)
+    assert f"✓ {item.name}：评分通过" in capsys.readouterr().out
+
+
+def test_the_hidden_test_cell_ignores_the_notebooks_names_and_builtins(setups):
+    """A namespace whose builtins, ``grader`` and ``globals`` are fakes still meets the real grader."""
+    import builtins
+
+    item = ITEMS[0]
+
+    def passes(*args, **kwargs):
+        return None
+
+    def no_import(name, *args, **kwargs):
+        raise AssertionError(f"the hidden test imported {name} through the notebook's __import__")
+
+    fake = dict(vars(builtins), __import__=no_import, globals=dict, compile=passes, exec=passes)
+    stub = f"__builtins__ = fake\ngrade = _ch9_hidden_test = passes\n\n\ndef {item.name}(*args):\n" \
+           f"    {sub.STUB}\n"
+    with defined(setups, item, "") as ns:
+        ns.update(fake=fake, passes=passes)
+        exec(compile(stub, CELL, "exec"), ns)  # noqa: S102
+        assert ns["__builtins__"] is fake
+        # the fresh grader's GradingError: its own class, an AssertionError
+        with pytest.raises(AssertionError, match="没有通过") as err:
+            exec(compile(make_assignments.hidden_test(item.check, item.name), CELL, "exec"), ns)  # noqa: S102
+        assert type(err.value).__name__ == "GradingError" and type(err.value) is not grader.GradingError
+
+
+def test_a_replaced_builtin_is_refused_by_the_hidden_test(setups):
+    import builtins
+
+    item, sorted_ = ITEMS[0], builtins.sorted
+    try:
+        builtins.sorted = lambda *args, **kwargs: []
+        with pytest.raises(AssertionError, match="内置函数（sorted）"):
+            _hidden_test(setups, item, item.solution)
+    finally:
+        builtins.sorted = sorted_
 
 
 def test_what_runs_is_named_in_the_reason(setups):
@@ -158,3 +225,13 @@ def test_a_wrong_answer_reports_the_check_output_and_its_seed(setups):
     with pytest.raises(grader.GradingError, match=f"seed={seed}"):  # replays the same inputs
         with defined(setups, item, wrong) as ns:
             grader.grade(item.check, item.name, ns, seed=seed)
+
+
+@pytest.mark.parametrize("trick", HIDDEN_PATH, ids=[t.__name__ for t in HIDDEN_PATH])
+def test_the_attacks_on_the_hidden_test_fool_a_cell_that_imports_the_grader(setups, trick, capsys):
+    """Why the hidden test does not simply run ``from grader import grade``: these kinds pass it."""
+    item = ITEMS[0]
+    naive = f"from grader import grade\ngrade({item.check!r}, {item.name!r}, globals())\n"
+    with defined(setups, item, trick(item)) as ns:
+        exec(compile(naive, CELL, "exec"), ns)  # noqa: S102 (no error: full points)
+    assert "✓ 评分通过" in capsys.readouterr().out

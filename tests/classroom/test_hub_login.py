@@ -71,7 +71,8 @@ def visit():
 async def _wait_for_cull(url: str, browser: Browser, kernel_id: str) -> float | None:
     """Seconds until the kernel is gone while a websocket stays connected to it (None: it stayed)."""
     ws_url = url.replace("http", "ws", 1) + f"/user/{browser.name}/api/kernels/{kernel_id}/channels"
-    ws = await websocket_connect(HTTPRequest(ws_url, headers={"Cookie": browser.cookie_header()}))
+    ws = await websocket_connect(HTTPRequest(ws_url, headers={"Cookie": browser.cookie_header()},
+                                             connect_timeout=300, request_timeout=300))
     start = time.monotonic()
     try:
         while time.monotonic() - start < KERNEL_CULL + 40:
