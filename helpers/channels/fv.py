@@ -14,9 +14,9 @@ Distill "Feature Visualization") and their Lucid library:
   randomly scaled, rotated a little and shifted (jitter), so that only patterns that
   survive small transformations are kept;
 * **redirected ReLU gradient** for the first ``REDIRECT_STEPS`` steps (Lucid's
-  ``relu_gradient_override``): a channel that is zero after its ReLU on the grey
-  start image has no gradient at all, so where nothing gets through a ReLU, the
-  gradient that would push its input up is let through.
+  ``relu_gradient_override``, in :mod:`helpers.channels.relu`): a channel that is
+  zero after its ReLU on the grey start image has no gradient at all, so where
+  nothing gets through a ReLU, the gradient that would push its input up is let through.
 
 The optimizer is Adam on the spectrum; the model's weights are never touched (the
 gradient is taken with ``torch.autograd.grad`` with respect to the spectrum only).
@@ -27,8 +27,8 @@ Introduced in notebooks/09_1_layer_outputs (section "这个通道看到了什么
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -36,57 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import IDENTITY, Layers, check_channel, forward_to, normalize, resolve_layer
+from .relu import REDIRECT_STEPS, redirected_relus
 
 COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 """Lucid's square root of ImageNet's RGB colour correlation (columns: decorrelated axes)."""
 OBJECTIVES = ("channel", "neuron", "class")
-REDIRECT_STEPS = 16
-
-
-class _RedirectedReLU(torch.autograd.Function):
-    """ReLU (or ReLU6) whose backward lets an upward push through where the true gradient is all zero."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, upper: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.upper = upper
-        return x.clamp(0, upper)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (x,) = ctx.saved_tensors
-        closed = (x < 0) | (x > ctx.upper)
-        relu_grad = torch.where(closed, torch.zeros_like(grad), grad)
-        # grad is d(-objective)/d(output): negative values push the input up.
-        redirected = torch.where(((x < 0) & (grad > 0)) | (x > ctx.upper), torch.zeros_like(grad), grad)
-        passes = relu_grad.flatten(1).norm(dim=1) > 0  # (N,)
-        return torch.where(passes.view(-1, *[1] * (grad.ndim - 1)), relu_grad, redirected), None
-
-
-@contextmanager
-def redirected_relus(model: nn.Module) -> Iterator[None]:
-    """Swap the output of every ``nn.ReLU`` / ``nn.ReLU6`` for :class:`_RedirectedReLU`'s.
-
-    A pre-hook keeps a copy of the input, since an in-place ReLU overwrites it.
-    """
-    handles, inputs = [], {}
-
-    def keep(module: nn.Module, args: tuple) -> None:
-        inputs[module] = args[0].clone()
-
-    def swap(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-        upper = 6.0 if isinstance(module, nn.ReLU6) else float("inf")
-        return _RedirectedReLU.apply(inputs.pop(module), upper)
-
-    try:
-        for m in model.modules():
-            if isinstance(m, (nn.ReLU, nn.ReLU6)):
-                handles.append(m.register_forward_pre_hook(keep))
-                handles.append(m.register_forward_hook(swap))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 @dataclass
