@@ -21,6 +21,7 @@ from helpers.channels import concepts as C
 from helpers.channels import dissect as D
 from helpers.channels import fv, patches as P
 from helpers.channels.layers import receptive_field, toy_layers
+from helpers.channels.relu import redirected_relus
 from helpers.hooks import count_hooks
 
 
@@ -148,6 +149,19 @@ def test_a_dead_start_is_revived_by_the_redirected_relu(gap):
     assert float(fv.channel_scores(gap, layers, 2, 3, grey)) == 0.0
     v = fv.visualize(gap, layers, 2, 3, size=64, steps=48)
     assert float(fv.channel_scores(gap, layers, 2, 3, v.image[None])) > 0.5
+
+
+def test_redirected_relus_keep_the_forward_and_restore_the_model_after_an_error():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.Conv2d(4, 2, 1), nn.ReLU6(inplace=True))
+    x = torch.randn(2, 3, 8, 8) * 4
+    plain = net(x)
+    with redirected_relus(net):
+        assert torch.equal(net(x), plain)  # same values; only the backward differs
+    with pytest.raises(RuntimeError, match="boom"):
+        with redirected_relus(net):
+            raise RuntimeError("boom")
+    assert count_hooks(net) == 0 and all(m.inplace for m in net if isinstance(m, (nn.ReLU, nn.ReLU6)))
 
 
 def test_feature_visualization_reaches_what_horama_reaches(gap, world):

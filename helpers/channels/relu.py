@@ -33,11 +33,12 @@ class _RedirectedReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (x,) = ctx.saved_tensors
-        closed = (x < 0) | (x > ctx.upper)
-        relu_grad = torch.where(closed, torch.zeros_like(grad), grad)
+        zero = grad.new_zeros(())  # broadcast: no (N, C, h, w) zeros allocated
+        above = x > ctx.upper
+        relu_grad = torch.where((x < 0) | above, zero, grad)
         # grad is d(-objective)/d(output): negative values push the input up.
-        redirected = torch.where(((x < 0) & (grad > 0)) | (x > ctx.upper), torch.zeros_like(grad), grad)
-        passes = relu_grad.flatten(1).norm(dim=1) > 0  # (N,)
+        redirected = torch.where(((x < 0) & (grad > 0)) | above, zero, grad)
+        passes = (relu_grad != 0).flatten(1).any(dim=1)  # (N,)
         return torch.where(passes.view(-1, *[1] * (grad.ndim - 1)), relu_grad, redirected), None
 
 
@@ -45,23 +46,23 @@ class _RedirectedReLU(torch.autograd.Function):
 def redirected_relus(model: nn.Module) -> Iterator[None]:
     """Swap the output of every ``nn.ReLU`` / ``nn.ReLU6`` for :class:`_RedirectedReLU`'s.
 
-    A pre-hook keeps a copy of the input, since an in-place ReLU overwrites it.
+    In-place ReLUs are made out-of-place while the swap lasts (their input is then
+    still there for the forward hook; no copy), and restored in ``finally``.
     """
-    handles, inputs = [], {}
-
-    def keep(module: nn.Module, args: tuple) -> None:
-        inputs[module] = args[0].clone()
+    handles, inplace = [], {}
 
     def swap(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
         upper = 6.0 if isinstance(module, nn.ReLU6) else float("inf")
-        return _RedirectedReLU.apply(inputs.pop(module), upper)
+        return _RedirectedReLU.apply(args[0], upper)
 
     try:
         for m in model.modules():
             if isinstance(m, (nn.ReLU, nn.ReLU6)):
-                handles.append(m.register_forward_pre_hook(keep))
+                inplace[m], m.inplace = m.inplace, False
                 handles.append(m.register_forward_hook(swap))
         yield
     finally:
         for h in handles:
             h.remove()
+        for m, value in inplace.items():
+            m.inplace = value
