@@ -294,7 +294,7 @@ def test_template_scores_find_the_shape_of_a_drawn_shape():
 
 def test_template_scores_name_the_generators_shape_anywhere_in_the_image(world):
     # The world places shapes up to 10 px from the border; the generator's label is the truth.
-    # (Without padding the 48-px templates reached only the middle 17 x 17 centres: 26 of 60 right.)
+    # (Without padding the 48-px templates reached only the middle 17 x 17 centres: 22 of these 60 right.)
     named = [int(C.template_scores(world.images[i]).argmax()) for i in range(len(world.images))]
     assert named == world.labels[:, 0].tolist()
     with pytest.raises(ValueError, match=r"\(3, S, S\)"):
