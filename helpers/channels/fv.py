@@ -12,7 +12,10 @@ Distill "Feature Visualization") and their Lucid library:
   into [0, 1] by a sigmoid;
 * **transformation robustness**: before every step the image is padded with grey,
   randomly scaled, rotated a little and shifted (jitter), so that only patterns that
-  survive small transformations are kept;
+  survive small transformations are kept. They also round sharp corners: the
+  visualization of a planted star matched filter is judged a circle by
+  ``concepts.template_scores`` with them and a star without them
+  (``scripts/make_channels_cache.py``, ``template_check``);
 * **redirected ReLU gradient** for the first ``REDIRECT_STEPS`` steps (Lucid's
   ``relu_gradient_override``, in :mod:`helpers.channels.relu`): a channel that is
   zero after its ReLU on the grey start image has no gradient at all, so where
