@@ -319,6 +319,20 @@ def test_star_template_check_passes_for_a_planted_star_detector():
         C.template_net("hexagon")
 
 
+def test_visualize_runs_on_the_threads_it_is_given_and_restores_them(gap):
+    seen = []
+    hook = gap.features[0].register_forward_hook(lambda m, i, o: seen.append(torch.get_num_threads()))
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fv.visualize(gap, toy_layers(gap), 0, 0, size=32, steps=2, threads=1)
+        after = torch.get_num_threads()
+    finally:
+        hook.remove()
+        torch.set_num_threads(original)
+    assert set(seen) == {1} and after == 2, (seen, after)
+
+
 def test_long_runs_show_a_progress_bar(gap, capsys):
     fv.visualize(gap, toy_layers(gap), 0, 0, size=32, steps=3, progress=True)
     assert "feature visualization" in capsys.readouterr().err
