@@ -152,15 +152,15 @@ def visualize(model: nn.Module, layers: Layers | None, layer: int | str | None, 
     scale = spectrum_scale(size).to(device)
     score = _objective(model, layers, layer, index, objective, mean, std)
     name = "logits" if objective == "class" else resolve_layer(layers, layer)[1]
-    score(fourier_image(spectrum.detach(), scale)[None])  # checks the index before the loop
     optimizer = torch.optim.Adam([spectrum], lr=lr)
     jitter = max(1, size // 16) if jitter is None else jitter
     history: list[float] = []
-    bar = _bar(steps, progress)
-    saved_threads = torch.get_num_threads()
+    saved_threads, bar = torch.get_num_threads(), None
     try:
         if threads is not None:
             torch.set_num_threads(threads)
+        score(fourier_image(spectrum.detach(), scale)[None])  # checks the index before the loop
+        bar = _bar(steps, progress)
         with torch.enable_grad():
             for step in range(steps):
                 x = transform(fourier_image(spectrum, scale)[None], g, jitter, scales, degrees)
