@@ -883,7 +883,9 @@ for e in fv_store["entries"]:
 # 比值大于 1 只说明“优化成功了”：这张图是通道的**一个**最大化输入，不是它唯一的含义；换一个随机种子，图会不同。
 #
 # 在玩具网络上可以再检验一步：网络解剖说通道 `star_channel` 是“五角星”检测器，那它的特征可视化里是否真的更像五角星？
-# 用六种形状的模板（各 12 个旋转角度）在图上滑动，取最大的归一化互相关（`template_scores`），比较六个分数。下面先现场重算 `gap` 这次优化的前 32 步，与存档的逐步目标值比对：
+# 用六种形状的模板（各 7 种大小、24 个旋转角度）在图上每个位置滑动，取最大的归一化互相关（`template_scores`），比较六个分数。
+# 这个“裁判”先要自己过关：它在真实的玩具图片上能认对多少张（已知答案），以及在一个**人工植入**的五角星检测器（卷积核就是五角星模板，`template_net`）的特征可视化上，能不能认出五角星。
+# 下面先现场重算 `gap` 这次优化的前 32 步，与存档的逐步目标值比对：
 
 # %% slideshow={"slide_type": "subslide"}
 toy_store = stored["toy_fv"]
@@ -898,23 +900,57 @@ for ax, kind in zip(axes, ("gap", "vgg")):
     ax.set_title(f"{kind} features.3 通道 {e['channel']}\n“五角星”IoU {e['star_iou']:.3f}", fontsize=9)
     ax.axis("off")
 plt.show()
+acc = stored["template_accuracy"]
+check = stored["template_check"]
+planted = check["planted"]
+print(f"judge on {acc['images']} held-out toy images: right on {acc['right']} (chance {1 / len(shapes.CLASSES):.3f})")
+for setting, row in planted.items():
+    print(f"planted matched filters, centre-cell visualization, {setting}: shape -> judged "
+          f"{row}; right {sum(k == v for k, v in row.items())} of {len(row)}")
+fv_prefers = {}
 for kind in ("gap", "vgg"):
     e = toy_store[kind]
     shape_scores = dict(zip(shapes.CLASSES, e["template"]))
-    preferred, runner_up = sorted(shape_scores, key=shape_scores.get, reverse=True)[:2]
+    fv_prefers[kind] = max(shape_scores, key=shape_scores.get)
+    drawn = dict(zip(shapes.CLASSES, e["drawn"]))
+    drawn_rank = sorted(drawn, key=drawn.get, reverse=True)
     print(f"{kind} channel {e['channel']}: activation ratio to the best of {stored['dissection']['n']} toy images "
-          f"{e['ratio_data']:.3f}, to noise {e['ratio_noise']:.3f}; template scores "
-          f"{ {k: round(v, 3) for k, v in shape_scores.items()} } -> preferred: {preferred}, "
-          f"{shape_scores[preferred] - shape_scores[runner_up]:.3f} above {runner_up}")
-acc = stored["template_accuracy"]
-print(f"the template score names the right shape on {acc['right']} of {acc['images']} held-out toy images "
-      f"(chance {1 / len(shapes.CLASSES):.3f}): a coarse judge")
+          f"{e['ratio_data']:.3f}, to noise {e['ratio_noise']:.3f}; template scores of its visualization "
+          f"{ {k: round(v, 3) for k, v in shape_scores.items()} } -> preferred: {fv_prefers[kind]}; "
+          f"mean activation on clean drawings {({k: round(v, 3) for k, v in drawn.items()})} -> "
+          f"strongest: {drawn_rank[0]} ({drawn[drawn_rank[0]] / drawn[drawn_rank[1]]:.2f} x {drawn_rank[1]})")
+toy_check = check["toy"]
+toy_hits = sum(v["label"] == v["preferred"] for v in toy_check.values())
+print(f"all {len(toy_check)} shape-labelled channels of the last blocks of gap and vgg: the judge prefers the "
+      f"dissection label in {toy_hits} ({toy_hits / len(toy_check):.3f}; chance {1 / len(shapes.CLASSES):.3f})")
 print(f"gap: the first {live_steps} steps recomputed live retrace the stored run's objective: {same_start}")
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# 读上面的打印：模板分数先在真实的玩具图片上校准过（它能认对多少张图），再看“五角星”通道的特征可视化最像哪种形状。
-# 通道平均激活这个目标让优化器在整张图上铺满通道喜欢的局部图案（角、边、颜色对比），而不是画出一个完整的形状，
-# 所以首选形状不一定是五角星：网络解剖的“标签”（在真实图片上和哪个概念重合）和特征可视化的“画像”（什么输入让它最兴奋）是两种不同的证据，不能互相代替。
+# 怎么读上面的打印（结论由下一个单元格从这些数字打印出来）：
+#
+# - 第一、二行检验**裁判**：真实图片认对几张；植入的检测器加不加变换鲁棒性（随机平移、缩放、旋转）时各认对几个。变换让优化出的图在小变换下都要有效，尖角会被磨圆；
+# - 接下来两行是训练出的“五角星”通道：它的特征可视化像哪种形状，以及它在**干净的形状图**（单一灰度、无纹理，`shape_drawings`）上最喜欢哪种形状；
+# - 最后一行把同样的检验做到两个网络最后一块里所有被解剖标成某种形状的通道上，与随机猜（1/6）比。
+#
+# 网络解剖的“标签”（在真实图片上和哪个概念重合）和特征可视化的“画像”（什么输入让它最兴奋）是两种不同的证据，不能互相代替：
+# 上面 `gap` 通道的图里是铺满感受野的局部小图案，而不是一个完整的形状。
+
+# %% slideshow={"slide_type": "-"}
+planted_bare, planted_tf = planted["no transforms"], planted["transforms"]
+bare_hits = sum(k == v for k, v in planted_bare.items())
+tf_hits = sum(k == v for k, v in planted_tf.items())
+chance = 1 / len(shapes.CLASSES)
+star_fv_ok = [kind for kind in fv_prefers if fv_prefers[kind] == "star"]
+drawn_best = {kind: shapes.CLASSES[int(np.argmax(toy_store[kind]["drawn"]))] for kind in ("gap", "vgg")}
+print(f"裁判：{acc['images']} 张真实玩具图片认对 {acc['right']} 张"
+      f"（{'可靠' if acc['right'] >= 0.9 * acc['images'] else '不可靠'}）；植入的六个检测器，不加变换认对 {bare_hits} 个"
+      f"（五角星判为“{planted_bare['star']}”），加变换认对 {tf_hits} 个（五角星判为“{planted_tf['star']}”）"
+      + ("：变换鲁棒性磨圆了尖角，这个检验在加变换的可视化上测不出形状。" if tf_hits < bare_hits else "。"))
+print(f"训练出的“五角星”通道：在干净形状图上最喜欢的形状 gap {drawn_best['gap']}、vgg {drawn_best['vgg']}；"
+      f"特征可视化被判为五角星的网络：{'、'.join(star_fv_ok) or '没有'}（gap 判为 {fv_prefers['gap']}，vgg 判为 {fv_prefers['vgg']}）。")
+print(f"全部 {len(toy_check)} 个形状通道中判对 {toy_hits} 个（{toy_hits / len(toy_check):.3f}，随机猜 {chance:.3f}）"
+      + ("：与随机猜相当，特征可视化没有画出这些通道在图片上对应的完整形状。" if toy_hits / len(toy_check) < 2 * chance
+         else "：明显高于随机猜。"))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 网络解剖：给每个通道贴标签

@@ -9,7 +9,12 @@
   channel over the course's photos in a shallow, a middle and the last layer, and
   the cat photo's top class; on the toy nets (64 x 64, 128 steps, lr 0.05) the
   channel of the last block that dissection labels "star" with the highest IoU,
-  with the star-template score of its visualization.
+  with the template scores of its visualization and its mean activation on clean
+  drawings of each shape (``concepts.shape_drawings``).
+* The template check: the shape that ``concepts.template_scores`` prefers in the
+  visualization of each planted matched filter (``concepts.template_net``; with and
+  without the transformations) and of every shape-labelled channel of the last block
+  of ``gap`` and ``vgg``; and the scorer's accuracy on 200 held-out toy images.
 
 Writes data/channels/results.json and data/channels/visualizations.npz.
 Run: ``CH9_MODEL_SOURCE=bundled python scripts/make_channels_cache.py`` (a few minutes on 1 CPU;
@@ -30,6 +35,7 @@ from helpers.channels.layers import toy_layers
 
 SEED, N_IMAGES, NOISE, TEMPLATE_CHECK = 7, 500, 16, 200
 TOY = dict(size=64, steps=128, lr=0.05, seed=0)
+PLANTED = dict(lr=0.2)  # the planted filters' check: a larger step than TOY's
 BUNDLED = dict(size=128, steps=128, lr=0.05, seed=0)
 BUNDLED_LAYERS = ("blocks.1.1", "blocks.3.2", "bn2")
 
@@ -69,6 +75,8 @@ def toy_part(results: dict, images: dict) -> None:
     right = sum(int(concepts.template_scores(world.images[i], templates).argmax()) == int(world.labels[i, 0])
                 for i in range(TEMPLATE_CHECK))
     results["template_accuracy"] = {"images": TEMPLATE_CHECK, "right": right}  # the scorer on real images
+    results["template_check"] = template_check(nets, templates)
+    drawings = concepts.shape_drawings()  # (6, R, 3, 64, 64)
     results["toy_fv"] = {}
     for kind in ("gap", "vgg"):
         net = shapes.load_net(kind)
@@ -80,11 +88,45 @@ def toy_part(results: dict, images: dict) -> None:
         image = cache.from_uint8(cache.to_uint8(v.image))  # score what is stored
         images[cache.key(kind, "features.3", channel)] = cache.to_uint8(v.image)
         entry = scores(net, layers, 3, channel, image, world.images, *shapes_norm())
+        drawn = [float(fv.channel_scores(net, layers, 3, channel, d).mean()) for d in drawings]  # per shape
         entry.update(channel=channel, star_iou=float(iou[channel, star]),
                      template=concepts.template_scores(image, templates).tolist(), settings=TOY,
-                     history=v.history)
+                     drawn=drawn, history=v.history)
         results["toy_fv"][kind] = entry
-        print(kind, "star channel", channel, {k: v for k, v in entry.items() if k != "template"})
+        print(kind, "star channel", channel, {k: v for k, v in entry.items() if k != "history"})
+
+
+def template_check(nets: dict, templates: torch.Tensor) -> dict:
+    """Which shape the template score prefers in feature visualizations of shape channels.
+
+    * ``planted``: the planted matched filter of each shape (:func:`concepts.template_net`),
+      centre-cell objective, with the standard transformations and without them;
+    * ``toy``: every channel of the last block of ``gap`` and ``vgg`` whose dissection label
+      is a shape (IoU > 0.04), with the stored settings (channel objective), seed 0.
+    """
+    out: dict = {"planted": {}, "toy": {}}
+    bare = dict(jitter=0, scales=(1.0,), degrees=0.0)
+    for name, extra in (("transforms", {}), ("no transforms", bare)):
+        row = {}
+        for shape in shapes.CLASSES:
+            net = concepts.template_net(shape)
+            v = fv.visualize(net, [("match", net)], 0, 0, objective="neuron",
+                             **{**TOY, **PLANTED, **extra})
+            centre = v.image[:, 16:49, 16:49]  # (3, 33, 33): the centre cell's field
+            row[shape] = shapes.CLASSES[int(concepts.template_scores(centre, templates).argmax())]
+        out["planted"][name] = row
+    out["planted_settings"] = {**TOY, **PLANTED, "objective": "neuron"}
+    for kind in ("gap", "vgg"):
+        net = shapes.load_net(kind)
+        iou = torch.tensor(nets[kind]["features.3"]["iou"])
+        for channel in range(iou.shape[0]):
+            best = int(iou[channel].argmax())
+            if best >= len(shapes.CLASSES) or float(iou[channel, best]) <= dissect.DETECTOR_IOU:
+                continue
+            v = fv.visualize(net, toy_layers(net), 3, channel, **TOY)
+            pref = shapes.CLASSES[int(concepts.template_scores(v.image, templates).argmax())]
+            out["toy"][f"{kind}|{channel}"] = {"label": shapes.CLASSES[best], "preferred": pref}
+    return out
 
 
 def shapes_norm():

@@ -21,6 +21,7 @@ from helpers.channels import concepts as C
 from helpers.channels import dissect as D
 from helpers.channels import fv, patches as P
 from helpers.channels.layers import receptive_field, toy_layers
+from helpers.channels.relu import redirected_relus
 from helpers.hooks import count_hooks
 
 
@@ -150,6 +151,19 @@ def test_a_dead_start_is_revived_by_the_redirected_relu(gap):
     assert float(fv.channel_scores(gap, layers, 2, 3, v.image[None])) > 0.5
 
 
+def test_redirected_relus_keep_the_forward_and_restore_the_model_after_an_error():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.Conv2d(4, 2, 1), nn.ReLU6(inplace=True))
+    x = torch.randn(2, 3, 8, 8) * 4
+    plain = net(x)
+    with redirected_relus(net):
+        assert torch.equal(net(x), plain)  # same values; only the backward differs
+    with pytest.raises(RuntimeError, match="boom"):
+        with redirected_relus(net):
+            raise RuntimeError("boom")
+    assert count_hooks(net) == 0 and all(m.inplace for m in net if isinstance(m, (nn.ReLU, nn.ReLU6)))
+
+
 def test_feature_visualization_reaches_what_horama_reaches(gap, world):
     import horama  # pinned in requirements.txt: a missing package fails, it does not skip
 
@@ -276,6 +290,47 @@ def test_template_scores_find_the_shape_of_a_drawn_shape():
         mask = torch.from_numpy(shapes._shape_mask(k, 64, 30.0, 34.0, 9.0 + 1.5 * k, 0.3 + k))
         image = torch.where(mask, torch.tensor([0.9, 0.2, 0.1]).view(3, 1, 1), torch.full((3, 64, 64), 0.4))
         assert int(C.template_scores(image).argmax()) == k, shapes.CLASSES[k]
+
+
+def test_template_scores_name_the_generators_shape_anywhere_in_the_image(world):
+    # The world places shapes up to 10 px from the border; the generator's label is the truth.
+    # (Without padding the 48-px templates reached only the middle 17 x 17 centres: 22 of these 60 right.)
+    named = [int(C.template_scores(world.images[i]).argmax()) for i in range(len(world.images))]
+    assert named == world.labels[:, 0].tolist()
+    with pytest.raises(ValueError, match=r"\(3, S, S\)"):
+        C.template_scores(world.images[:1])
+
+
+def test_star_template_check_passes_for_a_planted_star_detector():
+    # Positive control of the check: a matched filter of the star, visualized at its centre
+    # cell without transformations, is judged a star, and it reaches 90 % of the filter's
+    # optimum (the star bright on black, computed directly).
+    net = C.template_net("star")
+    v = fv.visualize(net, [("match", net)], 0, 0, objective="neuron", size=64, steps=128, lr=0.2,
+                     jitter=0, scales=(1.0,), degrees=0.0, seed=0)
+    scores = C.template_scores(v.image[:, 16:49, 16:49])  # the centre cell's 33-px field
+    assert shapes.CLASSES[int(scores.argmax())] == "star", scores
+    with torch.no_grad():  # the optimized image beats the star itself drawn bright on dark
+        star = C.template_net("star")[0].weight[0, :1] > 0  # (1, 33, 33)
+        drawn = net(torch.where(star, 1.0, 0.0).expand(1, 3, 33, 33).contiguous())[0, 0, 16, 16]
+        ours = net(v.image[None, :, 16:49, 16:49])[0, 0, 16, 16]
+    assert float(ours) > 0.9 * float(drawn), (float(ours), float(drawn))
+    with pytest.raises(ValueError, match="shape must be one of"):
+        C.template_net("hexagon")
+
+
+def test_visualize_runs_on_the_threads_it_is_given_and_restores_them(gap):
+    seen = []
+    hook = gap.features[0].register_forward_hook(lambda m, i, o: seen.append(torch.get_num_threads()))
+    original = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fv.visualize(gap, toy_layers(gap), 0, 0, size=32, steps=2, threads=1)
+        after = torch.get_num_threads()
+    finally:
+        hook.remove()
+        torch.set_num_threads(original)
+    assert set(seen) == {1} and after == 2, (seen, after)
 
 
 def test_long_runs_show_a_progress_bar(gap, capsys):

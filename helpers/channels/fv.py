@@ -12,11 +12,14 @@ Distill "Feature Visualization") and their Lucid library:
   into [0, 1] by a sigmoid;
 * **transformation robustness**: before every step the image is padded with grey,
   randomly scaled, rotated a little and shifted (jitter), so that only patterns that
-  survive small transformations are kept;
+  survive small transformations are kept. They also round sharp corners: the
+  visualization of a planted star matched filter is judged a circle by
+  ``concepts.template_scores`` with them and a star without them
+  (``scripts/make_channels_cache.py``, ``template_check``);
 * **redirected ReLU gradient** for the first ``REDIRECT_STEPS`` steps (Lucid's
-  ``relu_gradient_override``): a channel that is zero after its ReLU on the grey
-  start image has no gradient at all, so where nothing gets through a ReLU, the
-  gradient that would push its input up is let through.
+  ``relu_gradient_override``, in :mod:`helpers.channels.relu`): a channel that is
+  zero after its ReLU on the grey start image has no gradient at all, so where
+  nothing gets through a ReLU, the gradient that would push its input up is let through.
 
 The optimizer is Adam on the spectrum; the model's weights are never touched (the
 gradient is taken with ``torch.autograd.grad`` with respect to the spectrum only).
@@ -27,8 +30,8 @@ Introduced in notebooks/09_1_layer_outputs (section "这个通道看到了什么
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -36,57 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import IDENTITY, Layers, check_channel, forward_to, normalize, resolve_layer
+from .relu import REDIRECT_STEPS, redirected_relus
 
 COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 """Lucid's square root of ImageNet's RGB colour correlation (columns: decorrelated axes)."""
 OBJECTIVES = ("channel", "neuron", "class")
-REDIRECT_STEPS = 16
-
-
-class _RedirectedReLU(torch.autograd.Function):
-    """ReLU (or ReLU6) whose backward lets an upward push through where the true gradient is all zero."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, upper: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.upper = upper
-        return x.clamp(0, upper)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (x,) = ctx.saved_tensors
-        closed = (x < 0) | (x > ctx.upper)
-        relu_grad = torch.where(closed, torch.zeros_like(grad), grad)
-        # grad is d(-objective)/d(output): negative values push the input up.
-        redirected = torch.where(((x < 0) & (grad > 0)) | (x > ctx.upper), torch.zeros_like(grad), grad)
-        passes = relu_grad.flatten(1).norm(dim=1) > 0  # (N,)
-        return torch.where(passes.view(-1, *[1] * (grad.ndim - 1)), relu_grad, redirected), None
-
-
-@contextmanager
-def redirected_relus(model: nn.Module) -> Iterator[None]:
-    """Swap the output of every ``nn.ReLU`` / ``nn.ReLU6`` for :class:`_RedirectedReLU`'s.
-
-    A pre-hook keeps a copy of the input, since an in-place ReLU overwrites it.
-    """
-    handles, inputs = [], {}
-
-    def keep(module: nn.Module, args: tuple) -> None:
-        inputs[module] = args[0].clone()
-
-    def swap(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-        upper = 6.0 if isinstance(module, nn.ReLU6) else float("inf")
-        return _RedirectedReLU.apply(inputs.pop(module), upper)
-
-    try:
-        for m in model.modules():
-            if isinstance(m, (nn.ReLU, nn.ReLU6)):
-                handles.append(m.register_forward_pre_hook(keep))
-                handles.append(m.register_forward_hook(swap))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 @dataclass
@@ -159,7 +116,8 @@ def visualize(model: nn.Module, layers: Layers | None, layer: int | str | None, 
               objective: str = "channel", size: int = 128, steps: int = 128, lr: float = 0.05,
               mean: Sequence[float] = IDENTITY[0], std: Sequence[float] = IDENTITY[1],
               jitter: int | None = None, scales: Sequence[float] = (0.95, 0.975, 1.0, 1.025, 1.05),
-              degrees: float = 5.0, seed: int = 0, progress: bool | None = None) -> Visualization:
+              degrees: float = 5.0, seed: int = 0, progress: bool | None = None,
+              threads: int | None = 1) -> Visualization:
     """Optimize an image that maximizes a channel, a neuron or a class logit.
 
     Args:
@@ -173,6 +131,10 @@ def visualize(model: nn.Module, layers: Layers | None, layer: int | str | None, 
             random scale factors and largest rotation.
         seed: seeds the spectrum and the transformations.
         progress: show a tqdm bar (default: when ``steps >= 200``).
+        threads: torch's CPU threads during the optimization, restored afterwards
+            (``None``: unchanged). One by default: the loop is many small operations,
+            where OpenMP workers on a shared CPU cost more than they save (the gap toy
+            net, 32 steps at load ~5 on 2 cores: 0.29 s on 1 thread, 12.5 s on 2).
 
     Raises:
         ValueError: an unknown objective or a layer without spatial extent.
@@ -190,12 +152,15 @@ def visualize(model: nn.Module, layers: Layers | None, layer: int | str | None, 
     scale = spectrum_scale(size).to(device)
     score = _objective(model, layers, layer, index, objective, mean, std)
     name = "logits" if objective == "class" else resolve_layer(layers, layer)[1]
-    score(fourier_image(spectrum.detach(), scale)[None])  # checks the index before the loop
     optimizer = torch.optim.Adam([spectrum], lr=lr)
     jitter = max(1, size // 16) if jitter is None else jitter
     history: list[float] = []
-    bar = _bar(steps, progress)
+    saved_threads, bar = torch.get_num_threads(), None
     try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        score(fourier_image(spectrum.detach(), scale)[None])  # checks the index before the loop
+        bar = _bar(steps, progress)
         with torch.enable_grad():
             for step in range(steps):
                 x = transform(fourier_image(spectrum, scale)[None], g, jitter, scales, degrees)
@@ -208,6 +173,7 @@ def visualize(model: nn.Module, layers: Layers | None, layer: int | str | None, 
                 if bar is not None:
                     bar.update(1)
     finally:
+        torch.set_num_threads(saved_threads)
         if bar is not None:
             bar.close()
     image = fourier_image(spectrum.detach(), scale).cpu()  # (3, size, size)

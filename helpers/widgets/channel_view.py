@@ -77,6 +77,7 @@ class ChannelView:
         self.fv_settings = dict(size=fv_size, steps=fv_steps, lr=fv_lr)
         self.visualizations = dict(visualizations or {})
         self._acts: LRU = LRU(4)  # layer name -> (acts, field)
+        self._drawn: LRU = LRU(64)  # (layer name, channel) -> (patch grid PNG, caption)
         self.where: tuple[int, int] = (len(self.layers) - 1, 0)
         self.active = True
         self.info, self.fv_info = W.HTML(), W.HTML()
@@ -130,18 +131,26 @@ class ChannelView:
         return text
 
     def render(self) -> None:
-        """Redraw the patches, and the visualization if it is cached."""
-        tp = self.top()
-        self.patch_widget.value = to_png(Image.fromarray(patch_grid(tp)))
-        self.info.value = html.escape(self.describe(tp))
-        image = self.visualizations.get((tp.layer, tp.channel))
+        """Redraw the patches, and the visualization if it is cached.
+
+        The patch grid's PNG and caption are kept per channel (the 64 most recent), so
+        going back to a channel only swaps bytes.
+        """
+        index, channel = self.where
+        name = self.layers[index][0]
+        self.patch_widget.value, self.info.value = self._drawn.fetch((name, channel), self._draw_patches)
+        image = self.visualizations.get((name, channel))
         if image is None:
             s = self.fv_settings
             self.fv_info.value = html.escape(f"尚未计算：{s['size']}² 像素，{s['steps']} 步，学习率 {s['lr']}")
             self.fv_widget.value = b""
             self.fv_widget.layout.display = "none"  # no broken-image icon before the first run
         else:
-            self._draw_visualization(image, tp.layer, tp.channel)
+            self._draw_visualization(image, name, channel)
+
+    def _draw_patches(self) -> tuple[bytes, str]:
+        tp = self.top()
+        return to_png(Image.fromarray(patch_grid(tp))), html.escape(self.describe(tp))
 
     def compute_visualization(self) -> torch.Tensor:
         """Optimize the current channel's image (cached) and draw it. Shapes: ``(3, S, S)``."""

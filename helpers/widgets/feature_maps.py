@@ -16,19 +16,17 @@ Introduced in notebooks/09_1_layer_outputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import ipywidgets as W
 import numpy as np
 import torch
 from PIL import Image
 
-from .. import hooks
 from ..draw import viz
 from ..models import ModelBundle
 from .base import Explorer
 from .channel_view import bundle_view
 from .common import WIDE, ImagePicker, alpha_slider
+from .feature_state import capture_state
 
 GRID_SMALL, GRID_LARGE = 16, 64  # channels in the two grid modes
 GRID_COLUMNS = {GRID_SMALL: 4, GRID_LARGE: 8}  # tiles per row
@@ -46,21 +44,6 @@ def rank_channels(acts: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.argsort(-means, kind="stable")
 
 
-@dataclass
-class ImageState:
-    """Everything the explorer holds about one photo; replaced as a whole by a new photo.
-
-    Attributes:
-        acts: ``{layer name: (1, C, h, w) CPU tensor}``.
-        photo: the centre crop the model saw, ``(S, S, 3)`` float32 in 0..255.
-        ranks: channel order per layer (most active first), filled on first use.
-    """
-
-    acts: dict[str, torch.Tensor]
-    photo: np.ndarray
-    ranks: dict[str, np.ndarray] = field(default_factory=dict)
-
-
 class FeatureMapExplorer(Explorer):
     """State and widgets of the feature-map explorer; display it or drive it from code.
 
@@ -76,7 +59,7 @@ class FeatureMapExplorer(Explorer):
         picker: the :class:`ImagePicker` (sample dropdown + upload).
         image_widget: the ``ipywidgets.Image`` the picture is drawn into.
         info: an ``HTML`` line with the layer's name, type and output shape.
-        state: the :class:`ImageState` of the current photo (``acts`` is ``state.acts``).
+        state: the :class:`.feature_state.ImageState` of the current photo (``acts`` is ``state.acts``).
         widget: the whole UI (a ``VBox``).
 
     Shapes:
@@ -139,20 +122,9 @@ class FeatureMapExplorer(Explorer):
     # ------------------------------------------------------------ state ---
 
     def _load(self, image: Image.Image) -> None:
-        """The one forward pass per image: every layer's output, and the photo crop.
-
-        The new :class:`ImageState` replaces the old one only when all of it is ready.
-        """
-        x = self.bundle.to_input(image)  # (1, 3, 224, 224)
-        acts = hooks.capture_activations(self.bundle.model, x, self.bundle.feature_layers)
+        """The one forward pass per image (see :func:`capture_state`); replaces the state whole."""
+        self.state = capture_state(self.bundle, image, self.size)
         self.forward_passes += 1
-        bad = {n: tuple(a.shape) for n, a in acts.items() if a.ndim != 4}
-        if bad:
-            raise ValueError(f"feature layers must output (N, C, h, w), got {bad}")
-        crop = image.crop(self.bundle.crop_box(image.size)).resize((self.size, self.size),
-                                                                    Image.Resampling.BICUBIC)
-        self.state = ImageState(acts={n: acts[n].float().cpu() for n in self.names},  # (1, C, h, w)
-                                photo=np.asarray(crop, dtype=np.float32))  # (S, S, 3) in 0..255
 
     @property
     def acts(self) -> dict[str, torch.Tensor]:
