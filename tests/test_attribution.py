@@ -66,8 +66,8 @@ def test_saliency_matches_captum(tiny_net, batch):
     lo, hi = m.amin(dim=(1, 2), keepdim=True), m.amax(dim=(1, 2), keepdim=True)
     np.testing.assert_allclose(ours.map, ((m - lo) / (hi - lo)).numpy(), atol=1e-5)
     assert ours.class_idx == classes and ours.reduction == "max_abs"
-    assert repr(ours) == ("Attribution(method='saliency', class_idx=[0, 3, 1], map (3, 32, 32), "
-                          "raw (3, 3, 32, 32), reduction='max_abs', info keys [])")
+    assert repr(ours) == ("Explanation(method='saliency', targets=[0, 3, 1], maps (3, 32, 32), "
+                          "raws (3, 3, 32, 32), extras [], settings {'reduction': 'max_abs'})")
 
 
 @pytest.mark.parametrize("seed", [0, 7])

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers import cam
+from helpers import attribution, cam, registry
 from helpers.hooks import count_hooks
 
 pgc = pytest.importorskip("pytorch_grad_cam")
@@ -278,7 +278,11 @@ def test_bad_requests_get_clear_errors(tiny_net, batch):
     with pytest.raises(KeyError, match="unknown CAM method 'gradcam'.*grad_cam, grad_cam_pp"):
         cam.METHODS["gradcam"]
     with pytest.raises(KeyError, match="known: grad_cam"):
-        cam.METHODS["eigen_cam"]
+        cam.METHODS["saliency"]  # registered, but an attribution
+    with pytest.raises(registry.UnknownMethodError, match="unknown method 'gradcam'.*saliency"):
+        registry.get("gradcam")  # one error type for both families, a ValueError too
+    with pytest.raises(ValueError, match="unknown attribution method 'grad_cam'"):
+        attribution.ATTRIBUTIONS["grad_cam"]
     with pytest.raises(ValueError, match="2 entries but x holds 3 images"):
         cam.grad_cam_pp(tiny_net, tiny_net.features[6], batch, [1, 2])
     with pytest.raises(TypeError, match="integer"):
