@@ -11,9 +11,11 @@ from .engine import LayerPass, Reshape, layer_pass
 from .methods import (METHODS, Method, class_weight_cam, grad_cam, grad_cam_pp, hires_cam,
                       layer_cam, register, run, score_cam, xgrad_cam)
 from .weights import WeightFunction
+from .eigen import eigen_cam  # noqa: E402  (registers after the methods above)
+from .ablation import ablation_cam  # noqa: E402
 
 __all__ = [
-    "METHODS", "CamResult", "Explanation", "LayerPass", "Method", "Reshape", "WeightFunction",
+    "METHODS", "CamResult", "ablation_cam", "eigen_cam", "Explanation", "LayerPass", "Method", "Reshape", "WeightFunction",
     "class_weight_cam", "grad_cam", "grad_cam_pp", "hires_cam", "layer_cam", "layer_pass",
     "register", "run", "score_cam", "xgrad_cam",
 ]
