@@ -105,6 +105,26 @@ def entries(family: str | None = None) -> list[Entry]:
     return [e for e in _ENTRIES.values() if family in (None, e.family)]
 
 
+def explain(name: str, model: object, x: object, class_idx: object = None, *,
+            layer: object = None, **options: object) -> object:
+    """Run the method ``name`` with one signature for both families.
+
+    ``layer`` is passed as the CAM family's second argument, or as the keyword ``layer``
+    to an attribution that ``needs_layer``; it is ignored otherwise.
+
+    Shapes:
+        x: ``(N, 3, H, W)``; returns an :class:`helpers.explanation.Explanation`.
+    """
+    entry = get(name)
+    if entry.needs_layer and layer is None:
+        raise ValueError(f"{name} needs a layer: pass layer=")
+    if entry.family == "cam":
+        return entry.fn(model, layer, x, class_idx, **options)
+    if entry.needs_layer:
+        options["layer"] = layer
+    return entry.fn(model, x, class_idx, **options)
+
+
 def label(name: str) -> str:
     """The menu label of ``name``."""
     return get(name).label
