@@ -41,7 +41,7 @@ from PIL import Image
 
 import helpers
 from helpers import attribution, cam, exercises, hooks, images, load_image, load_model, widgets
-from helpers.draw import viz
+from helpers.draw import explain, viz
 from helpers.toy import world as shapes
 from helpers.arrays import minmax
 from helpers.trust.baselines import centre_map, random_map, sobel_map
@@ -624,7 +624,7 @@ for row, (label, k) in enumerate(classes.items()):
         left = float(r.cam[:, :112].sum() / max(r.cam.sum(), 1e-12))  # share of the map on the cat
         print(f"{bundle.categories[k]:<12s} {name:<12s} {r.raw.shape[0]:>2d}×{r.raw.shape[1]:<2d}"
               f" share on the left (cat) half: {left:.3f}")
-        axes[row, col].imshow(viz.overlay(crop, r.cam, alpha=0.5))
+        axes[row, col].imshow(explain.overlay_explanation(crop, r, alpha=0.5))
         axes[row, col].set_title(f"{label} · {name}（{r.raw.shape[0]}×{r.raw.shape[1]}）", fontsize=9)
         axes[row, col].axis("off")
 fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes,

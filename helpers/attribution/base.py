@@ -17,10 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..contract import Targets, logits_of
+from ..contract import Targets, check_x, frozen, logits_of, warn_if_training  # noqa: F401
 from ..explanation import Attribution, Explanation, scaled
 
 REDUCTIONS = ("max_abs", "abs_sum", "positive")
+# check_x, frozen, logits_of and warn_if_training lived here before helpers.contract; the
+# old path (helpers.attribution_base) still finds them.
 
 
 # ------------------------------------------------------------------ checks ---
