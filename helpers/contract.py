@@ -7,6 +7,7 @@
   callables on one row of logits ``(classes,) -> score``, as pytorch-grad-cam's target
   objects), or one callable on the logits ``(M, classes) -> (M,)`` (e.g. the difference
   of two classes). :class:`Targets` turns any of them into one score per image.
+- A metric's maps are one finite ``(H, W)`` map per image (:func:`check_maps`).
 - Gradients are taken inside :func:`frozen`: parameters' ``requires_grad`` off and
   restored in ``finally``, so nothing lands in ``.grad``.
 
@@ -36,6 +37,27 @@ def check_x(x: object) -> None:
                          f"{tuple(x.shape)}; use bundle.to_input(image) for one image")
     if not x.is_floating_point():
         raise TypeError(f"x must be a float tensor, got {x.dtype}")
+
+
+def check_maps(x: torch.Tensor, maps: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """``maps`` as a float tensor ``(N, H, W)`` on ``x``'s device, checked against ``x``.
+
+    The one check of the maps a metric judges: one finite map per image, at the input's size.
+
+    Shapes:
+        x: ``(N, 3, H, W)``; maps: ``(N, H, W)`` (or ``(H, W)`` for one image).
+    """
+    check_x(x)
+    m = maps if isinstance(maps, torch.Tensor) else torch.as_tensor(np.asarray(maps))
+    if m.ndim == 2 and x.shape[0] == 1:
+        m = m[None]
+    if tuple(m.shape) != (x.shape[0], *x.shape[-2:]):
+        raise ValueError(f"maps of shape {tuple(m.shape)} do not match the image's (N, H, W) = "
+                         f"{(x.shape[0], *x.shape[-2:])}: one map per image at the input's "
+                         f"size; upsample a layer map to the input size first")
+    if not bool(torch.isfinite(m.float()).all()):
+        raise ValueError("saliency map contains NaN or inf values")
+    return m.detach().float().to(x.device)
 
 
 def logits_of(model: nn.Module, inp: torch.Tensor) -> torch.Tensor:

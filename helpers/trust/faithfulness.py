@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..contract import check_x, logits_of, targets_from
+from ..contract import check_maps, logits_of, targets_from
 from .baselines import gaussian_blur, random_map, sobel_map  # noqa: F401 (part of this API)
 
 Substrate = str | torch.Tensor | Callable[[torch.Tensor], torch.Tensor]
@@ -100,27 +100,6 @@ def make_substrate(x: torch.Tensor, substrate: Substrate) -> torch.Tensor:
     except RuntimeError:
         raise ValueError(f"substrate of shape {tuple(out.shape)} does not fit the input "
                          f"{tuple(x.shape)}") from None
-
-
-def check_maps(x: torch.Tensor, maps: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """``maps`` as a float tensor ``(N, H, W)`` on ``x``'s device, checked against ``x``.
-
-    The one check of every metric's maps: one finite map per image, at the input's size.
-
-    Shapes:
-        x: ``(N, 3, H, W)``; maps: ``(N, H, W)`` (or ``(H, W)`` for one image).
-    """
-    check_x(x)
-    m = maps if isinstance(maps, torch.Tensor) else torch.as_tensor(np.asarray(maps))
-    if m.ndim == 2 and x.shape[0] == 1:
-        m = m[None]
-    if tuple(m.shape) != (x.shape[0], *x.shape[-2:]):
-        raise ValueError(f"maps of shape {tuple(m.shape)} do not match the image's (N, H, W) = "
-                         f"{(x.shape[0], *x.shape[-2:])}: one map per image at the input's "
-                         f"size; upsample a layer map to the input size first")
-    if not bool(torch.isfinite(m.float()).all()):
-        raise ValueError("saliency map contains NaN or inf values")
-    return m.detach().float().to(x.device)
 
 
 def rank_pixels(saliency: torch.Tensor) -> torch.Tensor:

@@ -41,9 +41,8 @@ from .photo import display_photo
 
 
 def label(name: str) -> str:
-    """The menu label: ``"CAM"`` (class weights) or the registry's label of a CAM method."""
+    """The menu label: ``"CAM"`` (class weights) or the registry's label."""
     return "CAM" if name == "cam" else registry.label(name)
-
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
 CACHE_SIZE = 64  # maps kept (each about 0.2 MB)
 
