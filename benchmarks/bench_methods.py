@@ -16,6 +16,12 @@ Grad-CAM++ differ in definition (its alpha denominator sums ``A * g^3`` over the
 map, and its in-place division on a masked copy leaves alpha = g^2), so expect a
 lower ``corr`` there.
 
+Eigen-CAM and Ablation-CAM have one peer, pytorch-grad-cam (``EigenCAM``, ``AblationCAM``;
+its Eigen-CAM sign is LAPACK's, ours correlates with the channel mean, so ``corr`` can be
+negative on an image where they differ). Ablation-CAM runs one forward pass per channel
+(1280 of ``bn2``) and image, with no cap in either library: it is slow (minutes at N=8
+on one CPU thread) and is timed like Score-CAM.
+
 Score-CAM is timed at equal work: ours with ``max_channels=K`` (the ``K`` most
 varied maps of 1280); pytorch-grad-cam and torchcam, which have no cap, score the
 same ``K`` maps per image (through pytorch-grad-cam's ``reshape_transform`` and by
@@ -54,11 +60,13 @@ from helpers.hooks import count_hooks  # noqa: E402
 from timing import print_result, timed_calls  # noqa: E402
 
 PGC = {"grad_cam": "GradCAM", "grad_cam_pp": "GradCAMPlusPlus", "xgrad_cam": "XGradCAM",
-       "hires_cam": "HiResCAM", "layer_cam": "LayerCAM", "score_cam": "ScoreCAM"}
+       "hires_cam": "HiResCAM", "layer_cam": "LayerCAM", "score_cam": "ScoreCAM",
+       "eigen_cam": "EigenCAM", "ablation_cam": "AblationCAM"}
 TORCHCAM = {"grad_cam": "GradCAM", "grad_cam_pp": "GradCAMpp", "xgrad_cam": "XGradCAM",
             "layer_cam": "LayerCAM", "score_cam": "ScoreCAM"}
 CAPTUM = {"grad_cam": "LayerGradCam"}
 FLOOR = "(inference only, no_grad)"  # for scale, not a peer
+SLOW = ("score_cam", "ablation_cam")  # half the rounds, one call, warm-up in round 1 only
 
 Setup = Callable[[], Callable[[], np.ndarray]]
 
@@ -154,7 +162,7 @@ def implementations(name: str, model, layer_name: str, x: torch.Tensor, classes:
 
         return run
 
-    if name != "score_cam":
+    if name not in SLOW:
         out[FLOOR] = (floor, lambda run: None)
     return out
 
@@ -211,7 +219,7 @@ def main() -> None:
         for name in args.methods:
             impls = implementations(name, model, layer_name, x, classes, args.score_channels)
             ref = np.asarray(impls["ours"][0]()()).reshape(n, *x.shape[-2:])
-            slow = name == "score_cam"
+            slow = name in SLOW
             med, corr = time_all(impls, max(1, args.rounds // 2) if slow else args.rounds,
                                  1 if slow else args.calls, device, ref, model, warm=not slow)
             corr.pop(FLOOR, None)

@@ -111,6 +111,30 @@ class Capture:
             self._handles.pop().remove()
 
 
+class Replace:
+    """Replace a module's output by ``edit(output)`` while the block runs (a forward hook).
+
+    The hook is removed on exit, also when the block raises; the exception propagates.
+    Ablation-CAM uses it to zero one channel per image of a batch.
+
+    Shapes:
+        edit: the module's output -> a tensor of the same shape.
+    """
+
+    def __init__(self, module: nn.Module, edit: Any) -> None:
+        self.module, self.edit = module, edit
+        self._handle: RemovableHandle | None = None
+
+    def __enter__(self) -> Replace:
+        self._handle = self.module.register_forward_hook(lambda m, i, out: self.edit(out))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+
 def capture_activations(
     model: nn.Module, x: torch.Tensor, layers: LayerSpec
 ) -> dict[str, torch.Tensor]:

@@ -43,7 +43,7 @@ from torch import nn
 
 import helpers
 from helpers import cam, exercises, hooks, images, load_image, load_model, widgets
-from helpers.draw import viz
+from helpers.draw import explain, viz
 from helpers.arrays import minmax
 from helpers.exercises import concepts
 
@@ -412,9 +412,9 @@ print(f"map on the body: max {float(on_body.max()):.3f} (the peak is 1.000), "
       f" (their share of the width: {on_body.shape[1] / 224:.3f})")
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), dpi=60, layout="constrained")
-axes[0].imshow(viz.overlay(wide, res_wide.cam, alpha=0.6))
+axes[0].imshow(explain.overlay_explanation(wide, res_wide, alpha=0.6))  # box=None: whole photo
 axes[0].set_title("教材：拉伸到整张照片（错位）")
-axes[1].imshow(viz.overlay_box(wide, res_wide.cam, box, alpha=0.6))
+axes[1].imshow(explain.overlay_explanation(wide, res_wide, box=box, alpha=0.6))
 axes[1].set_title("修正：只叠在模型看到的中心区域")
 axes[1].add_patch(plt.Rectangle((body_l, 120), body_r - body_l, 240, fill=False,
                                 edgecolor="white", linestyle="--", linewidth=1.5))
@@ -502,7 +502,7 @@ axes[0].imshow(crop)
 axes[0].set_title("模型看到的 224×224")
 for ax, label in zip(axes[1:], maps):
     r = maps[label]
-    ax.imshow(viz.overlay(crop, r.cam, alpha=0.5))
+    ax.imshow(explain.overlay_explanation(crop, r, alpha=0.5))  # the explorer's own drawing
     ax.set_title(f"{label}：{bundle.categories[r.class_idx]}")
 for ax in axes:
     ax.axis("off")

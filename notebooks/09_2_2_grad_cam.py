@@ -41,7 +41,7 @@ from PIL import Image
 
 import helpers
 from helpers import attribution, cam, exercises, hooks, images, load_image, load_model, widgets
-from helpers.draw import viz
+from helpers.draw import explain, viz
 from helpers.toy import world as shapes
 from helpers.arrays import minmax
 from helpers.trust.baselines import centre_map, random_map, sobel_map
@@ -484,7 +484,7 @@ for k, t in table.items():
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # 这张表是下面所有判断的**依据**（ground truth）：“uses”一列由数字决定（去掉某块证据时，真实类别的 logit 下降得比对照多、
-# 且至少是两样都去掉时下降量的 1/4，`reliance.used_regions`）。接着让每一种方法（6 种类激活图方法和 6 种像素归因方法）在同样的图片上解释
+# 且至少是两样都去掉时下降量的 1/4，`reliance.used_regions`）。接着让注册表里的每一种方法（`cam.METHODS` 的类激活图方法和 `attribution.ATTRIBUTIONS` 的像素归因方法，数目见下一格的表）在同样的图片上解释
 # 同样的类别，问两件事：
 #
 # 1. **指向证据**：图的最大值是否落在该网络**实际用的**证据上（指点游戏），对照是中心、随机和 Sobel 边缘三张图；
@@ -624,7 +624,7 @@ for row, (label, k) in enumerate(classes.items()):
         left = float(r.cam[:, :112].sum() / max(r.cam.sum(), 1e-12))  # share of the map on the cat
         print(f"{bundle.categories[k]:<12s} {name:<12s} {r.raw.shape[0]:>2d}×{r.raw.shape[1]:<2d}"
               f" share on the left (cat) half: {left:.3f}")
-        axes[row, col].imshow(viz.overlay(crop, r.cam, alpha=0.5))
+        axes[row, col].imshow(explain.overlay_explanation(crop, r, alpha=0.5))
         axes[row, col].set_title(f"{label} · {name}（{r.raw.shape[0]}×{r.raw.shape[1]}）", fontsize=9)
         axes[row, col].axis("off")
 fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes,

@@ -7,10 +7,11 @@ import io
 
 import numpy as np
 import pytest
+import torch.nn.functional as F
 from PIL import Image
 
 from helpers import cam
-from helpers.draw import viz
+from helpers.draw import explain, viz
 from helpers.hooks import count_hooks
 from helpers.images import IMAGE_DIR, load_image
 from helpers.widgets import cam_explorer
@@ -52,17 +53,38 @@ def test_cache_costs_one_pass_per_new_map(bundle, forward_counter):
     assert count_hooks(bundle.model) == 1  # only the counter of this test
 
 
-def test_picture_is_viz_overlay_box_of_the_same_map(bundle):
-    ex = cam_explorer(bundle, "rocket", alpha=0.35, cmap="viridis")  # a wide photo
+@pytest.mark.parametrize("method", ["grad_cam", "eigen_cam"])
+def test_explorer_and_figure_draw_the_same_pixels(bundle, method):
+    """The explorer's picture is the figures' overlay_explanation, pixel for pixel; both are
+    the hand-written bilinear upsampling of ReLU(raw) to the box, min-max, colour rows."""
+    ex = cam_explorer(bundle, "rocket", alpha=0.35, cmap="viridis", method=method)  # wide photo
     res = ex.result(ex.class_idx)
     photo = Image.fromarray(ex.photo.pixels)
-    expected = viz.overlay_box(photo, res.raw.clamp(min=0), ex.photo.box, alpha=0.35, cmap="viridis")
+    expected = explain.overlay_explanation(photo, res, box=ex.photo.box, alpha=0.35,
+                                           cmap="viridis")
+    left, top, right, bottom = ex.photo.box
+    up = F.interpolate(res.raw.clamp(min=0)[None, None], size=(bottom - top, right - left),
+                       mode="bilinear", align_corners=False)[0, 0]
+    by_hand = viz.blend(ex.photo.crop, viz.colour_index(((up - up.min()) / (up.max() - up.min()))
+                                                        .numpy()), 0.35, "viridis")
+    inner = np.asarray(expected)[top + 2:bottom - 2, left + 2:right - 2]  # inside the frame
+    np.testing.assert_array_equal(inner, by_hand[2:-2, 2:-2])
     np.testing.assert_array_equal(np.asarray(ex.picture()), np.asarray(expected))
     shown = np.asarray(Image.open(io.BytesIO(ex.image_widget.value)).convert("RGB"))
     np.testing.assert_array_equal(shown, np.asarray(expected))
     # The box is the bundle's own crop geometry, scaled to the display.
     scale = ex.width / 640
     assert ex.photo.box == tuple(round(v * scale) for v in bundle.crop_box((640, 427)))
+
+
+def test_figures_of_the_crop_did_not_move(bundle):
+    """On the 224 x 224 crop, the former figure cell ``viz.overlay(crop, res.cam)`` and
+    ``overlay_explanation(crop, res)`` give the same pixels: ``.cam`` is the same upsampling."""
+    image = load_image("cat_and_cup")
+    crop = image.crop(bundle.crop_box(image.size)).resize((224, 224))
+    res = cam.grad_cam(bundle.model, bundle.gradcam_layer, bundle.to_input(image))
+    np.testing.assert_array_equal(np.asarray(viz.overlay(crop, res.cam, alpha=0.5)),
+                                  np.asarray(explain.overlay_explanation(crop, res, alpha=0.5)))
 
 
 def test_class_by_name_and_picture_changes(bundle):

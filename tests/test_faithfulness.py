@@ -159,7 +159,7 @@ def test_bad_input_gets_clear_errors():
     model, x = LinearProb(WEIGHTS), torch.ones(1, 3, 2, 2)
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         fa.deletion_curve(model, x, WEIGHTS, steps=0)
-    with pytest.raises(ValueError, match="does not match the image"):
+    with pytest.raises(ValueError, match="not match the image"):
         fa.deletion_curve(model, x, torch.ones(3, 3), steps=4)
     with pytest.raises(ValueError, match="one image"):
         fa.deletion_curve(model, torch.ones(2, 3, 2, 2), WEIGHTS, steps=4)
@@ -174,4 +174,4 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="at least two points"):
         fa.auc([0.0], [1.0])
     with pytest.raises(ValueError, match="shape"):
-        fa.confidence_change(model, x, torch.ones(2, 2))
+        fa.confidence_change(model, x, torch.ones(2, 2, 2))  # two maps for one image

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import attribution, cam, hooks, load_image, widgets
+from helpers import attribution, cam, hooks, load_image, registry, widgets
 from helpers.toy import world as shapes
 
 OPTIONS = {"score_cam": {"max_channels": 4}, "smoothgrad": {"samples": 2},
@@ -41,13 +41,11 @@ def bundled():
 def test_bundled_model_after_every_public_helper(bundled) -> None:
     model, x = bundled.model, bundled.to_input(load_image("cat"))
     before = _snapshot(model)
-    calls = {f"cam.{n}": (lambda f=f, n=n: f(model, bundled.cam_layer, x, **OPTIONS.get(n, {})))
-             for n, f in cam.METHODS.items()}
+    calls = {f"{e.family}.{e.name}": (lambda n=e.name: registry.explain(
+        n, model, x, layer=bundled.cam_layer, **OPTIONS.get(n, {}))) for e in registry.entries()}
+    assert len(calls) == len(cam.METHODS) + len(attribution.ATTRIBUTIONS)  # every method
     calls["cam.class_weight_cam"] = lambda: cam.class_weight_cam(
         model, bundled.cam_layer, bundled.classifier_weight, x)
-    for n, f in attribution.ATTRIBUTIONS.items():
-        extra = {"layer": bundled.cam_layer} if n == "guided_grad_cam" else {}
-        calls[f"attribution.{n}"] = lambda f=f, n=n, e=extra: f(model, x, **OPTIONS.get(n, {}), **e)
     calls["hooks.capture_activations"] = lambda: hooks.capture_activations(
         model, x, bundled.feature_layers[:3])
     calls["widgets.cam_explorer"] = lambda: widgets.cam_explorer(bundled, "cat").render()
@@ -63,6 +61,7 @@ def test_shapes_networks_stay_as_loaded() -> None:
     for kind in ("vgg", "gap"):
         net = shapes.load_net(kind)
         before = _snapshot(net)
-        for name, f in cam.METHODS.items():
-            f(net, shapes.target_layer(net), batch.images, **OPTIONS.get(name, {}))
-            _assert_untouched(net, before, f"{kind}: cam.{name}")
+        for e in registry.entries():  # every registered method, of both families
+            opts = {**OPTIONS, "occlusion": {"window": 32}}.get(e.name, {})  # 64 x 64 images
+            registry.explain(e.name, net, batch.images, layer=shapes.target_layer(net), **opts)
+            _assert_untouched(net, before, f"{kind}: {e.family}.{e.name}")

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import (Attribution, baseline_like, check_count, check_reduce, check_x,
-                               finish, frozen, input_grads, logits_of, resolve_classes, rows,
-                               targets_of)
+from ..contract import check_x, frozen, is_single, logits_of, resolve_targets, targets_from
+from ..registry import register
+from .base import Attribution, baseline_like, check_count, check_reduce, finish, input_grads, rows
 
 IG_METHODS = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_middle",
               "riemann_right")
@@ -39,6 +39,7 @@ def _ig_nodes(method: str, steps: int) -> tuple[list[float], list[float]]:
     return [(k + offset) / steps for k in range(steps)], [1.0 / steps] * steps
 
 
+@register("integrated_gradients", family="attribution", label="Integrated Gradients")
 def integrated_gradients(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
                          steps: int = 50, baseline: float | torch.Tensor | None = None,
                          method: str = "gausslegendre", batch_size: int = 16,
@@ -80,21 +81,21 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, class_idx: object = 
     base = baseline_like(baseline, x)
     diff = x - base  # (N, 3, H, W)
     total = torch.zeros_like(x)
-    info: dict[str, Any] = {"steps": k, "method": method}
+    extras: dict[str, Any] = {}
     with frozen(model):
         if completeness:
             with torch.no_grad():
                 ends = logits_of(model, torch.cat([x, base]))  # (2N, classes)
-            targets = targets_of(class_idx, n, ends[:n])
-            gap = (ends[:n] - ends[n:]).gather(1, targets[:, None])[:, 0]  # y(x) - y(x'), (N,)
+            targets = targets_from(class_idx, n, ends[:n])
+            gap = targets.scores(ends[:n]) - targets.scores(ends[n:])  # y(x) - y(x'), (N,)
         else:
-            targets = resolve_classes(model, x, class_idx)
+            targets = resolve_targets(model, x, class_idx)
         for _, ii, kk in rows(n * k, bs, k, x.device):
             path = base[ii] + alphas[kk, None, None, None] * diff[ii]  # (B, 3, H, W)
-            grads, _ = input_grads(model, path, targets[ii])  # checks the range
+            grads = input_grads(model, path, targets, ii)  # checks the range
             total.index_add_(0, ii, grads * weights[kk, None, None, None])
     raw = diff * total
     if completeness:
-        info["delta"] = (raw.sum(dim=(1, 2, 3)) - gap).tolist()
-        info["score_gap"] = gap.tolist()
-    return finish(raw, targets, "integrated_gradients", reduce, info)
+        extras = {"delta": (raw.sum(dim=(1, 2, 3)) - gap).tolist(), "score_gap": gap.tolist()}
+    return finish(raw, targets, "integrated_gradients", reduce, is_single(x, class_idx),
+                  {"steps": k, "method": method}, **extras)

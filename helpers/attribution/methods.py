@@ -4,7 +4,7 @@ Six methods with one signature ``(model, x, class_idx=None, **options)``, each
 returning an :class:`~helpers.attribution.base.Attribution`: saliency (vanilla
 gradient), SmoothGrad, Guided Backprop, Guided Grad-CAM, Integrated Gradients
 (:mod:`helpers.attribution.integrated`) and occlusion (:mod:`helpers.attribution.occlusion`). :data:`ATTRIBUTIONS` maps their
-names to the functions.
+names to the functions (a view of :mod:`helpers.registry`).
 
 ``x`` is one image or a batch ``(N, 3, H, W)``; ``class_idx`` is ``None`` (each
 image's top-1 class), one int or N ints. The model's parameters come out
@@ -17,7 +17,6 @@ For notebook 9.4 (measuring how far a heat map can be trusted, issue 11).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,8 +24,9 @@ import torch
 from torch import nn
 
 from .. import cam
-from .base import (REDUCTIONS, Attribution, check_count, check_reduce, check_x, finish,
-                               frozen, input_grads, resolve_classes, rows)
+from ..contract import check_x, frozen, is_single, resolve_targets
+from ..registry import FamilyView, register
+from .base import REDUCTIONS, Attribution, check_count, check_reduce, finish, input_grads, rows
 from .guided import guided_relus, unguided_relus
 from .integrated import IG_METHODS, integrated_gradients
 from .occlusion import occlusion
@@ -36,6 +36,12 @@ __all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "every_map
            "saliency", "smoothgrad"]
 
 
+ATTRIBUTIONS = FamilyView("attribution")
+"""Name to function; each is ``f(model, x, class_idx=None, **options) -> Explanation``.
+``guided_grad_cam`` needs the keyword ``layer``. A view of :mod:`helpers.registry`."""
+
+
+@register("saliency", family="attribution", label="Saliency")
 def saliency(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
              reduce: str = "max_abs") -> Attribution:
     """Saliency (Simonyan et al. 2014): the gradient of the class score w.r.t. the pixels.
@@ -58,11 +64,13 @@ def saliency(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
     """
     check_x(x)
     check_reduce(reduce)
+    targets = resolve_targets(model, x, class_idx)
     with frozen(model):
-        grads, targets = input_grads(model, x, class_idx)  # (N, 3, H, W)
-    return finish(grads, targets, "saliency", reduce)
+        grads = input_grads(model, x, targets)  # (N, 3, H, W)
+    return finish(grads, targets, "saliency", reduce, is_single(x, class_idx))
 
 
+@register("smoothgrad", family="attribution", label="SmoothGrad")
 def smoothgrad(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
                samples: int = 25, noise_level: float = 0.15, seed: int = 0,
                batch_size: int = 16, reduce: str = "max_abs") -> Attribution:
@@ -102,13 +110,13 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
     noise = torch.randn((n * s, *x.shape[1:]), generator=gen, device=x.device, dtype=x.dtype)
     noise *= sigma.repeat_interleave(s)[:, None, None, None]  # (N * S, 3, H, W)
     total = torch.zeros_like(x)
+    targets = resolve_targets(model, x, class_idx)
     with frozen(model):
-        targets = resolve_classes(model, x, class_idx)
         for j, ii, _ in rows(n * s, bs, s, x.device):
-            grads, _ = input_grads(model, x[ii] + noise[j], targets[ii])  # checks the range
+            grads = input_grads(model, x[ii] + noise[j], targets, ii)  # checks the range
             total.index_add_(0, ii, grads)
-    return finish(total / s, targets, "smoothgrad", reduce,
-                  {"sigma": sigma.tolist(), "samples": s})
+    return finish(total / s, targets, "smoothgrad", reduce, is_single(x, class_idx),
+                  {"samples": s}, sigma=sigma.tolist())
 
 
 def _refuse_unguided(score: torch.Tensor) -> None:
@@ -120,12 +128,12 @@ def _refuse_unguided(score: torch.Tensor) -> None:
             f"nn.ReLU / nn.ReLU6 modules. Replace the calls with modules.")
 
 
-def _guided_grads(model: nn.Module, x: torch.Tensor,
-                  class_idx: object) -> tuple[torch.Tensor, torch.Tensor]:
+def _guided_grads(model: nn.Module, x: torch.Tensor, targets) -> torch.Tensor:
     with frozen(model), guided_relus(model):
-        return input_grads(model, x, class_idx, check=_refuse_unguided)
+        return input_grads(model, x, targets, check=_refuse_unguided)
 
 
+@register("guided_backprop", family="attribution", label="Guided Backprop")
 def guided_backprop(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
                     reduce: str = "max_abs") -> Attribution:
     """Guided Backprop (Springenberg et al. 2015): a gradient that only passes positive signals.
@@ -148,10 +156,12 @@ def guided_backprop(model: nn.Module, x: torch.Tensor, class_idx: object = None,
     """
     check_x(x)
     check_reduce(reduce)
-    grads, targets = _guided_grads(model, x, class_idx)
-    return finish(grads, targets, "guided_backprop", reduce)
+    targets = resolve_targets(model, x, class_idx)
+    grads = _guided_grads(model, x, targets)
+    return finish(grads, targets, "guided_backprop", reduce, is_single(x, class_idx))
 
 
+@register("guided_grad_cam", family="attribution", label="Guided Grad-CAM", needs_layer=True)
 def guided_grad_cam(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
                     layer: nn.Module | str, reduce: str = "max_abs") -> Attribution:
     """Guided Grad-CAM (Selvaraju et al. 2017): Guided Backprop times the upsampled Grad-CAM.
@@ -169,23 +179,16 @@ def guided_grad_cam(model: nn.Module, x: torch.Tensor, class_idx: object = None,
     """
     check_x(x)
     check_reduce(reduce)
-    grads, targets = _guided_grads(model, x, class_idx)  # (N, 3, H, W)
-    cams = np.stack([cam.grad_cam(model, layer, x[i:i + 1], int(c)).cam
-                     for i, c in enumerate(targets.tolist())])  # (N, H, W)
-    raw = grads * torch.from_numpy(cams).to(grads)[:, None]
-    return finish(raw, targets, "guided_grad_cam", reduce, {"cam": cams})
+    targets = resolve_targets(model, x, class_idx)
+    grads = _guided_grads(model, x, targets)  # (N, 3, H, W)
+    cams = cam.grad_cam(model, layer, x, targets.fn or list(map(_either, targets.classes,
+                                                                 targets.row_fns))).maps
+    raw = grads * torch.from_numpy(cams).to(grads)[:, None]  # cams: (N, H, W)
+    return finish(raw, targets, "guided_grad_cam", reduce, is_single(x, class_idx), cam=cams)
 
 
-ATTRIBUTIONS: dict[str, Callable[..., Attribution]] = {
-    "saliency": saliency,
-    "smoothgrad": smoothgrad,
-    "guided_backprop": guided_backprop,
-    "guided_grad_cam": guided_grad_cam,
-    "integrated_gradients": integrated_gradients,
-    "occlusion": occlusion,
-}
-"""Name to function; each is ``f(model, x, class_idx=None, **options) -> Attribution``.
-``guided_grad_cam`` needs the keyword ``layer``."""
+def _either(c: int | None, fn: object) -> object:
+    return fn if c is None else c
 
 
 def every_map(model: nn.Module, layer: nn.Module, x: torch.Tensor, class_idx: list[int], *,

@@ -14,8 +14,9 @@ import math
 import torch
 from torch import nn
 
-from .base import (Attribution, baseline_like, check_count, check_reduce, check_x,
-                               finish, logits_of, pair, rows, targets_of, warn_if_training)
+from ..contract import check_x, is_single, logits_of, targets_from, warn_if_training
+from ..registry import register
+from .base import Attribution, baseline_like, check_count, check_reduce, finish, pair, rows
 
 
 def mean_input(model: nn.Module) -> float | torch.Tensor:
@@ -36,6 +37,7 @@ def mean_input(model: nn.Module) -> float | torch.Tensor:
     return 0.0
 
 
+@register("occlusion", family="attribution", label="Occlusion")
 def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
               window: int | tuple[int, int] | None = None,
               stride: int | tuple[int, int] | None = None,
@@ -89,15 +91,15 @@ def occlusion(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
     warn_if_training(model)
     with torch.no_grad():
         logits = logits_of(model, x)  # (N, classes)
-        targets = targets_of(class_idx, n, logits)
-        score = logits.gather(1, targets[:, None])[:, 0]  # (N,)
+        targets = targets_from(class_idx, n, logits)
+        score = targets.scores(logits)  # (N,)
         for _, ii, kk in rows(n * p_count, bs, p_count, x.device):
             m = masks[kk][:, None]  # (B, 1, H, W)
             hidden = logits_of(model, torch.where(m, base[ii], x[ii]))  # (B, classes)
-            drop = score[ii] - hidden.gather(1, targets[ii, None])[:, 0]  # (B,)
+            drop = score[ii] - targets.scores(hidden, ii)  # (B,)
             total.index_add_(0, ii, drop[:, None, None] * m[:, 0])
     raw = (total / masks.sum(dim=0))[:, None].repeat(1, 3, 1, 1)  # (N, 3, H, W)
-    info = {"patches": p_count, "window": (wh, ww), "stride": (sh, sw),
-            "baseline": "mean input" if baseline is None else
-            "tensor" if isinstance(baseline, torch.Tensor) else float(baseline)}
-    return finish(raw, targets, "occlusion", reduce, info)
+    settings = {"patches": p_count, "window": (wh, ww), "stride": (sh, sw),
+                "baseline": "mean input" if baseline is None else
+                "tensor" if isinstance(baseline, torch.Tensor) else float(baseline)}
+    return finish(raw, targets, "occlusion", reduce, is_single(x, class_idx), settings)

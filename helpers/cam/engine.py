@@ -12,13 +12,13 @@ Introduced in notebooks/09_2_2_grad_cam.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
+from ..contract import Targets, check_x, frozen, is_single, layer_of, logits_of, targets_from
 from ..hooks import Capture
 
 Reshape = Callable[[torch.Tensor], torch.Tensor]
@@ -35,11 +35,12 @@ class LayerPass:
         grads: ``d logits[n, classes[n]] / d acts[n]`` per image, or ``None`` for a
             method registered with ``gradients=False``.
         logits: the model's output, detached.
-        classes: the explained class of each image.
+        targets: what each image's score is (:class:`helpers.contract.Targets`).
+        layer: the target layer's name and module (Ablation-CAM edits its output).
 
     Shapes:
         x: ``(N, 3, H, W)``; acts, grads: ``(N, C, h, w)``; logits: ``(N, classes)``;
-        classes: ``N`` ints.
+        targets.classes: ``N`` ints (or None for a callable target).
     """
 
     model: nn.Module
@@ -47,62 +48,14 @@ class LayerPass:
     acts: torch.Tensor
     grads: torch.Tensor | None
     logits: torch.Tensor
-    classes: list[int]
+    targets: Targets
+    layer: tuple[str, nn.Module]
 
+    @property
+    def classes(self) -> list[int | None]:
+        """The explained class of each image (``None`` where a callable decides)."""
+        return self.targets.classes
 
-
-def _layer_of(model: nn.Module, layer: nn.Module | str) -> tuple[str, nn.Module]:
-    if isinstance(layer, str):
-        try:
-            return layer, model.get_submodule(layer)
-        except AttributeError:
-            raise ValueError(f"model has no submodule named {layer!r}") from None
-    if not isinstance(layer, nn.Module):
-        raise TypeError(f"layer must be an nn.Module or a submodule name, "
-                        f"got {type(layer).__name__}")
-    for name, module in model.named_modules():
-        if module is layer:
-            return name or "model", module
-    raise ValueError(f"layer {type(layer).__name__} is not a submodule of this model")
-
-
-def _check_input(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a tensor (1, 3, H, W), got {type(x).__name__}")
-    if x.ndim != 4 or x.shape[0] < 1 or x.shape[1] != 3:
-        raise ValueError(f"x must have shape (N, 3, H, W), (1, 3, H, W) for one image, got "
-                         f"{tuple(x.shape)}; use bundle.to_input(image) for one image")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a float tensor, got {x.dtype}")
-
-
-def _check_logits(logits: object, n: int) -> torch.Tensor:
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != n:
-        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-        raise TypeError(f"the model must return logits ({n}, classes), got {shape}")
-    return logits
-
-
-def _pick_classes(logits: torch.Tensor, class_idx: object) -> tuple[list[int], bool]:
-    """The class of each image, and whether ``class_idx`` asked for a batched result."""
-    n, classes = logits.shape
-    if class_idx is None:
-        return logits.argmax(dim=1).tolist(), n > 1
-    if isinstance(class_idx, (torch.Tensor, np.ndarray)):
-        class_idx = class_idx.tolist()  # 0-d: a number; 1-D: a list, one per image
-    many = isinstance(class_idx, Sequence) and not isinstance(class_idx, str)
-    picked = list(class_idx) if many else [class_idx] * n
-    if many and len(picked) != n:
-        raise ValueError(f"class_idx has {len(picked)} entries but x holds {n} images: "
-                         f"give None, one integer, or {n} integers")
-    for c in picked:
-        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
-            raise TypeError(f"class_idx must be an integer, {n} integers, or None, "
-                            f"got {class_idx!r}")
-        if not 0 <= c < classes:
-            raise IndexError(f"class_idx {c} is out of range: the model has {classes} "
-                             f"classes (0 to {classes - 1})")
-    return [int(c) for c in picked], many or n > 1
 
 
 def _as_maps(name: str, t: torch.Tensor, n: int, reshape: Reshape | None) -> torch.Tensor:
@@ -127,40 +80,34 @@ def layer_pass(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
 
     The layer's output becomes an autograd leaf (:class:`helpers.hooks.Capture`
     with ``leaf=True``), so the backward pass stops there; the parameters are frozen
-    during the call (``requires_grad`` restored in ``finally``), so no parameter
-    gradient is computed and nothing accumulates in ``.grad``. The scores of all
-    images are summed before the one backward pass: the model must treat the
-    images independently (eval mode). ``reshape`` is applied to the activations
-    and to the gradients alike.
+    during the call (:func:`helpers.contract.frozen`), so no parameter gradient is
+    computed and nothing accumulates in ``.grad``. The target scores of all images
+    (:class:`helpers.contract.Targets`) are summed before the one backward pass: the
+    model must treat the images independently (eval mode). ``reshape`` is applied to
+    the activations and to the gradients alike.
 
     Returns:
-        the :class:`LayerPass`, and whether the caller asked
-        for a batched result.
+        the :class:`LayerPass`, and whether the request was for a batch (not
+        :func:`helpers.contract.is_single`).
 
     Shapes:
         x: ``(N, 3, H, W)``; acts, grads: ``(N, C, h, w)`` (after ``reshape``).
     """
-    _check_input(x)
-    name, module = _layer_of(model, layer)
+    check_x(x)
+    name, module = layer_of(model, layer)
     n = x.shape[0]
-    frozen = [p for p in model.parameters() if p.requires_grad] if gradients else []
-    try:
-        for p in frozen:
-            p.requires_grad_(False)
-        with torch.set_grad_enabled(gradients), Capture({name: module}, leaf=gradients) as cap:
-            logits = _check_logits(model(x.detach()), n)  # (N, classes)
-            if name not in cap.acts:
-                raise RuntimeError(f"layer {name!r} did not run during the forward pass")
-            acts = _as_maps(name, cap.acts[name], n, reshape)  # (N, C, h, w)
-            classes, batched = _pick_classes(logits, class_idx)
-            grads = None
-            if gradients:
-                if not logits.requires_grad:
-                    raise RuntimeError(f"the class score does not depend on layer {name!r}")
-                score = logits[torch.arange(n), classes].sum()
-                (g,) = torch.autograd.grad(score, cap.leaves[name])
-                grads = _as_maps(name, g, n, reshape)  # (N, C, h, w)
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
-    return LayerPass(model, x, acts.detach(), grads, logits.detach(), classes), batched
+    with frozen(model, grad=gradients), Capture({name: module}, leaf=gradients) as cap:
+        logits = logits_of(model, x.detach())  # (N, classes)
+        if name not in cap.acts:
+            raise RuntimeError(f"layer {name!r} did not run during the forward pass")
+        acts = _as_maps(name, cap.acts[name], n, reshape)  # (N, C, h, w)
+        targets = targets_from(class_idx, n, logits)
+        score = targets.scores(logits)  # (N,)
+        grads = None
+        if gradients:
+            if not score.requires_grad:
+                raise RuntimeError(f"the class score does not depend on layer {name!r}")
+            (g,) = torch.autograd.grad(score.sum(), cap.leaves[name])
+            grads = _as_maps(name, g, n, reshape)  # (N, C, h, w)
+    p = LayerPass(model, x, acts.detach(), grads, logits.detach(), targets, (name, module))
+    return p, not is_single(x, class_idx)

@@ -11,9 +11,8 @@ method's weight function. A weight function returns either
 - element-wise weights ``(N, C, h, w)``, one number per activation (HiRes-CAM,
   Layer-CAM); the engine then sums ``w * A`` over the channels.
 
-A new method is one function here, decorated with ``@weight_function("name")``:
-:mod:`helpers.cam` turns it into ``helpers.cam.METHODS["name"]`` with
-``grad_cam``'s signature.
+Each method of :mod:`helpers.cam.methods` is a ``def`` that hands its weight function
+to :func:`helpers.cam.methods.run`.
 
 Introduced in notebooks/09_2_2_grad_cam (Grad-CAM's ``alpha``).
 """
@@ -38,21 +37,7 @@ image (EfficientNet-Lite0, 224x224, 32 maps: 1 to 4 per pass about 2.0 to 2.2 s,
 
 
 WeightFunction = Callable[..., torch.Tensor]
-WEIGHTS: dict[str, tuple[WeightFunction, bool]] = {}
-"""name -> (weight function, whether it needs gradients); filled by :func:`weight_function`."""
-
-
-def weight_function(name: str, *, gradients: bool = True) -> Callable[[WeightFunction],
-                                                                      WeightFunction]:
-    """Register ``fn(p: LayerPass, **options) -> weights`` as the CAM method ``name``."""
-
-    def register(fn: WeightFunction) -> WeightFunction:
-        if name in WEIGHTS:
-            raise ValueError(f"a CAM method named {name!r} is already registered")
-        WEIGHTS[name] = (fn, gradients)
-        return fn
-
-    return register
+"""``fn(p: LayerPass, **options) -> (N, C) or (N, C, h, w)``."""
 
 
 def grad_cam_weights(p: LayerPass) -> torch.Tensor:
@@ -67,7 +52,6 @@ def grad_cam_weights(p: LayerPass) -> torch.Tensor:
     return p.grads.mean(dim=(2, 3))  # (N, C)
 
 
-@weight_function("grad_cam_pp")
 def grad_cam_pp_weights(p: LayerPass, *, eps: float = 1e-6) -> torch.Tensor:
     """Grad-CAM++ (Chattopadhyay et al. 2018): positive gradients, weighted per pixel.
 
@@ -90,7 +74,6 @@ def grad_cam_pp_weights(p: LayerPass, *, eps: float = 1e-6) -> torch.Tensor:
     return (alpha * F.relu(g)).sum(dim=(2, 3))  # (N, C)
 
 
-@weight_function("xgrad_cam")
 def xgrad_cam_weights(p: LayerPass) -> torch.Tensor:
     """XGrad-CAM (Fu et al. 2020): gradients weighted by the normalized activation.
 
@@ -106,7 +89,6 @@ def xgrad_cam_weights(p: LayerPass) -> torch.Tensor:
     return w[..., 0, 0]  # (N, C)
 
 
-@weight_function("hires_cam")
 def hires_cam_weights(p: LayerPass) -> torch.Tensor:
     """HiRes-CAM (Draelos and Carin 2020): the gradient itself, element by element.
 
@@ -119,7 +101,6 @@ def hires_cam_weights(p: LayerPass) -> torch.Tensor:
     return p.grads
 
 
-@weight_function("layer_cam")
 def layer_cam_weights(p: LayerPass) -> torch.Tensor:
     """Layer-CAM (Jiang et al. 2021): the positive gradient, element by element.
 
@@ -133,7 +114,6 @@ def layer_cam_weights(p: LayerPass) -> torch.Tensor:
     return F.relu(p.grads)
 
 
-@weight_function("score_cam", gradients=False)
 def score_cam_weights(p: LayerPass, *, max_channels: int | None = SCORE_CAM_CHANNELS,
                       batch_size: int = SCORE_CAM_BATCH) -> torch.Tensor:
     """Score-CAM (Wang et al. 2020): each map's weight is the score of the image it masks.
@@ -176,6 +156,6 @@ def score_cam_weights(p: LayerPass, *, max_channels: int | None = SCORE_CAM_CHAN
             masks = minmax(up, dims=(1, 2, 3))  # (b, 1, H, W), each in [0, 1]
             with torch.no_grad():
                 out = p.model(p.x[i:i + 1].detach() * masks)  # (b, classes)
-            scores.append(out[:, p.classes[i]].float())
+            scores.append(p.targets.scores(out, [i] * len(out)).float())
         weights[i, keep] = torch.cat(scores).softmax(dim=0).to(weights.dtype)
     return weights  # (N, C)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..contract import check_maps, logits_of, targets_from
 from .baselines import gaussian_blur, random_map, sobel_map  # noqa: F401 (part of this API)
 
 Substrate = str | torch.Tensor | Callable[[torch.Tensor], torch.Tensor]
@@ -38,7 +39,7 @@ class Curve:
         fractions: the fraction of pixels changed at each point, from 0 to 1.
         probs: the class probability at each point.
         auc: the area under ``probs`` over ``fractions`` (trapezoid rule).
-        class_idx: the class followed.
+        class_idx: the class followed (``None`` for a callable target).
 
     Shapes:
         fractions, probs: ``(steps + 1,)``.
@@ -48,7 +49,7 @@ class Curve:
     fractions: np.ndarray
     probs: np.ndarray
     auc: float
-    class_idx: int
+    class_idx: int | None
 
 
 def auc(fractions: np.ndarray | torch.Tensor, values: np.ndarray | torch.Tensor) -> float:
@@ -101,22 +102,6 @@ def make_substrate(x: torch.Tensor, substrate: Substrate) -> torch.Tensor:
                          f"{tuple(x.shape)}") from None
 
 
-def _check(x: torch.Tensor, saliency: np.ndarray | torch.Tensor, steps: int) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[:2] != (1, 3):
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be one image (1, 3, H, W), got {shape}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive integer (the number of intervals), "
-                         f"got {steps!r}")
-    s = saliency if isinstance(saliency, torch.Tensor) else torch.as_tensor(np.asarray(saliency))
-    if s.shape != x.shape[-2:]:
-        raise ValueError(f"saliency map of shape {tuple(s.shape)} does not match the image's "
-                         f"(H, W) = {tuple(x.shape[-2:])}; upsample it to the input size first")
-    if not bool(torch.isfinite(s.float()).all()):
-        raise ValueError("saliency map contains NaN or inf values")
-    return s.detach().float().to(x.device)
-
-
 def rank_pixels(saliency: torch.Tensor) -> torch.Tensor:
     """Each pixel's rank, 0 for the most salient; ties keep row-major order (as torchcam does).
 
@@ -130,12 +115,12 @@ def rank_pixels(saliency: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def perturbation_curve(
-    model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor, kind: str,
-    class_idx: int | None = None, steps: int = 50, substrate: Substrate | None = None,
+def perturbation_curves(
+    model: nn.Module, x: torch.Tensor, maps: np.ndarray | torch.Tensor, kind: str,
+    class_idx: object = None, steps: int = 50, substrate: Substrate | None = None,
     batch_size: int = 32,
-) -> Curve:
-    """Deletion or insertion curve of one map (Petsiuk et al. 2018).
+) -> tuple[np.ndarray, np.ndarray, list[int | None]]:
+    """Deletion or insertion curves of N maps (Petsiuk et al. 2018), all images in few batches.
 
     Pixels are ranked by decreasing saliency. At step ``k`` the first
     ``n_k = round(k P / steps)`` of the ``P = H W`` pixels are changed (all channels):
@@ -143,46 +128,70 @@ def perturbation_curve(
     * deletion: ``x_k = where(rank < n_k, substrate, x)``, from ``x`` to the substrate;
     * insertion: ``x_k = where(rank < n_k, x, substrate)``, from the substrate to ``x``.
 
-    ``probs[k] = softmax(model(x_k))[class_idx]``; ``auc`` integrates it over
-    ``fractions = n_k / P`` in [0, 1].
+    ``curve[k]`` is the target's score on ``softmax(model(x_k))`` (the class probability
+    for a class index; a callable target of :mod:`helpers.contract` gets the probabilities).
 
     Args:
         model: a classifier returning logits ``(N, classes)``; used in eval mode as given.
         x: the model's input (already normalized).
-        saliency: the map at the input's resolution; larger = more important.
+        maps: one map per image at the input's resolution; larger = more important.
         kind: ``"deletion"`` or ``"insertion"``.
-        class_idx: the class to follow; ``None``: the top-1 class of ``x``.
-        steps: the number of intervals (``steps + 1`` images).
+        class_idx: a target (:mod:`helpers.contract`); ``None``: each image's top-1 class.
+        steps: the number of intervals (``steps + 1`` images per map).
         substrate: see :func:`make_substrate`; default ``"zeros"`` for deletion,
             ``"blur"`` for insertion (RISE's choices).
-        batch_size: images per forward pass.
+        batch_size: images per forward pass (of the ``N * (steps + 1)``).
+
+    Returns:
+        fractions ``(steps + 1,)``, curves ``(N, steps + 1)``, the classes followed.
+
+    Shapes:
+        x: ``(N, 3, H, W)``; maps: ``(N, H, W)``.
+    """
+    if kind not in ("deletion", "insertion"):
+        raise ValueError(f"kind must be 'deletion' or 'insertion', got {kind!r}")
+    s = check_maps(x, maps)
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if substrate is None:
+        substrate = "zeros" if kind == "deletion" else "blur"
+    base = make_substrate(x, substrate)  # (N, 3, H, W)
+    n, k = x.shape[0], steps + 1
+    targets = targets_from(class_idx, n, logits_of(model, x) if class_idx is None else None)
+    ranks = torch.stack([rank_pixels(m) for m in s]).view(n, 1, *s.shape[1:])  # (N, 1, H, W)
+    total = s[0].numel()
+    counts = torch.round(torch.linspace(0, total, k, dtype=torch.float64)).long().to(x.device)
+    first, second = (base, x) if kind == "deletion" else (x, base)
+    scores = []
+    for start in range(0, n * k, batch_size):
+        j = torch.arange(start, min(start + batch_size, n * k), device=x.device)
+        ii, kk = j // k, j % k  # image, step
+        changed = ranks[ii] < counts[kk].view(-1, 1, 1, 1)  # (B, 1, H, W)
+        batch = torch.where(changed, first[ii], second[ii])  # (B, 3, H, W)
+        probs = logits_of(model, batch).float().softmax(dim=1)  # (B, classes)
+        scores.append(targets.scores(probs, ii).cpu())
+    fractions = (counts.double() / total).cpu().numpy()
+    return fractions, torch.cat(scores).double().view(n, k).numpy(), targets.classes
+
+
+def perturbation_curve(
+    model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor, kind: str,
+    class_idx: object = None, steps: int = 50, substrate: Substrate | None = None,
+    batch_size: int = 32,
+) -> Curve:
+    """The curve of one image (:func:`perturbation_curves` with ``N = 1``).
 
     Shapes:
         x: ``(1, 3, H, W)``; saliency: ``(H, W)``; curve: ``(steps + 1,)``.
     """
-    if kind not in ("deletion", "insertion"):
-        raise ValueError(f"kind must be 'deletion' or 'insertion', got {kind!r}")
-    s = _check(x, saliency, steps)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    if substrate is None:
-        substrate = "zeros" if kind == "deletion" else "blur"
-    base = make_substrate(x, substrate)
-    if class_idx is None:
-        class_idx = int(model(x).argmax(dim=1)[0])
-    ranks = rank_pixels(s).view(1, 1, *s.shape)  # (1, 1, H, W)
-    total = s.numel()
-    counts = torch.round(torch.linspace(0, total, steps + 1, dtype=torch.float64)).long()
-    probs = []
-    for start in range(0, steps + 1, batch_size):
-        n = counts[start:start + batch_size].to(x.device).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
-        changed = ranks < n  # (B, 1, H, W)
-        first, second = (base, x) if kind == "deletion" else (x, base)
-        batch = torch.where(changed, first, second)  # (B, 3, H, W)
-        probs.append(model(batch).float().softmax(dim=1)[:, class_idx].cpu())
-    fractions = (counts.double() / total).numpy()
-    p = torch.cat(probs).double().numpy()
-    return Curve(kind, fractions, p, auc(fractions, p), int(class_idx))
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[0] != 1:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be one image (1, 3, H, W), got {shape}; for N images use "
+                         f"perturbation_curves or trust.metric.deletion")
+    f, curves, classes = perturbation_curves(model, x, saliency, kind, class_idx, steps,
+                                             substrate, batch_size)
+    return Curve(kind, f, curves[0], auc(f, curves[0]), classes[0])
 
 
 def deletion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor,
@@ -202,33 +211,33 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | to
 
 
 @torch.no_grad()
+def confidence_values(model: nn.Module, x: torch.Tensor, maps: np.ndarray | torch.Tensor,
+                      class_idx: object = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: the drop ``max(0, Y - O) / Y`` and whether confidence increased (``Y < O``).
+
+    ``Y`` is the target's probability for ``x``, ``O`` for ``map * x`` (the image
+    multiplied by its map in the model's input space).
+
+    Shapes:
+        x: ``(N, 3, H, W)``; maps: ``(N, H, W)`` in [0, 1]; returns two ``(N,)`` arrays.
+    """
+    m = check_maps(x, maps)  # (N, H, W)
+    p = logits_of(model, x).float().softmax(dim=1)  # (N, classes)
+    targets = targets_from(class_idx, x.shape[0], p)
+    y = targets.scores(p)  # (N,)
+    o = targets.scores(logits_of(model, m[:, None] * x).float().softmax(dim=1))  # (N,)
+    return (torch.relu(y - o) / y).cpu().numpy(), (y < o).float().cpu().numpy()
+
+
 def confidence_change(model: nn.Module, x: torch.Tensor, maps: np.ndarray | torch.Tensor,
-                      class_idx: int | list[int] | None = None) -> dict[str, float]:
+                      class_idx: object = None) -> dict[str, float]:
     """Average Drop and Increase in Confidence (Chattopadhay et al. 2018), as in torchcam.
 
-    The image is multiplied by its map (in the model's input space), and the class
-    probability ``Y`` of ``x`` is compared with ``O`` of ``map * x``:
-
     ``avg_drop = mean_i max(0, Y_i - O_i) / Y_i``;  ``increase = mean_i [Y_i < O_i]``
-    (fractions; the papers print them as percentages).
+    (fractions; the papers print them as percentages). See :func:`confidence_values`.
 
     Shapes:
         x: ``(N, 3, H, W)``; maps: ``(N, H, W)`` in [0, 1].
     """
-    m = torch.as_tensor(np.asarray(maps) if not isinstance(maps, torch.Tensor) else maps)
-    if x.ndim != 4 or m.shape != (x.shape[0], *x.shape[-2:]):
-        raise ValueError(f"maps must have shape (N, H, W) = {(x.shape[0], *x.shape[-2:])}, "
-                         f"got {tuple(m.shape)}")
-    m = m.detach().float().to(x.device)
-    p = model(x).float().softmax(dim=1)  # (N, classes)
-    if class_idx is None:
-        idx = p.argmax(dim=1)
-    else:
-        idx = torch.as_tensor([class_idx] * x.shape[0] if isinstance(class_idx, int) else class_idx,
-                              device=x.device)
-        if idx.shape != (x.shape[0],):
-            raise ValueError(f"class_idx must be an int or {x.shape[0]} ints, got {class_idx!r}")
-    y = p.gather(1, idx[:, None])[:, 0]  # (N,)
-    o = model(m[:, None] * x).float().softmax(dim=1).gather(1, idx[:, None])[:, 0]  # (N,)
-    return {"avg_drop": float((torch.relu(y - o) / y).mean()),
-            "increase": float((y < o).float().mean())}
+    drop, increase = confidence_values(model, x, maps, class_idx)
+    return {"avg_drop": float(drop.mean()), "increase": float(increase.mean())}

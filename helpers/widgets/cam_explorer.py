@@ -5,9 +5,10 @@ changing the photo weight ``alpha`` or the colormap only redraws (PIL, no
 matplotlib figure), and changing the class or the layer costs at most one
 forward and one backward pass. The map is laid over the region of the photo
 that the model saw (``bundle.crop_box``), not stretched over the whole photo,
-with the same engine as :func:`helpers.draw.viz.overlay_box`: the layer's ReLU map
-``raw`` is upsampled once (bicubic, :func:`helpers.draw.viz.heat_index`) straight to
-the box's pixels, and :func:`helpers.draw.viz.blend` mixes it with the photo.
+through the figures' one path (:func:`helpers.draw.explain.heat_of`): the layer's ReLU map
+``raw`` is upsampled once (:func:`helpers.explanation.upsampled`, bilinear) straight to
+the box's pixels, and :func:`helpers.draw.viz.blend` mixes it with the photo. The
+method menu lists every CAM method of :mod:`helpers.registry`, with its label.
 
 Example::
 
@@ -28,18 +29,20 @@ import torch
 from PIL import Image
 
 from .. import cam
+from .. import registry
 from ..draw import viz
+from ..draw.explain import heat_of
 from ..models import ModelBundle
 from .base import Explorer
 from .classes import ClassPicker
 from .common import LRU, WIDE, ImagePicker, alpha_slider, error_html
 from .photo import display_photo
 
-# Labels of the methods the explorer offers: CAM (class weights) and every entry of
-# cam.METHODS (a method registered later shows under its own name).
-LABELS = {"cam": "CAM", "grad_cam": "Grad-CAM", "grad_cam_pp": "Grad-CAM++",
-          "xgrad_cam": "XGrad-CAM", "hires_cam": "HiRes-CAM", "layer_cam": "Layer-CAM",
-          "score_cam": "Score-CAM"}
+
+
+def label(name: str) -> str:
+    """The menu label: ``"CAM"`` (class weights) or the registry's label."""
+    return "CAM" if name == "cam" else registry.label(name)
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
 CACHE_SIZE = 64  # maps kept (each about 0.2 MB)
 
@@ -101,7 +104,7 @@ class CamExplorer(Explorer):
         self.cache, self.heat = LRU(CACHE_SIZE), LRU(CACHE_SIZE)
         self.passes = 0
         self._image_count = 0
-        self.method = W.Dropdown(options=[(LABELS.get(n, n), n) for n in names], value=method,
+        self.method = W.Dropdown(options=[(label(n), n) for n in names], value=method,
                                  description="方法", style=WIDE)
         self.method_note = W.HTML("" if self.has_cam else (
             f"CAM 不可用：{html.escape(bundle.name)} 的分类头不是“全局平均池化 + 一个全连接层”，"
@@ -146,7 +149,8 @@ class CamExplorer(Explorer):
                 self.photo = old
             raise
         self.photo.probs = first.probs
-        self.class_picker.show(first.probs, first.class_idx)
+        self.class_picker.show(first.probs, int(first.probs.argmax()) if first.class_idx is None
+                               else first.class_idx)
 
     @property
     def probs(self) -> torch.Tensor:
@@ -178,7 +182,9 @@ class CamExplorer(Explorer):
         else:
             res = cam.METHODS[self.method.value](model, self.layer.value, self.photo.x, class_idx)
         self.passes += 1
-        return self.cache.put(self._key(res.class_idx), res)
+        if class_idx is None:  # Eigen-CAM's targets are None: file it under the top-1 class
+            class_idx = res.class_idx if res.class_idx is not None else int(res.probs.argmax())
+        return self.cache.put(self._key(class_idx), res)
 
     def _sync_layer(self) -> None:
         self.layer.disabled = self.method.value == "cam"
@@ -212,15 +218,14 @@ class CamExplorer(Explorer):
         """
         res = self.result(key[-1])  # also keeps the map's cache entry fresh
         left, top, right, bottom = self.photo.box
-        return self.heat.fetch(key, lambda: viz.heat_index(res.raw.clamp(min=0),
-                                                           (right - left, bottom - top)))
+        return self.heat.fetch(key, lambda: heat_of(res, (right - left, bottom - top)))
 
     def picture(self) -> Image.Image:
         """The photo with the current map blended into the region the model saw.
 
-        The same picture as ``viz.overlay_box(photo, res.raw.clamp(min=0), box,
-        alpha, cmap)``, with the colour rows of the map cached, so a change of
-        ``alpha`` or colormap costs one blend.
+        The same picture as the figures' ``explain.overlay_explanation(photo, res,
+        box=box, alpha=alpha, cmap=cmap)``, with the colour rows of the map cached, so a
+        change of ``alpha`` or colormap costs one blend.
         """
         idx = self._heat_index(self._key(self.class_idx))  # (bh, bw)
         left, top, right, bottom = box = self.photo.box
@@ -233,10 +238,11 @@ class CamExplorer(Explorer):
     def describe(self) -> str:
         """The info line (plain text): method, layer and its map size, class, probability."""
         res = self.result(self.class_idx)
-        method = LABELS.get(self.method.value, self.method.value)
+        method = label(self.method.value)
         layer = self.bundle.cam_layer_name if self.method.value == "cam" else self.layer.value
         h, w = res.raw.shape
-        return (f"{method} · 层 {layer}（{h}×{w}）· 类别 {self.class_picker.label(res.class_idx)}"
+        what = "不依赖类别" if res.class_idx is None else self.class_picker.label(res.class_idx)
+        return (f"{method} · 层 {layer}（{h}×{w}）· 类别 {what}"
                 f" · 白框：模型实际看到的中心裁剪区域")
 
     def summary(self) -> str:
