@@ -81,7 +81,7 @@ def fold_batchnorms(model: nn.Module, x: torch.Tensor) -> int:
     finally:
         for h in handles:
             h.remove()
-    for name, bn, inp in read:
+    for name, bn, inp in {id(r[1]): r for r in read}.values():  # a BatchNorm used twice: once
         producer = made.get(id(inp), (None, None))[0]
         if producer is None or not bn.track_running_stats:
             raise ValueError(f"cannot fold BatchNorm {name!r}: it does not read the output of a "
@@ -95,7 +95,7 @@ def fold_batchnorms(model: nn.Module, x: torch.Tensor) -> int:
         producer.weight = nn.Parameter(w * scale.view(-1, *[1] * (w.ndim - 1)), False)
         producer.bias = nn.Parameter(bias * scale + shift, False)
         bn.folded = True
-    return len(read)
+    return sum(getattr(m, "folded", False) for m in model.modules())
 
 
 def _convert(module: nn.Module, name: str, rule: str, eps: float, alpha: float,

@@ -34,7 +34,7 @@ STABILIZER = 1e-6
 
 def stabilize(z: torch.Tensor, eps: float) -> torch.Tensor:
     """``z + eps * sign(z)``, with ``sign(0) = +1``, so that ``R / s(z)`` is finite."""
-    return z + eps * torch.where(z >= 0, 1.0, -1.0).to(z)
+    return torch.where(z >= 0, z + eps, z - eps)
 
 
 def _apply(module: nn.Module, x: torch.Tensor, weight: torch.Tensor,

@@ -1,10 +1,11 @@
 """Pixel attributions: how much each input pixel matters for one class score.
 
-Six methods with one signature ``(model, x, class_idx=None, **options)``, each
+Eight methods with one signature ``(model, x, class_idx=None, **options)``, each
 returning an :class:`~helpers.attribution.base.Attribution`: saliency (vanilla
 gradient), SmoothGrad, Guided Backprop, Guided Grad-CAM, Integrated Gradients
-(:mod:`helpers.attribution.integrated`) and occlusion (:mod:`helpers.attribution.occlusion`). :data:`ATTRIBUTIONS` maps their
-names to the functions.
+(:mod:`helpers.attribution.integrated`), occlusion (:mod:`helpers.attribution.occlusion`),
+LRP (:mod:`helpers.attribution.lrp`) and RISE (:mod:`helpers.attribution.rise`).
+:data:`ATTRIBUTIONS` maps their names to the functions.
 
 ``x`` is one image or a batch ``(N, 3, H, W)``; ``class_idx`` is ``None`` (each
 image's top-1 class), one int or N ints. The model's parameters come out
@@ -29,10 +30,12 @@ from .base import (REDUCTIONS, Attribution, check_count, check_reduce, check_x, 
                                frozen, input_grads, resolve_classes, rows)
 from .guided import guided_relus, unguided_relus
 from .integrated import IG_METHODS, integrated_gradients
+from .lrp import lrp
 from .occlusion import occlusion
+from .rise import rise
 
 __all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "every_map",
-           "guided_backprop", "guided_grad_cam", "integrated_gradients", "occlusion",
+           "guided_backprop", "guided_grad_cam", "integrated_gradients", "lrp", "occlusion", "rise",
            "saliency", "smoothgrad"]
 
 
@@ -183,6 +186,7 @@ ATTRIBUTIONS: dict[str, Callable[..., Attribution]] = {
     "guided_grad_cam": guided_grad_cam,
     "integrated_gradients": integrated_gradients,
     "occlusion": occlusion,
+    "lrp": lrp, "rise": rise,  # issue 19; the engine registry replaces this dict
 }
 """Name to function; each is ``f(model, x, class_idx=None, **options) -> Attribution``.
 ``guided_grad_cam`` needs the keyword ``layer``."""
