@@ -62,7 +62,7 @@ def upsample_masks(grids: torch.Tensor, shifts: torch.Tensor, size: tuple[int, i
     dx = (shifts[:, 1] * cw).long()
     r = (dy[:, None] + torch.arange(h))[:, :, None]  # (M, H, 1)
     c = (dx[:, None] + torch.arange(w))[:, None, :]  # (M, 1, W)
-    return up[torch.arange(len(up))[:, None, None], r, c]
+    return up[torch.arange(len(up))[:, None, None], r, c].clamp_(0.0, 1.0)  # rounding: 1 + 1e-7
 
 
 def rise(model: nn.Module, x: torch.Tensor, class_idx: object = None, *, count: int = 1000,
@@ -81,9 +81,9 @@ def rise(model: nn.Module, x: torch.Tensor, class_idx: object = None, *, count: 
     Args:
         model, x, class_idx, reduce: as for :func:`helpers.attribution.saliency`;
             ``None`` means the top-1 class of the clean image.
-        count: masks per image (Petsiuk et al. used 4000 to 8000 on ImageNet; 1000
-            here is a few seconds on the toy nets and about a minute for one photo
-            on a laptop CPU).
+        count: masks per image, i.e. forward passes per image (Petsiuk et al. used
+            4000 to 8000 on ImageNet; the default 1000 is a few seconds per toy
+            image; on a photo it costs 1000 forward passes of the model).
         cells, p: the coarse grid is ``cells x cells``, each cell kept with probability ``p``.
         seed: seed of the masks; every image of the batch gets the same masks.
         masks: given masks ``(M, H, W)`` in [0, 1] instead of random ones
