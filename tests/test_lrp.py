@@ -17,8 +17,9 @@ module hooks and canonizers. What is the same and what differs, by name:
   (it sets the running variance to 1 but keeps ``eps``); with the bundled model's
   ``eps = 1e-3`` over 49 BatchNorms that changes the oracle's forward pass, so the
   oracle's merged BatchNorms get ``eps = 0`` (then they are the identity, as ours);
-* zennit has no canonizer for EfficientNet's residual blocks: the test gives it
-  one (an ``AttributeCanonizer`` that routes ``y + x`` through zennit's ``Sum``).
+* zennit has no canonizer for EfficientNet's residual blocks: tests/zennit_oracle.py
+  gives it one (an ``AttributeCanonizer`` that routes ``y + x`` through zennit's ``Sum``),
+  and names the BatchNorm pairs by hand (``NamedMergeBatchNorm``).
 """
 
 from __future__ import annotations
@@ -34,52 +35,12 @@ from torch import nn
 from helpers.attribution import lrp
 from helpers.attribution.lrp import fold_batchnorms, lrp_model
 from helpers.hooks import count_hooks
-from helpers.models import lite0
 from helpers.toy import nets, variants
 from helpers.toy import world as shapes
-from peers import require
+from zennit_oracle import RULES, lite0_canonizers, lrp_named, zennit_relevance
 
-zennit = require("zennit")
-from zennit.attribution import Gradient  # noqa: E402
-from zennit.canonizers import AttributeCanonizer, NamedMergeBatchNorm  # noqa: E402
-from zennit.canonizers import SequentialMergeBatchNorm  # noqa: E402
-from zennit.composites import (EpsilonAlpha2Beta1, EpsilonPlus, LayerMapComposite,  # noqa: E402
-                               layer_map_base)
-from zennit.layer import Sum  # noqa: E402
-from zennit.rules import AlphaBeta, Epsilon, Pass  # noqa: E402
-from zennit.types import Convolution  # noqa: E402
-
-RULES = {"epsilon": {}, "zplus": {}, "alpha2beta1": dict(alpha=2.0, beta=1.0),
-         "alpha1beta0": dict(alpha=1.0, beta=0.0)}
-
-
-def _composite(name: str, extra: list, canonizers: list):
-    """zennit's composite for our rule ``name`` (see the module docstring)."""
-    if name == "zplus":
-        return EpsilonPlus(layer_map=extra, canonizers=canonizers)
-    if name == "alpha2beta1":
-        return EpsilonAlpha2Beta1(layer_map=extra, canonizers=canonizers)
-    conv = Epsilon() if name == "epsilon" else AlphaBeta(alpha=1.0, beta=0.0)
-    return LayerMapComposite(extra + layer_map_base() + [(Convolution, conv),
-                                                         (nn.Linear, Epsilon())], canonizers)
-
-
-def _ours(model: nn.Module, x: torch.Tensor, classes, name: str):
-    rule = name if name in ("epsilon", "zplus") else "alphabeta"
-    return lrp(model, x, classes, rule=rule, **RULES[name])
-
-
-def _zennit(model: nn.Module, x: torch.Tensor, classes, name: str, extra=(), canonizers=(),
-            zero_bn_eps: bool = False) -> torch.Tensor:
-    twin = copy.deepcopy(model)
-    targets = torch.as_tensor(classes).view(-1, 1)
-    with Gradient(twin, _composite(name, list(extra), list(canonizers))) as attributor:
-        if zero_bn_eps:  # after the merge: make the merged BatchNorms the identity
-            for m in twin.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eps = 0.0
-        _, rel = attributor(x, lambda out: torch.zeros_like(out).scatter(1, targets, 1.0) * out)
-    return rel
+from zennit.canonizers import SequentialMergeBatchNorm  # noqa: E402  (zennit_oracle requires it)
+from zennit.rules import Pass  # noqa: E402
 
 
 # ---------------------------------------------------------------- toy nets ---
@@ -95,8 +56,8 @@ def test_matches_zennit_on_the_toy_nets(kind, name):
     net = TOY[kind]()
     x = shapes.make_batch(3, seed=4).images  # (3, 3, 64, 64) in [0, 1]
     classes = [0, 2, 5]
-    ours = _ours(net, x, classes, name)
-    theirs = _zennit(net, x, classes, name, extra=[(nets.Normalize, Pass())],
+    ours = lrp_named(net, x, classes, name)
+    theirs = zennit_relevance(net, x, classes, name, extra=[(nets.Normalize, Pass())],
                      canonizers=[SequentialMergeBatchNorm()])
     scale = theirs.abs().max().item()
     print(f"{kind} {name}: max |ours - zennit| = {(ours.raw - theirs).abs().max():.2e} "
@@ -116,33 +77,6 @@ def test_zplus_is_alpha1_beta0():
 
 # ----------------------------------------------------------- bundled model ---
 
-def _lite0_canonizers(model: nn.Module) -> list:
-    """BatchNorm pairs named by hand from the architecture, and the residual sums."""
-    pairs = [(["conv_stem"], "bn1"), (["conv_head"], "bn2")]
-    for n, m in model.named_modules():
-        if isinstance(m, lite0.DepthwiseSeparableConv):
-            pairs += [([f"{n}.conv_dw"], f"{n}.bn1"), ([f"{n}.conv_pw"], f"{n}.bn2")]
-        elif isinstance(m, lite0.InvertedResidual):
-            pairs += [([f"{n}.conv_pw"], f"{n}.bn1"), ([f"{n}.conv_dw"], f"{n}.bn2"),
-                      ([f"{n}.conv_pwl"], f"{n}.bn3")]
-
-    def residual(name: str, module: nn.Module):
-        if not getattr(module, "has_skip", False):
-            return None
-        body = type(module).forward
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            module.has_skip = False
-            try:
-                y = body(module, x)
-            finally:
-                module.has_skip = True
-            return module.canonizer_sum(torch.stack([y, x], dim=-1))
-        return {"forward": forward, "canonizer_sum": Sum()}
-
-    return [NamedMergeBatchNorm(pairs), AttributeCanonizer(residual)]
-
-
 @pytest.fixture(scope="module")
 def cat(bundle):
     from helpers import load_image
@@ -153,8 +87,8 @@ def cat(bundle):
 @pytest.mark.parametrize("name", ["epsilon", "zplus", "alpha2beta1"])
 def test_correlates_with_zennit_on_the_bundled_model(bundle, cat, name):
     model = bundle.model
-    ours = _ours(model, cat, None, name)
-    theirs = _zennit(model, cat, [ours.class_idx], name, canonizers=_lite0_canonizers(model),
+    ours = lrp_named(model, cat, None, name)
+    theirs = zennit_relevance(model, cat, [ours.class_idx], name, canonizers=lite0_canonizers(model),
                      zero_bn_eps=True)[0]
     r = np.corrcoef(ours.raw.flatten().numpy(), theirs.flatten().numpy())[0, 1]
     gap = (ours.raw - theirs).abs().max().item() / theirs.abs().max().item()
@@ -183,8 +117,9 @@ def vgg16_bn():
 def test_matches_zennit_on_vgg16_bn(vgg16_bn):
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     for name in ("epsilon", "zplus", "alpha2beta1"):
-        ours = _ours(vgg16_bn, x, [4], name)
-        theirs = _zennit(vgg16_bn, x, [4], name, canonizers=[SequentialMergeBatchNorm()])[0]
+        ours = lrp_named(vgg16_bn, x, [4], name)
+        theirs = zennit_relevance(vgg16_bn, x, [4], name, canonizers=[SequentialMergeBatchNorm()],
+                                  on_copy=False)[0]
         r = np.corrcoef(ours.raw.flatten().numpy(), theirs.flatten().numpy())[0, 1]
         print(f"VGG16-bn {name}: correlation with zennit {r:.6f}")
         torch.testing.assert_close(ours.raw, theirs, rtol=1e-3,

@@ -133,12 +133,14 @@ def lrp_model(model: nn.Module, x: torch.Tensor, rule: str = "epsilon", *,
               epsilon: float = STABILIZER, alpha: float = 1.0, beta: float = 0.0) -> nn.Module:
     """A copy of ``model`` whose backward pass is LRP: BatchNorm folded, layers swapped.
 
+    The copy has its own modules but shares the parameter and buffer tensors,
+    which nothing writes to: a folded layer gets new tensors.
+
     Shapes:
         x: a probe batch ``(M, 3, H, W)`` (its first image is run once to pair BatchNorms).
     """
-    twin = copy.deepcopy(model).eval()
-    for p in twin.parameters():
-        p.requires_grad_(False)
+    shared = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    twin = copy.deepcopy(model, shared).eval()  # new modules, the same (never written) tensors
     fold_batchnorms(twin, x[:1].detach())
     return _convert(twin, "", rule, epsilon, alpha, beta)
 

@@ -52,7 +52,8 @@ def linear_relevance(module: nn.Module, x: torch.Tensor, r: torch.Tensor, rule: 
         x: the layer's input ``(N, C_in, ...)``; r: relevance of its output ``(N, C_out, ...)``;
         returns ``(N, C_in, ...)``.
     """
-    w, b = module.weight, module.bias
+    w = module.weight.detach()
+    b = None if module.bias is None else module.bias.detach()
     with torch.enable_grad():
         if rule == "epsilon":
             leaf = x.detach().requires_grad_(True)
