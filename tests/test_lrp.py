@@ -58,7 +58,7 @@ def test_matches_zennit_on_the_toy_nets(kind, name):
     classes = [0, 2, 5]
     ours = lrp_named(net, x, classes, name)
     theirs = zennit_relevance(net, x, classes, name, extra=[(nets.Normalize, Pass())],
-                     canonizers=[SequentialMergeBatchNorm()])
+                              canonizers=[SequentialMergeBatchNorm()])
     scale = theirs.abs().max().item()
     print(f"{kind} {name}: max |ours - zennit| = {(ours.raw - theirs).abs().max():.2e} "
           f"of max |R| {scale:.3f}")
@@ -88,8 +88,8 @@ def cat(bundle):
 def test_correlates_with_zennit_on_the_bundled_model(bundle, cat, name):
     model = bundle.model
     ours = lrp_named(model, cat, None, name)
-    theirs = zennit_relevance(model, cat, [ours.class_idx], name, canonizers=lite0_canonizers(model),
-                     zero_bn_eps=True)[0]
+    theirs = zennit_relevance(model, cat, [ours.class_idx], name,
+                              canonizers=lite0_canonizers(model), zero_bn_eps=True)[0]
     r = np.corrcoef(ours.raw.flatten().numpy(), theirs.flatten().numpy())[0, 1]
     gap = (ours.raw - theirs).abs().max().item() / theirs.abs().max().item()
     print(f"bundled {name}: correlation with zennit {r:.5f}, max difference {gap:.1e} of max |R|; "

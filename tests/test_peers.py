@@ -16,8 +16,8 @@ PEERS = {"grad-cam": "pytorch_grad_cam", "torchcam": "torchcam", "captum": "capt
 
 
 def test_every_peer_is_pinned_in_requirements():
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", (ROOT / "requirements.txt").read_text(),
-                           flags=re.M))
+    text = (ROOT / "requirements.txt").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==([^\s#]+)", text, flags=re.M))
     missing = sorted(set(PEERS) - set(pins))
     assert not missing, f"peer libraries not pinned in requirements.txt: {missing}"
     assert "-r requirements.txt" in (ROOT / "environment.yml").read_text()

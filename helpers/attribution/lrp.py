@@ -37,8 +37,8 @@ _BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _PASS = (nn.ReLU, nn.ReLU6)
 _SUM = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
         nn.AdaptiveAvgPool3d)
-_GRADIENT = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d, nn.modules.dropout._DropoutNd,
-             nn.Identity, nn.Flatten)
+_GRADIENT = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d,
+             nn.modules.dropout._DropoutNd, nn.Identity, nn.Flatten)
 _NODES = ("_RelevanceBackward", "_PassBackward", "_SumBackward", "MaxPool", "AdaptiveMaxPool",
           "ViewBackward", "ReshapeAliasBackward", "UnsafeViewBackward", "CloneBackward",
           "torch::autograd::AccumulateGrad")
@@ -100,14 +100,15 @@ def fold_batchnorms(model: nn.Module, x: torch.Tensor) -> int:
 
 def _convert(module: nn.Module, name: str, rule: str, eps: float, alpha: float,
              beta: float) -> nn.Module:
-    """``module`` with its layers swapped for their rules (recursively); see the module docstring."""
+    """``module`` with its layers swapped for their rules, recursively (see the module doc)."""
     if getattr(module, "has_skip", False):
         module.has_skip = False
         return SkipSum(_convert(module, name, rule, eps, alpha, beta))
     if isinstance(module, _BATCHNORM):
         if not getattr(module, "folded", False):
             raise ValueError(f"BatchNorm {name!r} was not folded")
-        rest = [_convert(m, f"{name}.{n}", rule, eps, alpha, beta) for n, m in module.named_children()]
+        rest = [_convert(m, f"{name}.{n}", rule, eps, alpha, beta)
+                for n, m in module.named_children()]
         return nn.Sequential(*rest)  # BatchNormAct2d keeps its activation
     if isinstance(module, nn.Linear):
         return RuleLayer(module, "epsilon", eps=eps)
@@ -181,7 +182,8 @@ def lrp(model: nn.Module, x: torch.Tensor, class_idx: object = None, *, rule: st
         x: preprocessed images.
         class_idx: ``None`` (top-1 per image), an int, or N ints.
         rule: ``"epsilon"``, ``"zplus"`` or ``"alphabeta"`` for the convolutions.
-        epsilon: the ε of the ε rule (fully connected layers always; convolutions for ``"epsilon"``).
+        epsilon: the ε of the ε rule (on fully connected layers always, on convolutions
+            for ``"epsilon"``).
         alpha, beta: the αβ rule's weights, ``alpha - beta = 1``, both >= 0.
         reduce: one of :data:`~helpers.attribution.base.REDUCTIONS`.
 
