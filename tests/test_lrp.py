@@ -190,9 +190,28 @@ def test_folding_works_on_a_copy_and_keeps_the_function(bundle, cat):
 
 def test_fold_counts_and_pairs_by_data_flow(tiny_net, tiny_input):
     twin = copy.deepcopy(tiny_net)
-    assert fold_batchnorms(twin, tiny_input) == 2
-    bn = twin.features[1]
-    assert bn.folded and twin.features[0].bias is not None
+    with torch.no_grad():
+        expected = tiny_net(tiny_input)
+        torch.testing.assert_close(fold_batchnorms(twin, tiny_input), expected)
+        assert twin.features[1].folded and twin.features[5].folded
+        twin.features[1] = twin.features[5] = nn.Identity()
+        torch.testing.assert_close(twin(tiny_input), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_refuses_a_fold_that_changes_the_logits(tiny_input):
+    class Shared(nn.Module):  # the convolution's output feeds its BatchNorm and the head
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
+            self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(4, 2)
+            self.bn.running_mean.fill_(1.0)
+
+        def forward(self, x):
+            z = self.conv(x)
+            return self.fc(self.pool(self.bn(z)).flatten(1)) + self.fc(self.pool(z).flatten(1))
+
+    with pytest.raises(RuntimeError, match="other logits"):
+        lrp(Shared().eval(), tiny_input)
 
 
 # ---------------------------------------------------------------- refusals ---

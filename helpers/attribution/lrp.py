@@ -14,7 +14,8 @@ model (the caller's model is never changed) on which:
    max pooling, dropout and reshapes keep their gradient;
 3. the autograd graph of the forward pass is checked: an operation written as a
    function call that LRP would cross as a plain gradient (``F.relu``, ``x + y``,
-   ``x.mean()``) is refused with its name, instead of a silently wrong map.
+   ``x.mean()``) is refused with its name, instead of a silently wrong map; and the
+   copy's logits for the first image must equal the model's (a fold is exact).
 
 Introduced for notebook 9.4's method menu (issue 19).
 """
@@ -50,14 +51,14 @@ def _is_normalize(module: nn.Module) -> bool:
             and isinstance(getattr(module, "std", None), torch.Tensor) and not module._modules)
 
 
-def fold_batchnorms(model: nn.Module, x: torch.Tensor) -> int:
+def fold_batchnorms(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Fold every BatchNorm of ``model`` (changed in place: pass a copy) into its producer.
 
     One forward pass of ``x`` with forward hooks (removed in ``finally``) finds
     which convolution's output each BatchNorm reads.
 
     Returns:
-        the number of folded BatchNorms.
+        the output of ``model(x)`` before folding, to check the folded model against.
 
     Raises:
         ValueError: a BatchNorm that does not read a convolution's or linear layer's output.
@@ -68,6 +69,7 @@ def fold_batchnorms(model: nn.Module, x: torch.Tensor) -> int:
     made: dict[int, tuple[nn.Module, torch.Tensor]] = {}
     read: list[tuple[str, nn.Module, torch.Tensor]] = []
     handles = []
+    out = None
     try:
         for name, m in model.named_modules():
             if isinstance(m, _LINEAR):
@@ -77,7 +79,7 @@ def fold_batchnorms(model: nn.Module, x: torch.Tensor) -> int:
                 handles.append(m.register_forward_hook(
                     lambda mod, inp, _, name=name: read.append((name, mod, inp[0]))))
         with torch.no_grad():
-            model(x)
+            out = model(x)
     finally:
         for h in handles:
             h.remove()
@@ -95,7 +97,7 @@ def fold_batchnorms(model: nn.Module, x: torch.Tensor) -> int:
         producer.weight = nn.Parameter(w * scale.view(-1, *[1] * (w.ndim - 1)), False)
         producer.bias = nn.Parameter(bias * scale + shift, False)
         bn.folded = True
-    return sum(getattr(m, "folded", False) for m in model.modules())
+    return out
 
 
 def _convert(module: nn.Module, name: str, rule: str, eps: float, alpha: float,
@@ -142,7 +144,7 @@ def lrp_model(model: nn.Module, x: torch.Tensor, rule: str = "epsilon", *,
     """
     shared = {id(t): t for t in (*model.parameters(), *model.buffers())}
     twin = copy.deepcopy(model, shared).eval()  # new modules, the same (never written) tensors
-    fold_batchnorms(twin, x[:1].detach())
+    twin.unfolded_output = fold_batchnorms(twin, x[:1].detach())
     return _convert(twin, "", rule, epsilon, alpha, beta)
 
 
@@ -158,6 +160,15 @@ def _refuse_plain_ops(logits: torch.Tensor) -> None:
                              f"calls an operation as a function (e.g. F.relu, x + y, x.mean()) "
                              f"that has no LRP rule here; use modules")
         stack.extend(child for child, _ in node.next_functions)
+
+
+def _check_same_function(folded: torch.Tensor, unfolded: torch.Tensor) -> None:
+    """Folding and swapping must not change the output (it would, e.g., if a convolution's
+    output fed its BatchNorm and another layer too)."""
+    if not torch.allclose(folded, unfolded, rtol=1e-3, atol=1e-3 * float(unfolded.abs().max())):
+        raise RuntimeError(f"the LRP copy computes other logits than the model (largest "
+                           f"difference {float((folded - unfolded).abs().max()):.3g}): a "
+                           f"BatchNorm could not be folded exactly")
 
 
 def lrp(model: nn.Module, x: torch.Tensor, class_idx: object = None, *, rule: str = "epsilon",
@@ -208,6 +219,7 @@ def lrp(model: nn.Module, x: torch.Tensor, class_idx: object = None, *, rule: st
         leaf = x.detach().requires_grad_(True)
         logits = logits_of(twin, leaf)  # (N, classes)
         targets = targets_of(class_idx, x.shape[0], logits)
+        _check_same_function(logits[:1].detach(), twin.unfolded_output)
         _refuse_plain_ops(logits)
         top = torch.zeros_like(logits).scatter_(1, targets[:, None], 1.0) * logits.detach()
         (raw,) = torch.autograd.grad(logits, leaf, top)  # (N, 3, H, W)
