@@ -196,6 +196,8 @@ def test_fold_counts_and_pairs_by_data_flow(tiny_net, tiny_input):
         assert twin.features[1].folded and twin.features[5].folded
         twin.features[1] = twin.features[5] = nn.Identity()
         torch.testing.assert_close(twin(tiny_input), expected, rtol=1e-5, atol=1e-5)
+    lrp(tiny_net, tiny_input)  # the swaps happen on the copy's own modules
+    assert tiny_net.features[2].inplace and isinstance(tiny_net.features[1], nn.BatchNorm2d)
 
 
 def test_refuses_a_fold_that_changes_the_logits(tiny_input):
