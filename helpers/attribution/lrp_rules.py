@@ -33,7 +33,11 @@ STABILIZER = 1e-6
 
 
 def stabilize(z: torch.Tensor, eps: float) -> torch.Tensor:
-    """``z + eps * sign(z)``, with ``sign(0) = +1``, so that ``R / s(z)`` is finite."""
+    """``z + eps * sign(z)``, with ``sign(0) = +1``, so that ``R / s(z)`` is finite.
+
+    Shapes:
+        z: any; returns the same shape.
+    """
     return torch.where(z >= 0, z + eps, z - eps)
 
 
@@ -129,7 +133,11 @@ class _Pass(torch.autograd.Function):
 
 
 class PassLayer(nn.Module):
-    """An element-wise layer (ReLU, ReLU6, input normalisation) that passes relevance unchanged."""
+    """An element-wise layer (ReLU, ReLU6, input normalisation) that passes relevance unchanged.
+
+    Shapes:
+        x: the wrapped module's input; returns its output (``R_in = R``, the same shape).
+    """
 
     def __init__(self, inner: nn.Module) -> None:
         super().__init__()

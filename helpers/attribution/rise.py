@@ -30,8 +30,11 @@ def mask_grids(count: int, cells: int = 7, p: float = 0.5, seed: int = 0
     Drawn from a private generator seeded with ``seed`` (the global RNG is untouched).
 
     Returns:
-        grids ``(count, 1, cells, cells)`` of 0 / 1 (1 = kept, with probability ``p``)
-        and shifts ``(count, 2)`` in ``[0, 1)``, a fraction of one cell (rows, columns).
+        grids of 0 / 1 (1 = kept, with probability ``p``) and shifts in ``[0, 1)``,
+        a fraction of one cell (rows, columns).
+
+    Shapes:
+        grids ``(count, 1, cells, cells)``; shifts ``(count, 2)``.
     """
     count, cells = check_count("count", count), check_count("cells", cells)
     if not 0 < p <= 1:
