@@ -19,12 +19,13 @@ from helpers.trust import attention as at
 from helpers import hooks
 from helpers.trust import rankcorr as rc
 from helpers.text import models as tm
+from peers import require
 
 
 
 @pytest.fixture(scope="module")
 def stats():
-    return pytest.importorskip("scipy.stats")  # the peer library, where it is installed
+    return require("scipy.stats")  # the peer library (tests/peers.py)
 
 WORDS = [f"w{i}" for i in range(30)]
 
@@ -250,7 +251,7 @@ def test_correlate_matches_per_sentence_calls(stats) -> None:
 
 
 def test_gru_gradient_x_input_matches_captum(gru, vocab, docs) -> None:
-    captum_attr = pytest.importorskip("captum.attr")  # the peer library, where it is installed
+    captum_attr = require("captum.attr")  # the peer library (tests/peers.py)
     items = at.gru_scores(gru, vocab, docs)
     ids, mask = tm.make_batch(docs, vocab, add_cls=False)  # (N, T)
     with torch.no_grad():

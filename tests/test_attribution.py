@@ -14,8 +14,9 @@ from helpers import attribution as attr
 from helpers import load_image
 from helpers.attribution.guided import guided_relus
 from helpers.hooks import count_hooks
+from peers import require
 
-captum_attr = pytest.importorskip("captum.attr")
+captum_attr = require("captum.attr")
 
 LAYER = "features.6"  # TinyGapNet's last ReLU, (N, 16, 16, 16)
 
@@ -230,7 +231,8 @@ def test_guided_relu6_by_hand():
 @pytest.mark.parametrize("name", sorted(attr.ATTRIBUTIONS))
 def test_batch_equals_one_image_at_a_time(tiny_net, batch, name):
     opts = {"guided_grad_cam": {"layer": LAYER}, "occlusion": {"window": 8, "stride": 8},
-            "integrated_gradients": {"steps": 4}, "smoothgrad": {"samples": 2}}.get(name, {})
+            "integrated_gradients": {"steps": 4}, "smoothgrad": {"samples": 2},
+            "rise": {"count": 16}}.get(name, {})
     res = attr.ATTRIBUTIONS[name](tiny_net, batch, [1, 0, 4], **opts)
     assert res.map.shape == (3, 32, 32) and res.raw.shape == (3, 3, 32, 32)
     assert res.class_idx == [1, 0, 4] and res.map.dtype == np.float32

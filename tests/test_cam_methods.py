@@ -24,8 +24,9 @@ from torch import nn
 
 from helpers import attribution, cam, registry
 from helpers.hooks import count_hooks
+from peers import require
 
-pgc = pytest.importorskip("pytorch_grad_cam")
+pgc = require("pytorch_grad_cam")
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
 PEERS = {"grad_cam": pgc.GradCAM, "grad_cam_pp": pgc.GradCAMPlusPlus, "xgrad_cam": pgc.XGradCAM,

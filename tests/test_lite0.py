@@ -19,6 +19,7 @@ from helpers import load_image
 from helpers.attribution import guided
 from helpers.models import lite0, sources
 from helpers.hooks import capture_activations
+from peers import require
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOL = 1e-5
@@ -27,7 +28,7 @@ ATOL = 1e-5
 @pytest.fixture(scope="module")
 def pair() -> tuple[nn.Module, nn.Module]:
     """(ours, timm's), both with the bundled weights, in eval mode."""
-    timm = pytest.importorskip("timm")
+    timm = require("timm")
     state = sources.bundled_state_dict()
     ours = sources.build_with_weights(lite0.efficientnet_lite0, state).eval()
     theirs = sources.build_with_weights(

@@ -14,7 +14,7 @@ from helpers import attribution, cam, hooks, load_image, registry, widgets
 from helpers.toy import world as shapes
 
 OPTIONS = {"score_cam": {"max_channels": 4}, "smoothgrad": {"samples": 2},
-           "integrated_gradients": {"steps": 2}, "occlusion": {"window": 112}}
+           "integrated_gradients": {"steps": 2}, "occlusion": {"window": 112}, "rise": {"count": 4}}
 
 
 def _snapshot(model: torch.nn.Module) -> dict:

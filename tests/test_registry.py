@@ -18,7 +18,7 @@ from helpers.hooks import count_hooks
 LAYER = "features.6"
 CLASSES = [1, 3, 4]
 FAST = {"score_cam": {"max_channels": 4}, "smoothgrad": {"samples": 2},
-        "integrated_gradients": {"steps": 2}, "occlusion": {"window": 16}}
+        "integrated_gradients": {"steps": 2}, "occlusion": {"window": 16}, "rise": {"count": 8}}
 """Options that keep the slow methods fast on 32 x 32 images; a new method runs with its
 defaults."""
 

@@ -165,7 +165,8 @@ def test_every_map_gives_each_method_its_map(tiny_net):
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     maps = attr.every_map(tiny_net, tiny_net.features[-1], x, [1, 2],
                           options={"occlusion": {"window": 8, "stride": 8},
-                                   "integrated_gradients": {"steps": 4}})
+                                   "integrated_gradients": {"steps": 4},
+                                   "rise": {"count": 8}})
     from helpers import cam
     assert set(maps) == set(cam.METHODS) | set(attr.ATTRIBUTIONS)
     np.testing.assert_allclose(maps["grad_cam"][1],

@@ -6,7 +6,8 @@
 
 from .base import REDUCTIONS, Attribution
 from .methods import (ATTRIBUTIONS, IG_METHODS, every_map, guided_backprop, guided_grad_cam,
-                      integrated_gradients, occlusion, saliency, smoothgrad)
+                      integrated_gradients, lrp, occlusion, rise, saliency, smoothgrad)
 
 __all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "every_map", "guided_backprop",
-           "guided_grad_cam", "integrated_gradients", "occlusion", "saliency", "smoothgrad"]
+           "guided_grad_cam", "integrated_gradients", "lrp", "occlusion", "rise", "saliency",
+           "smoothgrad"]

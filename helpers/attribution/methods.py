@@ -1,10 +1,11 @@
 """Pixel attributions: how much each input pixel matters for one class score.
 
-Six methods with one signature ``(model, x, class_idx=None, **options)``, each
+Eight methods with one signature ``(model, x, class_idx=None, **options)``, each
 returning an :class:`~helpers.attribution.base.Attribution`: saliency (vanilla
 gradient), SmoothGrad, Guided Backprop, Guided Grad-CAM, Integrated Gradients
-(:mod:`helpers.attribution.integrated`) and occlusion (:mod:`helpers.attribution.occlusion`). :data:`ATTRIBUTIONS` maps their
-names to the functions (a view of :mod:`helpers.registry`).
+(:mod:`helpers.attribution.integrated`), occlusion (:mod:`helpers.attribution.occlusion`),
+LRP (:mod:`helpers.attribution.lrp`) and RISE (:mod:`helpers.attribution.rise`).
+:data:`ATTRIBUTIONS` maps their names to the functions (a view of :mod:`helpers.registry`).
 
 ``x`` is one image or a batch ``(N, 3, H, W)``; ``class_idx`` is ``None`` (each
 image's top-1 class), one int or N ints. The model's parameters come out
@@ -29,10 +30,12 @@ from ..registry import FamilyView, register
 from .base import REDUCTIONS, Attribution, check_count, check_reduce, finish, input_grads, rows
 from .guided import guided_relus, unguided_relus
 from .integrated import IG_METHODS, integrated_gradients
+from .lrp import lrp
 from .occlusion import occlusion
+from .rise import rise
 
 __all__ = ["ATTRIBUTIONS", "IG_METHODS", "REDUCTIONS", "Attribution", "every_map",
-           "guided_backprop", "guided_grad_cam", "integrated_gradients", "occlusion",
+           "guided_backprop", "guided_grad_cam", "integrated_gradients", "lrp", "occlusion", "rise",
            "saliency", "smoothgrad"]
 
 
