@@ -36,7 +36,7 @@ class Curve:
     Attributes:
         kind: ``"deletion"`` or ``"insertion"``.
         fractions: the fraction of pixels changed at each point, from 0 to 1.
-        probs: the class probability at each point.
+        probs: the class probability (or logit, with ``score="logit"``) at each point.
         auc: the area under ``probs`` over ``fractions`` (trapezoid rule).
         class_idx: the class followed.
 
@@ -133,7 +133,7 @@ def rank_pixels(saliency: torch.Tensor) -> torch.Tensor:
 def perturbation_curve(
     model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor, kind: str,
     class_idx: int | None = None, steps: int = 50, substrate: Substrate | None = None,
-    batch_size: int = 32,
+    batch_size: int = 32, score: str = "probability",
 ) -> Curve:
     """Deletion or insertion curve of one map (Petsiuk et al. 2018).
 
@@ -156,10 +156,15 @@ def perturbation_curve(
         substrate: see :func:`make_substrate`; default ``"zeros"`` for deletion,
             ``"blur"`` for insertion (RISE's choices).
         batch_size: images per forward pass.
+        score: ``"probability"`` (the softmax, as RISE) or ``"logit"`` (the class's
+            logit ``y^c``, to see whether a rise of the probability comes from the
+            class itself or from the other classes falling).
 
     Shapes:
         x: ``(1, 3, H, W)``; saliency: ``(H, W)``; curve: ``(steps + 1,)``.
     """
+    if score not in ("probability", "logit"):
+        raise ValueError(f"score must be 'probability' or 'logit', got {score!r}")
     if kind not in ("deletion", "insertion"):
         raise ValueError(f"kind must be 'deletion' or 'insertion', got {kind!r}")
     s = _check(x, saliency, steps)
@@ -179,7 +184,8 @@ def perturbation_curve(
         changed = ranks < n  # (B, 1, H, W)
         first, second = (base, x) if kind == "deletion" else (x, base)
         batch = torch.where(changed, first, second)  # (B, 3, H, W)
-        probs.append(model(batch).float().softmax(dim=1)[:, class_idx].cpu())
+        out = model(batch).float()  # (B, classes)
+        probs.append((out.softmax(dim=1) if score == "probability" else out)[:, class_idx].cpu())
     fractions = (counts.double() / total).numpy()
     p = torch.cat(probs).double().numpy()
     return Curve(kind, fractions, p, auc(fractions, p), int(class_idx))
@@ -187,18 +193,20 @@ def perturbation_curve(
 
 def deletion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor,
                    class_idx: int | None = None, steps: int = 50,
-                   substrate: Substrate = "zeros", batch_size: int = 32) -> Curve:
+                   substrate: Substrate = "zeros", batch_size: int = 32,
+                   score: str = "probability") -> Curve:
     """:func:`perturbation_curve` with ``kind="deletion"`` (lower AUC = more faithful)."""
     return perturbation_curve(model, x, saliency, "deletion", class_idx, steps, substrate,
-                              batch_size)
+                              batch_size, score)
 
 
 def insertion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor,
                     class_idx: int | None = None, steps: int = 50,
-                    substrate: Substrate = "blur", batch_size: int = 32) -> Curve:
+                    substrate: Substrate = "blur", batch_size: int = 32,
+                   score: str = "probability") -> Curve:
     """:func:`perturbation_curve` with ``kind="insertion"`` (higher AUC = more faithful)."""
     return perturbation_curve(model, x, saliency, "insertion", class_idx, steps, substrate,
-                              batch_size)
+                              batch_size, score)
 
 
 @torch.no_grad()
