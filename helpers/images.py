@@ -26,7 +26,7 @@ SAMPLE_IMAGES = {
     "grace_hopper": "grace_hopper.jpg",
     "cat_and_cup": "cat_and_cup.jpg",
 }
-EXTRA_IMAGES = {  # more photos for the faithfulness lab (notebooks/09_4_trust), not in the menus
+EXTRA_IMAGES = {  # more photos for the faithfulness lab (notebooks/09_ext_trust), not in the menus
     "camera": "camera.png",
     "clock": "clock.png",
     "china": "china.jpg",

@@ -7,7 +7,7 @@ take the mean of each resample, and report the 2.5 % and 97.5 % quantiles. For t
 methods on the same images, bootstrap the per-image *differences* (a paired
 interval): it is narrower, because the image's own difficulty cancels.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations

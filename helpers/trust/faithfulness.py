@@ -11,7 +11,7 @@ image goes through the model in a few batches, so a curve costs
 Pure functions of tensors: they return numbers and draw nothing. The model is
 only called under ``torch.no_grad()``; nothing on it is changed.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations

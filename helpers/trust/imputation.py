@@ -10,7 +10,7 @@ removed pixels, then adds a little Gaussian noise. pytorch-grad-cam's
 ``NoisyLinearImputer`` (from the ROAD authors' code) is the reference the tests
 compare with.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations
