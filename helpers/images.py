@@ -31,6 +31,7 @@ EXTRA_IMAGES = {  # more photos for the faithfulness lab (notebooks/09_ext_trust
     "clock": "clock.png",
     "china": "china.jpg",
     "flower": "flower.jpg",
+    "coins": "coins.png",
 }
 RESIZE, CROP = 256, 224  # the ImageNet preprocessing: short side 256, centre crop 224
 MAX_PIXELS = 40_000_000  # 40 megapixels: a big photo is fine, a decompression bomb is not

@@ -61,7 +61,7 @@ T0 = time.perf_counter()
 CACHE = json.loads((DATA_DIR / "trust" / "faithfulness.json").read_text(encoding="utf-8"))
 S = CACHE["settings"]
 CORE, BASE, STEPS = S["core"], S["baselines"], S["steps"]
-PHOTOS = CACHE["photos_order"]
+PHOTOS = [p for p in CACHE["photos_order"] if p in CACHE["photos"]]  # every real photo the course ships
 print("core methods:", ", ".join(CORE), "| baselines:", ", ".join(BASE))
 print(f"cached by scripts/make_trust_cache.py: {len(CACHE['photos'])} photos, "
       f"{S['toy']['n']} toy images, {STEPS} steps per curve")
@@ -84,7 +84,7 @@ print(f"cached by scripts/make_trust_cache.py: {len(CACHE['photos'])} photos, "
 # | Score-CAM | 类激活图 | $\alpha^y_k=\mathrm{softmax}_k\,s_y(x\odot\mathrm{up}(A^k))$ | 不用梯度：把每个通道当掩码乘到图上，看分数 | 每个通道 1F |
 # | saliency | 像素归因 | $R=\max_c\lvert\partial s_y/\partial x_c\rvert$ | 分数对每个像素的梯度 | 1F+1B |
 # | SmoothGrad | 像素归因 | $R=\frac{1}{n}\sum_{t}\partial s_y/\partial x\,(x+\epsilon_t)$ | 加噪声的图上梯度的平均，更平滑 | n(F+B) |
-# | Guided Backprop | 像素归因 | ReLU 的反向只让正梯度穿过正输入 | 图很清晰，但接近边缘检测（见证据一） | 1F+1B |
+# | Guided Backprop | 像素归因 | ReLU 的反向只让正梯度穿过正输入 | 图很清晰；它是不是只在画边缘，见证据一 | 1F+1B |
 # | Guided Grad-CAM | 像素归因 | $R=\mathrm{GuidedBP}\odot\mathrm{up}(M^y_{\text{Grad-CAM}})$ | 两者逐像素相乘 | 2F+2B |
 # | Integrated Gradients | 像素归因 | $R=(x-x')\odot\int_0^1\frac{\partial s_y}{\partial x}(x'+t(x-x'))\,dt$ | 从底图 $x'$ 到 $x$ 的路径上梯度的积分；各像素之和约等于 $s_y(x)-s_y(x')$ | m(F+B) |
 # | occlusion | 像素归因（扰动） | $R(p)=s_y(x)-s_y(x\text{ 中包含 }p\text{ 的块被遮住})$ | 一块一块遮住，看分数掉多少 | 每块 1F |
@@ -126,12 +126,14 @@ cat_c = CACHE["photos"]["cat"]["class"]
 live_seconds, cat_maps = {}, {}
 for name in CORE:
     t = time.perf_counter()
-    cat_maps[name] = one_map(name, model, layer, cat_x, cat_c, S["photo_options"])[0]
+    if name == "integrated_gradients":  # keep the whole result: its signed values are drawn below
+        ig = attribution.integrated_gradients(model, cat_x, cat_c, **S["photo_options"][name])
+        cat_maps[name] = np.asarray(ig.map, dtype=np.float32).reshape(224, 224)
+    else:
+        cat_maps[name] = one_map(name, model, layer, cat_x, cat_c, S["photo_options"])[0]
     live_seconds[name] = time.perf_counter() - t
 cat_maps |= {k: v[0] for k, v in baseline_maps(cat_x).items()}
-ig_signed = attribution.integrated_gradients(model, cat_x, cat_c,
-                                             **S["photo_options"]["integrated_gradients"])
-ig_signed = ig_signed.raw[0].sum(dim=0).numpy()  # (224, 224): signed, summed over RGB
+ig_signed = ig.raw.reshape(-1, 3, 224, 224)[0].sum(dim=0).numpy()  # (224, 224): signed, RGB summed
 print(f"cat photo: class {CACHE['photos']['cat']['label']} ({CACHE['photos']['cat']['prob']:.3f}); "
       f"{len(cat_maps)} maps of shape {cat_maps['grad_cam'].shape}")
 
@@ -185,7 +187,7 @@ print(f"signed Integrated Gradients: {float((ig_signed > 0).mean()):.3f} of the 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # 每种方法花多少时间？下图是 `scripts/make_trust_cache.py` 在 10 张照片上量出的每张图的秒数（中位数，对数坐标），
-# 点是本次运行现场量的核心方法。机器同时在忙别的事时，所有的数都会变大，但相对的快慢不变。
+# 点是本次运行现场量的核心方法。机器同时在忙别的事时，这些数都会变大。
 
 # %% slideshow={"slide_type": "-"}
 ALL = list(CACHE["photos"]["cat"]["seconds"])
@@ -399,7 +401,7 @@ for kind, better in (("deletion", -1), ("insertion", 1)):
         wins = []
         for k in CORE:
             m, lo, hi = bootstrap.bootstrap_ci(better * (auc[kind][k] - auc[kind][b]))
-            wins.append(lo > 0)
+            wins.append(round(lo, 3) > 0)
             print(f"{kind:<9s} {k:<22s} better than {b:<7s} by {m:>7.3f} [{lo:>6.3f}, {hi:>6.3f}]")
         print(f"  -> {sum(wins)} of {len(CORE)} core methods beat {b} on {kind} "
               f"(paired 95% interval above 0)")
@@ -407,7 +409,8 @@ for kind, better in (("deletion", -1), ("insertion", 1)):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 猫这张照片上的曲线，以及曲线为什么会“回升”
 #
-# 下图是猫这张照片的曲线（缓存里的值，上面已现场核对过 AUC）。有的删除曲线在删掉像素之后**上升**，有的插入曲线一开始**下降**。
+# 下图是猫这张照片的曲线（缓存里的值，上面已现场核对过 AUC）。删除曲线会不会在删掉像素之后反而**上升**？插入曲线会不会一开始**下降**？
+# 先看图，再看下面在全部照片上的计数。
 
 # %% slideshow={"slide_type": "-"}
 PLOT = CORE + ["random"]  # six lines per panel
@@ -442,11 +445,14 @@ for p in PHOTOS:
         steps_total += up_p.size
 ins_first_drop = np.mean([CACHE["photos"][p]["curves"][k]["insertion"][1]
                           < CACHE["photos"][p]["curves"][k]["insertion"][0] for p in PHOTOS for k in MAIN])
+share_others = (rise_p - rise_both) / max(rise_p, 1)
 print(f"deletion steps where p rises: {rise_p} of {steps_total} ({rise_p / steps_total:.3f}); "
-      f"in {rise_p - rise_both} of them ({(rise_p - rise_both) / max(rise_p, 1):.3f}) the class's own logit "
-      f"did not rise: the other classes fell faster")
+      f"in {rise_p - rise_both} of them ({share_others:.3f}) the class's own logit did not rise, "
+      f"so the rise came from the other classes falling faster")
+print("-> " + ("most rises of p are the softmax's doing, not more evidence for the class" if share_others > 0.5
+               else "in most rises the class's own logit rose too: the changed image itself added evidence"))
 print(f"insertion curves whose first step goes down: {ins_first_drop:.3f} of "
-      f"{len(PHOTOS) * len(MAIN)} (the first sharp pixels on a blurred image are new edges)")
+      f"{len(PHOTOS) * len(MAIN)} curves")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 为什么 Grad-CAM、XGrad-CAM、HiRes-CAM 是同一条线？
@@ -457,7 +463,8 @@ print(f"insertion curves whose first step goes down: {ins_first_drop:.3f} of "
 # 测量：在猫的照片上算这三张图；再在玩具世界的 `vgg` 网络（展平 + 全连接，梯度随位置变化）上比较。
 
 # %% slideshow={"slide_type": "-"}
-three = {k: one_map(k, model, layer, cat_x, cat_c, {})[0] for k in ("grad_cam", "xgrad_cam", "hires_cam")}
+three = {"grad_cam": cat_maps["grad_cam"]} | {k: one_map(k, model, layer, cat_x, cat_c, {})[0]
+                                              for k in ("xgrad_cam", "hires_cam")}
 diff_photo = max(float(np.abs(three[k] - three["grad_cam"]).max()) for k in three)
 toy_auc = CACHE["toy"]["auc"]
 diff_toy = {k: float(np.mean(np.abs(np.array(toy_auc[k]["insertion"])
@@ -496,7 +503,7 @@ print("best map per substrate:", ", ".join(f"{s} {b}" for s, b in best.items()))
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 200 张玩具图
 #
-# 10 张照片的区间很宽。玩具世界的 `vgg` 网络上有 200 张新图（训练时没见过），类别就是图上的图形；每张图一个 AUC，
+# 10 张照片只给出 10 个数，区间的宽度由照片之间的差别决定。玩具世界能给出多得多的图：`vgg` 网络上 200 张新图（训练时没见过），类别就是图上的图形；每张图一个 AUC，
 # 底图用这张图自己的平均颜色、模糊图和 ROAD。下面先现场重算前 20 张图的一部分，与缓存核对。
 
 # %% slideshow={"slide_type": "-"}
@@ -631,16 +638,20 @@ print(f"- Evidence 1 (depends on the model): with only the classifier random, Gr
 print(f"- Evidence 2 (predicts the model's response), {len(PHOTOS)} photos: insertion AUC Grad-CAM "
       f"{gc_ins[0]:.3f} [{gc_ins[1]:.3f}, {gc_ins[2]:.3f}], Sobel {sob_ins[0]:.3f} "
       f"[{sob_ins[1]:.3f}, {sob_ins[2]:.3f}]; the random map ranks {rank_random['grey']} of {len(MAIN)} "
-      f"on deletion with grey and {rank_random['road']} with ROAD: the substrate changes the verdict.")
+      f"on deletion with grey and {rank_random['road']} with ROAD"
+      + (": the substrate changes the verdict." if rank_random["grey"] != rank_random["road"]
+         else ": the same rank with both substrates."))
 print(f"- {S['toy']['n']} toy images: best insertion {toy_best['insertion']} "
       f"({toy_ci[toy_best['insertion']]['insertion'][0]:.3f}), best ROAD deletion {toy_best['deletion_road']} "
       f"({toy_ci[toy_best['deletion_road']]['deletion_road'][0]:.3f}).")
 print(f"- Evidence 3 (shows what the model uses): {len(follow)} of {len(CORE)} core methods move with the "
       f"net on more than half of the images (Grad-CAM {contrast['grad_cam']['moved']:.3f}).")
 print("【特征图进行可视化】")
-print(f"- A random network's maps resemble the image's edges (ρ with Sobel {to_sobel['grad_cam'][:, -1].mean():.3f} "
-      f"for Grad-CAM, {to_sobel['guided_backprop'][:, -1].mean():.3f} for Guided Backprop): a picture that "
-      f"looks meaningful can come from the image, not from what the network learned.")
+print(f"- ρ of a fully random network's map with the image's Sobel edges: Grad-CAM "
+      f"{to_sobel['grad_cam'][:, -1].mean():.3f} (trained {trained_sobel['grad_cam'].mean():.3f}), Guided Backprop "
+      f"{to_sobel['guided_backprop'][:, -1].mean():.3f} (trained {trained_sobel['guided_backprop'].mean():.3f})"
+      + (": a picture with structure can come from the image, not from what the network learned."
+         if more_edge else "."))
 print("【面向 NLP 任务的可视化方法】")
 print(f"- Attention vs leave-one-out: mean τ {tau_table['attention', 'loo']['mean']:.3f} "
       f"(random scores: {tau_table['random', 'loo']['mean']:.3f}).")
@@ -736,6 +747,8 @@ for _, rnd in sanity.cascading_randomization(toy_gap, seed=0):
         ms = one_map(k, rnd, rnd.get_submodule(toy_layer_name), sx, sc, {})
         toy_curves[k].append(float(np.nanmean([sanity.spearman(a, b)
                                                 for a, b in zip(toy_orig[k], ms, strict=True)])))
-exercises.trust.check_sanity_prediction(predict_sanity, toy_curves, step=0, threshold=0.8)
+THRESHOLD = 0.8
+print(f"threshold: mean ρ < {THRESHOLD} counts as 变 (changes)")
+exercises.trust.check_sanity_prediction(predict_sanity, toy_curves, step=0, threshold=THRESHOLD)
 for k, v in toy_curves.items():
     print(f"{k:<22s} Spearman after each step:", " ".join(f"{u:.3f}" for u in v))

@@ -183,7 +183,8 @@ def save(key: str, value: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("all", "photos", "toy"), default="all")
+    ap.add_argument("--part", choices=("all", "photos", "toy", "settings"), default="all",
+                    help="settings: only rewrite the settings and the photo list")
     ap.add_argument("--photos", nargs="*", default=PHOTOS, help="a subset of the photos")
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -191,6 +192,8 @@ def main() -> None:
         save("toy", toy_part())
     if args.part in ("all", "photos"):
         photo_part(args.photos)
+    if args.part == "settings":
+        save("photos", {})
 
 
 if __name__ == "__main__":
