@@ -228,30 +228,34 @@ explorer
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def predict_rebound() -> bool:
     """True: with every layer random, Grad-CAM's map correlates positively with the trained map."""
-    return True
+    return False
 
 
 # %% slideshow={"slide_type": "subslide"}
 steps = S["cascade_steps"]
 cascade = {k: np.array([CACHE["photos"][p]["cascade"][k]["rho"] for p in PHOTOS])  # (photos, steps)
            for k in S["cascade_methods"]}
-to_sobel = {k: np.array([CACHE["photos"][p]["cascade"][k]["rho_sobel"] for p in PHOTOS])
-            for k in S["cascade_methods"]}
-trained_sobel = {k: np.array([CACHE["photos"][p]["cascade"][k]["trained_sobel"] for p in PHOTOS])
-                 for k in S["cascade_methods"]}
+to_sobel, to_centre, trained_sobel, trained_centre = (
+    {k: np.array([CACHE["photos"][p]["cascade"][k][key] for p in PHOTOS]) for k in S["cascade_methods"]}
+    for key in ("rho_sobel", "rho_centre", "trained_sobel", "trained_centre"))  # (photos, steps) or (photos,)
 # live check: Grad-CAM on the cat photo, the same steps, against the cache
 live_rho = []
 for block, rnd in sanity.cascading_randomization(model, seed=0):
     if block in steps:
         m = one_map("grad_cam", rnd, rnd.get_submodule(bundle.gradcam_layer_name), cat_x, cat_c, {})[0]
         live_rho.append(sanity.spearman(cat_maps["grad_cam"], m))
-gap_cascade = float(np.max(np.abs(np.array(live_rho) - cascade["grad_cam"][PHOTOS.index("cat")])))
+cached_rho = cascade["grad_cam"][PHOTOS.index("cat")]
+assert np.array_equal(np.isnan(live_rho), np.isnan(cached_rho))  # NaN: a flat map (no ranking)
+gap_cascade = float(np.nanmax(np.abs(np.array(live_rho) - cached_rho)))
 assert gap_cascade < 0.01, gap_cascade
 print(f"live recomputation (Grad-CAM, cat, {len(steps)} steps) matches the cache: "
       f"largest difference {gap_cascade:.4f}")
-rebound = float(cascade["grad_cam"][:, -1].mean())
+flat = {k: int(np.isnan(v).sum()) for k, v in cascade.items()}
+print("maps that came out flat (constant, e.g. all zero after ReLU; ρ undefined, left out of the means):",
+      flat, f"of {len(PHOTOS)} photos x {len(steps)} steps")
+rebound = float(np.nanmean(cascade["grad_cam"][:, -1]))
 concepts.check_prediction("全部随机化后 Grad-CAM 的 ρ 大于 0 吗", predict_rebound, rebound > 0,
-                          hint="随机的卷积网络也会对图像的边缘和对比度起反应。")
+                          hint="随机的网络经过 ReLU 之后，Grad-CAM 还剩下多少结构？有几张图会是全平的？")
 print(f"Grad-CAM, all layers random: mean ρ with the trained map {rebound:.3f} over {len(PHOTOS)} photos")
 
 # %% slideshow={"slide_type": "subslide"}
@@ -264,47 +268,63 @@ STYLE = {"grad_cam": ("tab:blue", "-", "o"), "layer_cam": ("tab:orange", "--", "
 
 def band(ax, xs, values, name, label=None):
     """Mean over the photos with its bootstrap 95 % interval as a band. Shapes: values (photos, K)."""
-    ci = np.array([bootstrap.bootstrap_ci(values[:, j]) for j in range(values.shape[1])])  # (K, 3)
+    ci = np.array([bootstrap.bootstrap_ci(v[np.isfinite(v)]) for v in values.T])  # (K, 3); NaN: flat map
     color, ls, marker = STYLE[name]
     ax.plot(xs, ci[:, 0], color=color, ls=ls, marker=marker, ms=5, label=label or name)
     ax.fill_between(xs, ci[:, 1], ci[:, 2], color=color, alpha=0.15)
 
 
 xs = np.arange(len(steps) + 1)
-fig, axes = plt.subplots(1, 2, figsize=(12, 4), dpi=80, layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(15, 4), dpi=80, layout="constrained")
 for k in S["cascade_methods"]:
     n = len(PHOTOS)
     band(axes[0], xs, np.hstack([np.ones((n, 1)), cascade[k]]), k)
     band(axes[1], xs, np.hstack([trained_sobel[k][:, None], to_sobel[k]]), k)
-for ax, ylabel in zip(axes, ("ρ（与训练好的模型的图）", "ρ（与图像的 Sobel 边缘图）"), strict=True):
+    band(axes[2], xs, np.hstack([trained_centre[k][:, None], to_centre[k]]), k)
+for ax, ylabel in zip(axes, ("ρ（与训练好的模型的图）", "ρ（与 Sobel 边缘图）", "ρ（与中心的高斯包）"),
+                      strict=True):
     ax.set_xticks(xs, ["训练好的"] + [f"到 {s}" for s in steps], rotation=30, fontsize=9)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_ylabel(ylabel)
-axes[0].set_xlabel("已随机化到哪一块（从分类层往下累积）")
-axes[1].set_xlabel("同上")
-axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9)
+    ax.set_xlabel("已随机化到哪一块（从分类层往下累积）", fontsize=9)
+axes[2].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9)
 fig.suptitle(f"级联模型随机化，EfficientNet-Lite0，{len(PHOTOS)} 张照片的平均与 95% 自助法区间", fontsize=11)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# 右图是对“回升”的测量：把每一步的图与**图像自己的 Sobel 边缘图**比较。如果随机网络的图越来越像边缘图，
-# 回升就不是“模型又学会了什么”，而是随机卷积在响应图像的边缘和对比度。结论由下面的数字打印：
+# 第一幅图的曲线在某些照片上会先降后升（“回升”）。后两幅图测量回升从哪里来：把每一步的图与两张**不看模型**的图比较——
+# 图像自己的 Sobel 边缘图，和中心的高斯包（centre）。如果随机网络的图与训练好的网络的图都像其中一张，
+# 两者的相似就来自这张不看模型的图，而不是“随机网络又学会了什么”。下面按照片列出 Grad-CAM 的数字，结论由数字打印：
 
 # %% slideshow={"slide_type": "-"}
 for k in S["cascade_methods"]:
-    print(f"{k:<16s} ρ with trained map: classifier random {cascade[k][:, 0].mean():.3f}, "
-          f"all random {cascade[k][:, -1].mean():.3f} | ρ with Sobel: trained {trained_sobel[k].mean():.3f}, "
-          f"all random {to_sobel[k][:, -1].mean():.3f}")
-gc_min_step = int(cascade["grad_cam"].mean(axis=0).argmin())
-print(f"Grad-CAM's lowest mean ρ is {cascade['grad_cam'].mean(axis=0).min():.3f} (randomized down to "
-      f"{steps[gc_min_step]}); with all layers random it is {rebound:.3f}: it "
-      f"{'rebounds' if rebound > cascade['grad_cam'].mean(axis=0).min() + 0.05 else 'does not rebound'}.")
-more_edge = to_sobel["grad_cam"][:, -1].mean() > trained_sobel["grad_cam"].mean()
+    print(f"{k:<16s} ρ with trained map: classifier random {np.nanmean(cascade[k][:, 0]):.3f}, "
+          f"all random {np.nanmean(cascade[k][:, -1]):.3f} | ρ with Sobel: trained "
+          f"{trained_sobel[k].mean():.3f}, all random {np.nanmean(to_sobel[k][:, -1]):.3f}")
+gc_path = np.nanmean(cascade["grad_cam"], axis=0)  # (steps,)
+print(f"Grad-CAM's lowest mean ρ is {gc_path.min():.3f} (randomized down to {steps[int(gc_path.argmin())]}); "
+      f"with all layers random it is {rebound:.3f}: it "
+      f"{'rebounds' if rebound > gc_path.min() + 0.05 else 'does not rebound'}.")
+random_sobel = float(np.nanmean(to_sobel["grad_cam"][:, -1]))
+more_edge = random_sobel > trained_sobel["grad_cam"].mean()
 print(f"The fully random net's Grad-CAM is {'MORE' if more_edge else 'not more'} like the Sobel edge map "
-      f"than the trained net's ({to_sobel['grad_cam'][:, -1].mean():.3f} vs "
-      f"{trained_sobel['grad_cam'].mean():.3f}).")
-gb_stays = cascade["guided_backprop"][:, 0].mean() > 0.8
-print(f"Guided Backprop with only the classifier random: ρ = {cascade['guided_backprop'][:, 0].mean():.3f} "
+      f"than the trained net's ({random_sobel:.3f} vs {trained_sobel['grad_cam'].mean():.3f}).")
+print(f"\nGrad-CAM per photo, all layers random ({steps[-1]}): ρ with the trained map, with Sobel, with centre; "
+      "the trained map's ρ with centre")
+for i, p in enumerate(PHOTOS):
+    print(f"  {p:<13s} {cascade['grad_cam'][i, -1]:>7.3f} {to_sobel['grad_cam'][i, -1]:>7.3f} "
+          f"{to_centre['grad_cam'][i, -1]:>7.3f} {trained_centre['grad_cam'][i]:>7.3f}")
+up = np.nan_to_num(cascade["grad_cam"][:, -1], nan=-1) > 0.2  # photos where the random net's map is similar
+shared = None
+if up.any():
+    c_up, s_up = np.nanmean(to_centre["grad_cam"][up, -1]), np.nanmean(to_sobel["grad_cam"][up, -1])
+    shared = "the centre bump" if c_up > s_up else "the edges"
+    print(f"photos with ρ > 0.2 after full randomization: {[p for p, u in zip(PHOTOS, up, strict=True) if u]}; "
+          f"there the random net's map has ρ {c_up:.3f} with the centre map and {s_up:.3f} with Sobel, the "
+          f"trained map {trained_centre['grad_cam'][up].mean():.3f} with the centre map -> the shared part is "
+          f"{shared}")
+gb_stays = np.nanmean(cascade["guided_backprop"][:, 0]) > 0.8
+print(f"Guided Backprop with only the classifier random: ρ = {np.nanmean(cascade['guided_backprop'][:, 0]):.3f} "
       f"-> it {'barely changes: it does not pass the first step of the test' if gb_stays else 'changes'}.")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -373,8 +393,8 @@ for k in MAIN:
     d, i = ci["deletion"][k], ci["insertion"][k]
     print(f"{k:<22s} {d[0]:>10.3f} [{d[1]:.3f}, {d[2]:.3f}] {i[0]:>10.3f} [{i[1]:.3f}, {i[2]:.3f}]")
 sobel_wins = bool(ci["insertion"]["sobel"][0] > ci["insertion"]["grad_cam"][0])
-concepts.check_prediction("Sobel 的插入 AUC 高于 Grad-CAM 吗", predict_sobel_beats_grad_cam, sobel_wins,
-                          hint="边缘多的地方，往往也是物体所在的地方。")
+_ = concepts.check_prediction("Sobel 的插入 AUC 高于 Grad-CAM 吗", predict_sobel_beats_grad_cam, sobel_wins,
+                              hint="边缘多的地方，往往也是物体所在的地方。")
 
 # %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), dpi=80, layout="constrained")
@@ -430,8 +450,9 @@ for ax, title in zip(axes, ("删除（AUC 越小越好）", "插入（AUC 越大
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# **为什么会回升？** softmax 概率 $p_y=e^{s_y}/\sum_c e^{s_c}$ 既取决于本类的 logit $s_y$，也取决于其他类。
-# 删掉像素时，如果别的类（比如另一种猫）的 logit 掉得比本类还快，$p_y$ 就会上升，而模型对本类的证据其实在减少。
+# **为什么会回升？** 有两种可能。(a) softmax 概率 $p_y=e^{s_y}/\sum_c e^{s_c}$ 既取决于本类的 logit $s_y$，也取决于其他类：
+# 如果别的类（比如另一种猫）的 logit 掉得比本类还快，$p_y$ 就会上升，而模型对本类的证据其实没有增加。
+# (b) 换上底图之后的图像本身让模型更相信这个类别：这时本类的 logit 也上升。
 # 测量：脚本同时记下了删除曲线上本类的 logit。对每一次“概率上升”，看同一步 logit 是否也上升：
 
 # %% slideshow={"slide_type": "-"}
@@ -530,6 +551,12 @@ toy_best = {kind: min(MAIN, key=lambda k, kind=kind: toy_ci[k][kind][0]) if kind
 print("best per column:", ", ".join(f"{kind} {b}" for kind, b in toy_best.items()))
 print(f"intervals from {len(toy_auc['grad_cam']['insertion'])} toy images each; "
       f"photos: {len(PHOTOS)} images each")
+toy_vs_random = {k: bootstrap.bootstrap_ci(np.array(toy_auc[k]["insertion"]) - toy_auc["random"]["insertion"])
+                 for k in CORE}
+print("toy insertion AUC minus the random map's, paired 95% interval: "
+      + ", ".join(f"{k} {m:.3f} [{lo:.3f}, {hi:.3f}]" for k, (m, lo, hi) in toy_vs_random.items()))
+print(f"-> below the random map on the toy vgg net: "
+      f"{[k for k, v in toy_vs_random.items() if round(v[2], 3) < 0] or 'none'}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 与发表的数字并排（引用，不可直接比较）
@@ -608,10 +635,11 @@ for a, b in (("attention", "loo"), ("attention", "grad_input"), ("loo", "grad_in
     tau, p = attn_trust.correlate(items, a, b)
     s = tau_table[a, b] = rankcorr.summarize(tau, p)
     print(f"{a + ' vs ' + b:<34s} {s['mean']:>7.3f} ± {s['std']:.3f} {s['sig_frac']:>9.3f}")
+att_loo, loo_gi = tau_table["attention", "loo"]["mean"], tau_table["loo", "grad_input"]["mean"]
 print(f"attention agrees with leave-one-out "
-      f"{'more' if tau_table['attention', 'loo']['mean'] > tau_table['random', 'loo']['mean'] else 'not more'} "
-      f"than random scores do, and {'more' if tau_table['loo', 'grad_input']['mean'] > tau_table['attention', 'loo']['mean'] else 'less'} "
-      f"than the two model-based scores agree with each other")
+      f"{'more' if att_loo > tau_table['random', 'loo']['mean'] else 'not more'} than random scores do; "
+      f"the two scores that ask the model (leave-one-out, gradient x input) agree with each other "
+      f"{'more' if loo_gi > att_loo else 'less'} than attention agrees with leave-one-out")
 
 # %% [markdown] slideshow={"slide_type": "-"}
 # 引用（不可直接比较）：Jain 和 Wallace（2019，“Attention is not Explanation”，NAACL）在英文 SST 上的 BiLSTM，注意力与留一法的 $\tau$ 约为 0.29（引用：该论文对 SST 的汇总，本课程未核对原表）。
@@ -632,9 +660,13 @@ print(f"attention agrees with leave-one-out "
 gc_ins, sob_ins = ci["insertion"]["grad_cam"], ci["insertion"]["sobel"]
 print("【用类激活图（CAM）】")
 print(f"- Evidence 1 (depends on the model): with only the classifier random, Grad-CAM's mean ρ is "
-      f"{cascade['grad_cam'][:, 0].mean():.3f}, Guided Backprop's {cascade['guided_backprop'][:, 0].mean():.3f}; "
-      f"with all layers random Grad-CAM rebounds to {rebound:.3f}, and its ρ with the Sobel edge map is "
-      f"{to_sobel['grad_cam'][:, -1].mean():.3f} (trained: {trained_sobel['grad_cam'].mean():.3f}).")
+      f"{np.nanmean(cascade['grad_cam'][:, 0]):.3f}, Guided Backprop's "
+      f"{np.nanmean(cascade['guided_backprop'][:, 0]):.3f}; with all layers random Grad-CAM's is {rebound:.3f} "
+      f"(lowest on the way {gc_path.min():.3f}), and its ρ with the Sobel edge map is {random_sobel:.3f} "
+      f"(trained: {trained_sobel['grad_cam'].mean():.3f}).")
+if shared:
+    print(f"  On the {int(up.sum())} photos where the fully random net's Grad-CAM still has ρ > 0.2 with the "
+          f"trained one, the shared part is {shared} (ρ with centre {c_up:.3f}, with Sobel {s_up:.3f}).")
 print(f"- Evidence 2 (predicts the model's response), {len(PHOTOS)} photos: insertion AUC Grad-CAM "
       f"{gc_ins[0]:.3f} [{gc_ins[1]:.3f}, {gc_ins[2]:.3f}], Sobel {sob_ins[0]:.3f} "
       f"[{sob_ins[1]:.3f}, {sob_ins[2]:.3f}]; the random map ranks {rank_random['grey']} of {len(MAIN)} "
@@ -648,8 +680,8 @@ print(f"- Evidence 3 (shows what the model uses): {len(follow)} of {len(CORE)} c
       f"net on more than half of the images (Grad-CAM {contrast['grad_cam']['moved']:.3f}).")
 print("【特征图进行可视化】")
 print(f"- ρ of a fully random network's map with the image's Sobel edges: Grad-CAM "
-      f"{to_sobel['grad_cam'][:, -1].mean():.3f} (trained {trained_sobel['grad_cam'].mean():.3f}), Guided Backprop "
-      f"{to_sobel['guided_backprop'][:, -1].mean():.3f} (trained {trained_sobel['guided_backprop'].mean():.3f})"
+      f"{random_sobel:.3f} (trained {trained_sobel['grad_cam'].mean():.3f}), Guided Backprop "
+      f"{np.nanmean(to_sobel['guided_backprop'][:, -1]):.3f} (trained {trained_sobel['guided_backprop'].mean():.3f})"
       + (": a picture with structure can come from the image, not from what the network learned."
          if more_edge else "."))
 print("【面向 NLP 任务的可视化方法】")
