@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ["09_ext_trust.ipynb"]
-DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?![\d.]*\d)")
+DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?![\d.]*\d)(?!\s*(?:节|本章))")  # "9.2 节" is a section
 QUOTED = "引用"
 
 
@@ -59,3 +59,4 @@ def test_the_check_catches_a_typed_number_and_accepts_printed_and_quoted_ones():
     assert unsupported(nb("AUC 是 0.41。", "auc 0.412\n")) == [("0.41", "AUC 是 0.41。")]
     assert unsupported(nb("运行了 132.5 秒", "done\n")) == [("132.5", "运行了 132.5 秒")]
     assert unsupported(nb("τ 约为 0.29（引用：某论文）", "")) == []
+    assert unsupported(nb("9.2 节和教材 9.4 本章小结", "")) == []  # section numbers, not measurements
