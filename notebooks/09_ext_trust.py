@@ -292,7 +292,7 @@ fig.suptitle(f"级联模型随机化，EfficientNet-Lite0，{len(PHOTOS)} 张照
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "-"}
-# 第一幅图的曲线在某些照片上会先降后升（“回升”）。后两幅图测量回升从哪里来：把每一步的图与两张**不看模型**的图比较——
+# 在一张照片上，曲线可能先降后升（“回升”：下面按照片打印了途中的最低值和全部随机化之后的值）。后两幅图测量回升从哪里来：把每一步的图与两张**不看模型**的图比较——
 # 图像自己的 Sobel 边缘图，和中心的高斯包（centre）。如果随机网络的图与训练好的网络的图都像其中一张，
 # 两者的相似就来自这张不看模型的图，而不是“随机网络又学会了什么”。下面按照片列出 Grad-CAM 的数字，结论由数字打印：
 
@@ -309,10 +309,11 @@ random_sobel = float(np.nanmean(to_sobel["grad_cam"][:, -1]))
 more_edge = random_sobel > trained_sobel["grad_cam"].mean()
 print(f"The fully random net's Grad-CAM is {'MORE' if more_edge else 'not more'} like the Sobel edge map "
       f"than the trained net's ({random_sobel:.3f} vs {trained_sobel['grad_cam'].mean():.3f}).")
-print(f"\nGrad-CAM per photo, all layers random ({steps[-1]}): ρ with the trained map, with Sobel, with centre; "
-      "the trained map's ρ with centre")
+print(f"\nGrad-CAM per photo: lowest ρ on the way; all layers random ({steps[-1]}): ρ with the trained map, "
+      "with Sobel, with centre; the trained map's ρ with centre (nan: a flat map)")
 for i, p in enumerate(PHOTOS):
-    print(f"  {p:<13s} {cascade['grad_cam'][i, -1]:>7.3f} {to_sobel['grad_cam'][i, -1]:>7.3f} "
+    low = np.nanmin(cascade["grad_cam"][i]) if np.isfinite(cascade["grad_cam"][i]).any() else np.nan
+    print(f"  {p:<13s} {low:>7.3f} | {cascade['grad_cam'][i, -1]:>7.3f} {to_sobel['grad_cam'][i, -1]:>7.3f} "
           f"{to_centre['grad_cam'][i, -1]:>7.3f} {trained_centre['grad_cam'][i]:>7.3f}")
 up = np.nan_to_num(cascade["grad_cam"][:, -1], nan=-1) > 0.2  # photos where the random net's map is similar
 shared = None
