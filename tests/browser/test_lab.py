@@ -80,7 +80,7 @@ def test_student_edition_checks_respond_in_jupyterlab(lab, page):
     page.screenshot(path=str(BUILD / "student_09_2_1.png"))
 
 
-def test_cam_explorer_9_4_reacts_to_the_method_menu(lab, page):
+def test_cam_explorer_of_the_trust_lab_reacts_to_the_method_menu(lab, page):
     open_notebook(page, lab, "09_ext_trust.ipynb")
     # The explorer needs only the notebook's model; the maps computed before it are not run here.
     state = run_widget_cell(page, "09_ext_trust.ipynb", "widgets.cam_explorer(",
