@@ -43,14 +43,12 @@ LIBRARY: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
     "cam.check_cam_from_weights": ((_CAM, "class_weight_cam"), (_CAM, "_finish"), (_CAM, "run")),
     "cam.check_second_class_cam": ((_CAM, "class_weight_cam"), (_CAM, "_finish"), (_CAM, "run")),
     "cam.check_gradcam_weights": ((_WEIGHTS, "grad_cam_weights"), (_CAM, "grad_cam"), (_CAM, "run")),
-    "cam.check_gradcam_map": ((_WEIGHTS, "grad_cam_weights"), (_CAM, "grad_cam"), (_CAM, "run"),
-                              (_CAM, "_finish")),
+    "cam.check_contribution_map": ((_WEIGHTS, "hires_cam_weights"), (_CAM, "run"), (_CAM, "_finish")),
     "cam.check_layer_gradient": ((_ENGINE, "layer_pass"),),
     "attention.check_masked_softmax": ((_TEXTMODELS, "AttnGRUClassifier.attend"),
                                        (_TEXTMODELS, "SelfAttention.forward")),
     "attention.check_attention_probs": ((_TEXTMODELS, "SelfAttention.forward"),),
-    "attention.check_favoured_word": ((("attn_trust.py", "trust/attention.py"), "gru_scores"),
-                                      (("text.py", "text/attention.py"), "word_attention")),
+    "attention.check_rollout": ((("attn_trust.py", "trust/attention.py"), "attention_rollout"),),
     "trust.check_deletion_auc": ((("faithfulness.py", "trust/faithfulness.py"), "*"),),
     "trust.check_pointing_hit": ((("localization.py", "trust/localization.py"), "*"),),
     "channels.check_channel_iou": ((("channels/dissect.py",), "*"),),
@@ -153,7 +151,7 @@ def _selected(check: str) -> Iterator[tuple[str, types.CodeType]]:
 
 @lru_cache(maxsize=None)
 def forbidden(check: str) -> Forbidden:
-    """What the answer to ``check`` (e.g. ``"cam.check_gradcam_map"``) may not run."""
+    """What the answer to ``check`` (e.g. ``"cam.check_layer_gradient"``) may not run."""
     chosen = list(_selected(check))
     return Forbidden(frozenset((rel, qualname(c)) for rel, c in chosen),
                      frozenset(fingerprint(c) for _, c in chosen))

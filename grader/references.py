@@ -38,9 +38,9 @@ def ref_first_layer_of_size(shapes: Sequence[tuple[str, tuple[int, ...]]], size:
 
 
 def ref_count_dead_channels(acts: torch.Tensor) -> int:
-    """Channels whose maximum is <= 0. Shapes: (C, h, w) or (1, C, h, w)."""
-    a = acts.reshape(acts.shape[-3], -1)  # (C, h*w)
-    return int((a.clamp(min=0).amax(dim=1) == 0).sum())
+    """Channels whose maximum over every image and position is <= 0. Shapes: (N, C, h, w) or (C, h, w)."""
+    a = acts.reshape(-1, *acts.shape[-3:])  # (N, C, h, w)
+    return int((a.clamp(min=0).amax(dim=(0, 2, 3)) == 0).sum())
 
 
 def ref_top_channels(acts: torch.Tensor, k: int) -> list[int]:
@@ -89,9 +89,12 @@ def ref_gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
     return grads[0].mean(dim=(1, 2))
 
 
-def ref_gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """``ReLU(sum_k alpha_k A^k)``. Shapes: acts, grads (1, C, h, w) -> (h, w)."""
-    return torch.relu(torch.einsum("k,khw->hw", ref_gradcam_weights(grads), acts[0]))
+def ref_contribution_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """``sum_k dS/dA^k_ij * A^k_ij``, signed (HiRes-CAM before its ReLU).
+
+    Shapes: acts, grads (1, C, h, w) -> (h, w).
+    """
+    return torch.einsum("khw,khw->hw", grads[0], acts[0])
 
 
 def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
@@ -123,13 +126,17 @@ def ref_next_token_head(attn: torch.Tensor, layer: int) -> int:
     return int(attn[layer].diagonal(offset=1, dim1=-2, dim2=-1).mean(dim=-1).argmax())
 
 
-def ref_favoured_word(model: nn.Module, vocab: Any, words: list[str]) -> str:
-    """The word with the largest attention weight of an AttnGRU classifier (``model(ids, mask)``)."""
-    ids = torch.tensor([vocab.encode(words)])  # (1, T)
-    mask = ids != vocab.stoi["[PAD]"]  # (1, T)
-    with torch.no_grad():
-        _, weights = model(ids, mask)  # (1, T)
-    return words[int(weights[0].argmax())]
+def ref_rollout(attn: torch.Tensor) -> torch.Tensor:
+    """Attention rollout: ``R = Â_L ... Â_1``, ``Â_l = rownorm(mean_heads(attn_l) / 2 + I / 2)``.
+
+    Shapes: attn (layers, heads, T, T) -> (T, T), rows sum to 1.
+    """
+    eye = torch.eye(attn.shape[-1], dtype=attn.dtype)  # (T, T)
+    out = eye
+    for layer in attn.mean(dim=1):  # (T, T) each, first layer first
+        step = 0.5 * layer + 0.5 * eye
+        out = (step / step.sum(dim=-1, keepdim=True)) @ out
+    return out
 
 
 def ref_attention_probs(q: torch.Tensor, k: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -194,11 +201,11 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "cam.check_second_class_cam": ref_second_class_cam,
     "cam.check_find_cam_layer": ref_find_cam_layer,
     "cam.check_gradcam_weights": ref_gradcam_weights,
-    "cam.check_gradcam_map": ref_gradcam_map,
+    "cam.check_contribution_map": ref_contribution_map,
     "cam.check_layer_gradient": ref_layer_gradient,
     "attention.check_masked_softmax": ref_masked_softmax,
     "attention.check_next_token_head": ref_next_token_head,
-    "attention.check_favoured_word": ref_favoured_word,
+    "attention.check_rollout": ref_rollout,
     "attention.check_attention_probs": ref_attention_probs,
     "trust.check_deletion_auc": ref_deletion_auc,
     "trust.check_pointing_hit": ref_pointing_hit,

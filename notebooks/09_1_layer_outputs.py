@@ -29,6 +29,8 @@
 # 6. 用数字而不只用眼睛读图：每层有多少通道“什么也没提取到”，特征图的尺寸和通道数怎样随深度变化。
 
 # %% slideshow={"slide_type": "skip"}
+import os
+import sys
 import warnings
 
 import matplotlib
@@ -151,6 +153,55 @@ for label, inp in (("book 0.5/0.2", x_book), ("model's own", x)):
 # 两种预处理给出的概率不同，最可能的类别甚至也可能不同：归一化不对，各层的激活就跟着变，后面看到的每一张特征图都会不同。
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# 第 1～3 步对应教材的三段代码（加载模型、拆层、读图），后面还有一行调色板 `cmap = cm.get_cmap('jet')`。下面把它们连同教材最后列出的 `import` 一起**照排印**运行，只改能运行所必需的地方（标 `# CHANGED:`），
+# 再和上面的 `cnn_layers`、`x_book` 逐个核对。教材的路径 `path + '\\' + name` 只在 Windows 上能用：先照原样试一次，再改。
+
+# %% slideshow={"slide_type": "skip"}
+import torch  # the book's imports, as printed
+from torchvision import models
+import numpy as np
+import torchvision.transforms as transforms
+from PIL import Image
+import torch.nn as nn
+import matplotlib.pyplot as plt
+from torchvision.transforms.functional import to_pil_image
+from matplotlib import cm  # imports fine today; only cm.get_cmap is gone (below)
+
+model = bundle.model  # CHANGED: models.vgg16_bn(pretrained=True) #加载 VGG16 (第 1 步: the bundled model offline)
+model.eval()
+
+features = model.features if bundle.name == "vgg16_bn" else cnn_layers[:-1]  # CHANGED (added): no .features offline
+cnn_layers_book = []  # CHANGED: cnn_layers (a second list, to compare with 第 2 步's)
+for k in range(len(features)):  # CHANGED: range(43+1) #添加卷积网络层 (43+1 = len(model.features) for VGG16-bn)
+    cnn_layers_book.append(features[k])  # CHANGED: model.features[k]
+cnn_layers_book.append(cnn_layers[-1])  # CHANGED: model.avgpool #自适应平均池化层 (the last feature layer)
+assert len(cnn_layers_book) == len(cnn_layers) and all(a is b for a, b in zip(cnn_layers_book, cnn_layers))
+
+path = str(images.sample_path("cat").parent)  # CHANGED: r'./data/Interpretability/images'
+name = images.sample_path("cat").name  # CHANGED: 'both.png' (not in the course; 图 9-5 uses cat_and_cup)
+fn = path + '\\' + name
+try:
+    Image.open(fn)
+except FileNotFoundError as err:
+    print(f"as printed, fn = path + '\\\\' + name: {type(err).__name__} on {sys.platform}")
+fn = os.path.join(path, name)  # CHANGED: path + '\\' + name
+tfs = transforms.Compose([transforms.Resize(256),
+                           transforms.CenterCrop(224),
+                           transforms.ToTensor(),
+                           transforms.Normalize([0.5, 0.5, 0.5], [0.2, 0.2, 0.2])])
+origin_img = Image.open(fn).convert('RGB') #打开图片并转换为 RGB 模型
+img = tfs(origin_img) #图片预处理 torch.Size([3, 224, 224])
+img = img.unsqueeze(0) #添加批次的维 torch.Size([1, 3, 224, 224])
+assert torch.equal(img.to(x_book.device), x_book)
+print(f"the book's steps (1)-(3): {len(cnn_layers_book)} layers, the same modules as 第 2 步; "
+      f"img {tuple(img.shape)} == x_book (the book's 0.5/0.2 normalization)")
+try:
+    cmap = cm.get_cmap('jet')  # the book's palette line, as printed
+except AttributeError as err:
+    print(f"as printed, cmap = cm.get_cmap('jet'): AttributeError (Matplotlib {matplotlib.__version__})")
+cmap = plt.colormaps['jet']  # CHANGED: cm.get_cmap('jet') (第 5 步 explains its colours)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 第 4 步：让图片逐层前向，打印每层输出的形状
 #
 # 教材的循环 `for k,m in enumerate(cnn_layers): out = m(out)` 不保存各层的输出，只在 `k == 3` 和 `k == 44` 时当场调用 `showImg`；
@@ -211,7 +262,7 @@ from matplotlib import colormaps  # CHANGED: the book imports `from matplotlib i
 warnings.filterwarnings("ignore", message="__array__ implementation")  # CHANGED (added): NumPy 2 warns on np.array(tensor)
 
 
-def showImg_book(channel_img):  # channel_img 表示特征图的一个通道图像
+def showImg_book(channel_img):  # CHANGED: showImg (renamed: the fixed showImg below keeps the name) #channel_img 表示特征图的一个通道图像
     channel_img = torch.relu(channel_img)  # torch.Size([224, 224])
     max_min = channel_img.max()-channel_img.min()
     if max_min == 0:
@@ -237,7 +288,7 @@ def showImg(channel: torch.Tensor) -> np.ndarray:
 
 
 shallow = outputs[1][0]  # (C, h, w), layer 1
-top = int(shallow.clamp(min=0).mean(dim=(1, 2)).argmax())  # its most active channel
+top = int(widgets.feature_maps.rank_channels(shallow)[0])  # its most active channel (the explorer's order)
 plt.figure(figsize=(3, 3), dpi=60)
 showImg_book(shallow[top])  # the book's colours
 flat = torch.relu(torch.zeros(7, 7) - 1)  # a channel that is all zero after ReLU
@@ -1080,23 +1131,33 @@ if exercises.layers.check_first_layer_of_size(first_layer_of_size, bundle):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 3：数一数“死”通道
 #
-# 返回 ReLU 后整个通道都为 0 的通道个数（即最大值 ≤ 0 的通道）。输入是 `(C, h, w)` 或带 batch 维的 `(1, C, h, w)` 张量。
+# 第 7 步数的是**一张**猫的照片上 ReLU 后全为 0 的通道。可是一个通道在一张图上全为 0，不等于它“死”了：换一张图，它可能就有反应。
+# 写出 `count_dead_channels(acts)`：`acts` 是同一层在 N 张图上的输出 `(N, C, h, w)`（也可能只有一张图，`(C, h, w)`），
+# 返回在**每一张**图上 ReLU 后都全为 0 的通道个数。检查用的随机输入里，有的通道只在第一张图上为 0，有的只在最后一张图上有一个像素大于 0。
+# 检查通过后，下一个单元格用你的函数数咖啡和火箭两张照片在最后一层的“死”通道（猫的照片前面已经数过），再数在三张照片上都是 0 的通道。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def count_dead_channels(acts: torch.Tensor) -> int:
-    """Number of channels that are all zero after ReLU.
+    """Number of channels that are all zero after ReLU on every image.
 
     Shapes:
-        acts: (C, h, w) or (1, C, h, w).
+        acts: (N, C, h, w) or one image (C, h, w).
     """
-    a = acts.reshape(acts.shape[-3], -1)  # (C, h*w)
+    a = acts.reshape(-1, *acts.shape[-3:]).transpose(0, 1).flatten(1)  # (C, N*h*w)
     return int((a.max(dim=1).values <= 0).sum())
 
 
 # %% slideshow={"slide_type": "skip"}
 if exercises.layers.check_count_dead_channels(count_dead_channels):
-    print(f"{layer_names[last]}: {count_dead_channels(acts[layer_names[last]])} of"
-          f" {channels[last]} channels are all zero after ReLU")
+    photos = {}
+    for name in ("coffee", "rocket"):  # photos whose count no cell above has printed
+        photos[name] = hooks.capture_activations(model, bundle.to_input(load_image(name)),
+                                                 bundle.feature_layers)[layer_names[last]]  # (1, C, 7, 7)
+        print(f"{layer_names[last]}, {name} photo: {count_dead_channels(photos[name])} of"
+              f" {channels[last]} channels are all zero after ReLU")
+    three = torch.cat([acts[layer_names[last]], *photos.values()])  # (3, C, 7, 7): cat, coffee, rocket
+    print(f"all zero on the cat, the coffee and the rocket alike: {count_dead_channels(three)} of {channels[last]}"
+          f" channels (dead for these photos, not necessarily for every input)")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 4：最活跃的通道

@@ -719,36 +719,43 @@ if exercises.cam.check_layer_gradient(layer_gradient):
     print("your gradient == the one caught in 第 3 步")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 3：找出这段 Grad-CAM 的错误
+# ### 练习 3：找出这段代码的错误——每个位置的贡献
 #
-# 一位同学这样写 Grad-CAM 的图（目标层的激活值 `acts` 和梯度 `grads`，形状都是 `(1, C, h, w)`）：
+# 一位同学想给 vgg_linear（“扁平化→一个线性层”，见“梯度求平均时，正负会相消”一节）画一张**贡献图**：每个位置 $(i, j)$ 对类别分数贡献了多少，
+# 要求整张图加起来、再加上偏置，正好等于这个类别的 logit。他这样写（`acts`、`grads` 是目标层的激活值和类别分数对它的梯度，形状都是 `(1, C, h, w)`）：
 #
 # ```python
-# def gradcam_map(acts, grads):
-#     alpha = grads[0].abs().mean(dim=(1, 2))                          # (C,)
-#     return torch.relu((alpha[:, None, None] * acts[0]).sum(dim=0))   # (h, w)
+# def contribution_map(acts, grads):
+#     alpha = grads[0].mean(dim=(1, 2))                      # (C,)
+#     return (alpha[:, None, None] * acts[0]).sum(dim=0)     # (h, w)
 # ```
 #
-# 它能运行，形状也对，但算的不是 Grad-CAM。找出错误，写出正确的 `gradcam_map(acts, grads)`：返回 $\mathrm{ReLU}\big(\sum_k \alpha_k A^k\big)$
-# （形状 `(h, w)`，不放大、不归一化）。检查通过后，下一个单元格会在猫的照片上量出这个错误改变了多少。
+# 它能运行，形状也对，但加起来不等于 logit 减偏置。找出错误，写出正确的 `contribution_map(acts, grads)`（形状 `(h, w)`，不做 ReLU、不放大、不归一化）。
+# 检查函数用随机的激活值和梯度考你；通过后，下一个单元格在 vgg_linear 的 20 张图上核对“图的总和 + 偏置 = logit”，并和这位同学的图比较。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def gradcam_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """ReLU(sum_k alpha_k A^k). Shapes: acts, grads (1, C, h, w) -> (h, w)."""
-    alpha = grads[0].mean(dim=(1, 2))  # (C,): signed, no abs()
-    return torch.relu((alpha[:, None, None] * acts[0]).sum(dim=0))
+def contribution_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Each position's share of the score: sum_k dS/dA^k_ij * A^k_ij. Shapes: (1, C, h, w) x2 -> (h, w)."""
+    # The bug: averaging the gradient over positions first. The contribution of A^k_ij is its own
+    # derivative times itself (exact for a linear head), summed over the channels only.
+    return (grads[0] * acts[0]).sum(dim=0)  # (h, w)
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.cam.check_gradcam_map(gradcam_map):
-    assert torch.allclose(gradcam_map(acts, grads), res.raw.clamp(min=0), rtol=1e-4, atol=1e-5)
-    alpha_abs = grads[0].abs().mean(dim=(1, 2))  # (C,): the classmate's weights
-    buggy = torch.relu((alpha_abs[:, None, None] * acts[0]).sum(dim=0))  # (h, w)
-    right = gradcam_map(acts, grads)  # (h, w)
-    flipped = int((grads[0].mean(dim=(1, 2)) < 0).sum())
-    corr = float(np.corrcoef(buggy.flatten().numpy(), right.flatten().numpy())[0, 1])
-    print(f"cat photo, {bundle.gradcam_layer_name}: {flipped} of {grads.shape[1]} channels have a negative alpha, "
-          f"which abs() turns positive; correlation of the two maps {corr:.3f}")
+if exercises.cam.check_contribution_map(contribution_map):
+    mine_err, theirs_err = [], []
+    for i in range(len(x20)):
+        y = int(toy_y[i])
+        with torch.no_grad(), hooks.Capture({"A": lin_layer}) as cap:
+            logit = float(lin(x20[i:i + 1])[0, y])
+        g = torch.as_tensor(cam.hires_cam(lin, lin_layer, x20[i:i + 1], y).weights)[None]  # (1, 32, 8, 8): dS/dA
+        m = contribution_map(cap.acts["A"], g)  # (8, 8)
+        theirs = (g[0].mean(dim=(1, 2))[:, None, None] * cap.acts["A"][0]).sum(dim=0)  # the classmate's map
+        mine_err.append(abs(float(m.sum() + bias[y]) - logit))
+        theirs_err.append(abs(float(theirs.sum() + bias[y]) - logit))
+    print(f"vgg_linear, {len(x20)} held-out images, true class: |sum of the map + bias - logit| "
+          f"largest {max(mine_err):.1e} for yours; the classmate's map is off by a median "
+          f"{float(np.median(theirs_err)):.3f} (largest {max(theirs_err):.3f})")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 4（概念题）：先预测，再运行——给一个新网络选目标层
@@ -795,6 +802,60 @@ if concepts.check_prediction("vgg 小网络：哪一层的 Grad-CAM 最落在图
     print("share of the map on the shape per layer:", {k: round(v, 3) for k, v in layer_share.items()},
           f"| the shapes cover {float(fresh.masks.float().mean()):.3f} of the image")
     concepts.check_explanation("你会选哪一层", explanation)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 练习 5（概念题）：先预测，再运行——解释依据表里的一个失败
+#
+# 对照实验的第一张表（依据）说：vgg 网络（“最大池化→扁平化→FC-ReLU-FC”）去掉图形后准确率掉到接近瞎猜，涂掉同样大的一块背景几乎没有影响：**它用的是图形**。
+# 可是它的 Grad-CAM 在指点游戏里常常没有指到图形上（实验 2 打印的数）。那么，在 Grad-CAM 的最大值**没有**落在图形上的那些图片上，
+# 图的最大值处会不会有网络真正用到的别的东西？**不要运行代码**，先回答：
+#
+# 1. `prediction()`：在这些图片上，把 Grad-CAM 最大值周围一块（与图形同样大小，不含图形的像素）涂成背景色，真实类别的 logit 平均下降得比**涂掉图形**还多吗？
+#    返回 `True` 或 `False`；
+# 2. `explanation()`：测量之后，用两三句话说明：这次失败是网络的问题（它用了图形以外的东西），还是 Grad-CAM 的问题？为什么会这样
+#    （回想“梯度求平均时，正负会相消”一节）？引用依据表和下一个单元格打印的数。
+
+# %% slideshow={"slide_type": "skip"} tags=["solution"]
+def prediction() -> bool:
+    """Where vgg's Grad-CAM misses the shape, does painting its peak lower the true logit more than painting the shape?"""
+    # Model answer: False. The intervention table shows the net uses the shape; the peak of the
+    # map sits on background that the net barely reads, so painting it changes the logit little.
+    return False
+
+
+def explanation() -> str:
+    """Two or three sentences: whose failure it is, and why, citing the table and the measurement."""
+    return ("这是 Grad-CAM 的失败，不是网络的：依据表里去掉图形后 vgg 的准确率掉到接近瞎猜，涂掉同样大的背景几乎不变；"
+            "48 张图里有 42 张 Grad-CAM 的最大值不在图形上；在这些图上，涂掉最大值周围约 258 个像素，真实类别的 logit 平均只降 0.204，"
+            "涂掉图形（约 271 个像素）却降 14.228。"
+            "原因是扁平化 + 全连接的分类头给每个位置各自的权重，梯度有正有负，在 8×8 个位置上平均时大部分相消，"
+            "剩下的通道权重不再反映这张图上哪里贡献了分数。")
+
+
+# %% slideshow={"slide_type": "skip"}
+vgg_toy = nets["vgg"]
+peaks = [np.unravel_index(int(m.argmax()), m.shape) for m in toy_maps["vgg", "grad_cam"]]  # (row, col) per map
+missed = [i for i, (r, c) in enumerate(peaks) if not bool(m_toy[i, r, c])]
+around_peak = torch.zeros_like(m_toy)  # (48, 64, 64)
+for i, (r, c) in enumerate(peaks):
+    half = max(1, round(float(m_toy[i].sum()) ** 0.5 / 2))  # a square of about the shape's area
+    around_peak[i, max(0, r - half):r + half + 1, max(0, c - half):c + half + 1] = True
+around_peak &= ~m_toy  # never the shape's own pixels
+background = ~(m_toy | around_peak)
+labels_toy = torch.tensor(y_toy)[:, None]  # (48, 1)
+with torch.no_grad():
+    true_logit = {name: vgg_toy(imgs).gather(1, labels_toy)[:, 0] for name, imgs in (
+        ("original", x_toy), ("peak painted", reliance.fill_regions(x_toy, around_peak, background)),
+        ("shape painted", reliance.fill_regions(x_toy, m_toy, background)))}  # (48,) each
+drop = {k: float((true_logit["original"] - v)[missed].mean()) for k, v in true_logit.items() if k != "original"}
+if concepts.check_prediction("Grad-CAM 没指到图形时，最大值处比图形更重要吗", prediction,
+                             drop["peak painted"] > drop["shape painted"],
+                             hint="依据表说 vgg 用的是什么？去掉它时准确率怎样变？"):
+    print(f"vgg, Grad-CAM's peak off the shape on {len(missed)} of {len(peaks)} images; there, the true class's "
+          f"logit falls by {drop['peak painted']:.3f} on average when the area around the peak is painted "
+          f"({float(around_peak[missed].sum(dim=(1, 2)).float().mean()):.3f} pixels), by {drop['shape painted']:.3f} "
+          f"when the shape is ({float(m_toy[missed].sum(dim=(1, 2)).float().mean()):.3f} pixels)")
+    concepts.check_explanation("这是谁的失败", explanation)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 小结

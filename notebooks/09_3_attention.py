@@ -125,7 +125,8 @@ ids, mask = textdata.make_batch([review_words], vocab, add_cls=False)  # (1, T),
 with torch.no_grad():
     h = model.states(ids, mask)  # (1, T, 2H): forward and backward GRU states
     u = model.attn_v(torch.tanh(model.attn_proj(h))).squeeze(-1)  # (1, T): u_t = v . tanh(W h_t)
-    a = u.masked_fill(~mask, float("-inf")).softmax(dim=-1)  # (1, T): a_t, sums to 1
+    assert bool(mask.all())  # one review, no padding: every position is a word
+    a = u.softmax(dim=-1)  # (1, T): a_t, sums to 1 (a padded batch needs more: 练习 1)
     c = torch.einsum("nt,nth->nh", a, h)  # (1, 2H): sum_t a_t h_t
     probs = model.head(c).softmax(dim=-1)  # (1, 2): negative, positive
 print("words:", review_words)
@@ -308,12 +309,14 @@ print(view.describe())
 # ### 一个头的注意力矩阵
 #
 # 同一个头也可以画成 $T \times T$ 的热力图：第 $i$ 行是第 $i$ 个词元（查询）的注意力分布。
-# 先用数字找一个“关注前一个词元”的头：对每个头取 $a_{i,i-1}$（对角线下方一格）的平均值，最大的那个：
+# 先用数字找一个“关注前一个词元”的头：对每个头数一数，有多少个词元（第一个除外）**最关注**的正是它前一个词元，比例最大的那个：
 
 # %% slideshow={"slide_type": "subslide"}
-prev = attn.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=-1)  # (layers, heads): mean a[i, i-1]
+strongest = attn[..., 1:, :].argmax(dim=-1)  # (layers, heads, T-1): where tokens 1..T-1 look most
+prev = (strongest == torch.arange(len(tokens) - 1)).float().mean(dim=-1)  # (layers, heads): share at i-1
 pl, ph = divmod(int(prev.argmax()), n_heads)
-print(f"previous-token head: layer {pl}, head {ph}, mean a[i, i-1] = {prev[pl, ph]:.3f}")
+print(f"previous-token head: layer {pl}, head {ph}; for {prev[pl, ph]:.3f} of the tokens the strongest "
+      f"weight is on the previous token")
 textviz.attention_heatmap(attn[pl, ph], tokens, title=f"MiniLM 层 {pl} · 头 {ph}：关注前一个词元")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -369,7 +372,7 @@ print(f"deleting {words_zh[int(effect_zh.argmax())]} changes it most: {effect_zh
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # 数字说明：`[CLS]` 最关注的词，删掉后预测几乎不变；删掉后影响最大的是另一个词；两者的相关系数接近 0。
 # 所以最后一层 `[CLS]` 的注意力只说明“这一层的这一步怎样加权”，不说明分类依据来自哪些词。把各层注意力和残差连接一起考虑的方法
-# （如 attention rollout，Abnar & Zuidema 2020）是更好的近似；拓展笔记本 `09_ext_trust`（热力图可信吗？）用 Kendall τ 在 200 条评论上把注意力与删词重要性逐句比较。
+# （如 attention rollout，Abnar & Zuidema 2020）是另一种读法，它是否更接近删词实验也要量：练习 3 实现它并在这条评论上比较；拓展笔记本 `09_ext_trust`（热力图可信吗？）用 Kendall τ 在 200 条评论上把注意力与删词重要性逐句比较。
 # 下面的头视图仍然有用：它显示的是每一层、每个头**怎样**在词元之间分配权重。
 
 # %% slideshow={"slide_type": "subslide"}
@@ -405,8 +408,10 @@ Image(widgets.to_png(textviz.model_view(attn_zh, tokens_zh, cell=96, vmax=None))
 #
 # ### 练习 1：带掩码的 softmax
 #
-# 一批句子补齐（padding）成同样长度后，填充位置不是真正的词。写出 `masked_softmax(scores, mask)`：把原始打分 `scores`（形状 `(N, T)`）
-# 变成注意力权重，`mask` 为 `False` 的位置权重必须为 0，每行权重之和为 1。
+# “一步一步算出注意力权重”只有一条评论，没有填充，所以直接对打分 $u$ 做了 softmax。训练和批量预测时，一批句子要补齐（padding）成同样长度，
+# 填充位置不是真正的词，却也有打分。写出 `masked_softmax(scores, mask)`：把原始打分 `scores`（形状 `(N, T)`）变成注意力权重，
+# `mask` 为 `False` 的位置权重必须为 0，每行权重之和为 1，真正的词之间的比例与没有填充时一样。
+# 检查通过后，下一个单元格把这条评论和一条长评论补齐成一批，用你的函数算权重，和模型自己的权重核对，并量出不加掩码时填充位置会分走多少注意力。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -420,8 +425,20 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 # %% slideshow={"slide_type": "skip"}
 if exercises.attention.check_masked_softmax(masked_softmax):
-    assert torch.allclose(masked_softmax(u, mask), a, atol=1e-6)
-    print("your weights == the AttnGRU's a_t for:", review)
+    longest = max((t for t, _ in test_split[:50]), key=len)  # a long held-out review
+    short, long_ = review_words, textdata.tokenize(longest)[:textdata.MAX_WORDS]
+    assert len(long_) > len(short)
+    ids2, mask2 = textdata.make_batch([short, long_], vocab, add_cls=False)  # (2, T): the short one padded
+    with torch.no_grad():
+        u2 = model.attn_v(torch.tanh(model.attn_proj(model.states(ids2, mask2)))).squeeze(-1)  # (2, T)
+        _, model_weights = model(ids2, mask2)  # (2, T): the model's own weights
+    mine = masked_softmax(u2, mask2)  # (2, T)
+    assert torch.allclose(mine, model_weights, atol=1e-6)
+    careless = u2.softmax(dim=-1)  # (2, T): the same scores, no mask
+    n = len(short)
+    print(f"2 reviews padded to {ids2.shape[1]} tokens ({n} and {len(long_)} tokens): your weights == the model's")
+    print(f"without the mask, the {ids2.shape[1] - n} padded positions of the short review would take "
+          f"{float(careless[0, n:].sum()):.3f} of its attention")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 2：最关注下一个词元的头
@@ -445,26 +462,39 @@ if exercises.attention.check_next_token_head(next_token_head):
     print("MiniLM, next-token head per layer:", heads)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 3：分类器的注意力最偏向哪个词
+# ### 练习 3：把各层连起来——注意力 rollout
 #
-# 写出 `favoured_word(model, vocab, words)`：用 `textdata.make_batch` 把分好的词变成张量，送进 AttnGRU 分类器（返回 `(logits, weights)`），
-# 返回注意力权重最大的词。检查时用的是随机初始化的小模型（评分时每次都换新的）。
+# “中文：课程自己训练的小 Transformer”一节说，最后一层 `[CLS]` 那一行读不出分类依据，因为前面的层已经把词元混合过，而且残差连接让每个向量“自己”直接进入下一层。
+# Abnar 和 Zuidema（2020）的 **attention rollout** 把这两点一起算进去：把每层的注意力对头求平均，把残差连接当作“关注自己”，
+# 即每层的矩阵是 $\hat A_l = \tfrac12 \bar A_l + \tfrac12 I$（每行之和仍为 1）；再沿着层把它们**乘**起来，得到最后一层的每个位置来自各个输入词元的比例。
+#
+# 写出 `rollout(attn)`：`attn` 的形状是 `(layers, heads, T, T)`（第 0 层在前），返回 `(T, T)` 的矩阵，每行之和为 1。
+# 想清楚两件事：矩阵按什么顺序相乘（第 1 层的输出是第 2 层的输入）；只有一层时结果应当是什么。
+# 检查函数用随机的多层注意力考你；通过后，下一个单元格把它用在那条酒店评论上，和最后一层 `[CLS]` 的注意力、删词实验比较。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def favoured_word(model: torch.nn.Module, vocab: textdata.Vocab, words: list[str]) -> str:
-    """The word with the largest attention weight in an AttnGRU classifier."""
-    ids, mask = textdata.make_batch([words], vocab, add_cls=False)  # (1, T)
-    with torch.no_grad():
-        _, weights = model(ids, mask)  # (1, T)
-    return words[int(weights[0].argmax())]
+def rollout(attn: torch.Tensor) -> torch.Tensor:
+    """Attention rollout through all layers, residual connections counted as attending to oneself.
+
+    Shapes:
+        attn: (layers, heads, T, T) -> (T, T), rows sum to 1.
+    """
+    eye = torch.eye(attn.shape[-1])  # (T, T)
+    out = eye
+    for layer in attn.mean(dim=1):  # (T, T): heads averaged, first layer first
+        out = (0.5 * layer + 0.5 * eye) @ out  # a later layer multiplies from the left
+    return out
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.attention.check_favoured_word(favoured_word):
-    for r in reviews[:2]:
-        w, a_r, _ = text.word_attention(r)
-        assert favoured_word(model, vocab, w) == w[int(a_r.argmax())]
-        print(f"{r} -> {favoured_word(model, vocab, w)}")
+if exercises.attention.check_rollout(rollout):
+    rolled = rollout(attn_zh)[0, 1:]  # (T-1,): where [CLS] of the last layer comes from, words only
+    by_rank = {"last layer [CLS] row": cls_row[1:].numpy(), "rollout [CLS] row": rolled.numpy()}
+    for label, score in by_rank.items():
+        best = int(score.argmax())
+        print(f"{label:<21s}: strongest word {words_zh[best]}, deleting it changes P(positive) by "
+              f"{effect_zh[best]:.3f} (rank {int((effect_zh > effect_zh[best]).sum()) + 1} of {len(effect_zh)}); "
+              f"correlation with the deletion effects {np.corrcoef(score, effect_zh)[0, 1]:.3f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 4（概念题）：先预测，再运行——去掉 $\sqrt{d}$ 会怎样？

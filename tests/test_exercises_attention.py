@@ -7,7 +7,6 @@ import math
 import numpy as np
 import torch
 
-from helpers.text import models as tm
 from check_helpers import assert_rejects, run
 from grader import references as refs
 from helpers.exercises import attention as ex
@@ -67,38 +66,49 @@ def test_next_token_head_answer_is_computed_and_changes():
     torch.testing.assert_close(attn.sum(-1), torch.ones(attn.shape[:-1]))
 
 
-def test_favoured_word(capsys):
-    def right(model, vocab, words):
-        ids = torch.tensor([vocab.encode(words)])
-        h = model.states(ids, ids != 0)
-        scores = model.attn_v(torch.tanh(model.attn_proj(h)))[0, :, 0]  # (T,)
-        return words[int(scores.argmax())]
+def test_rollout(capsys):
+    def right(attn):  # layer by layer, written out with explicit loops over rows
+        t = attn.shape[-1]
+        out = torch.eye(t)
+        for layer in attn:
+            a = layer.mean(dim=0) + torch.eye(t)
+            a = torch.stack([row / row.sum() for row in a])
+            out = a @ out
+        return out
 
-    ok, out = run(ex.check_favoured_word, right, capsys)
+    ok, out = run(ex.check_rollout, right, capsys)
     assert ok and "✓" in out
 
-    def weights(model, vocab, words):
-        ids, mask = tm.make_batch([words], vocab, add_cls=False)
-        return model(ids, mask)[1][0]
+    def steps(attn, residual=True):
+        a = attn.mean(dim=1) + (torch.eye(attn.shape[-1]) if residual else 0)
+        return a / a.sum(dim=-1, keepdim=True)
 
-    assert_rejects(ex.check_favoured_word, [
-        lambda m, v, w: w[0],  # the first word
-        lambda m, v, w: w[-1],
-        lambda m, v, w: w[int(weights(m, v, w).argmin())],  # the least attended
-        lambda m, v, w: w[::-1][int(weights(m, v, w).argmax())],  # indexed from the end
-        lambda m, v, w: w[int(weights(m, v, w)[:-1].argmax()) + 1],  # off by one
-        lambda m, v, w: "词0",  # a constant
-        lambda m, v, w: w,  # a copy of the input
+    def product(mats, first_on_the_left=False):
+        out = torch.eye(mats.shape[-1])
+        for m in mats:
+            out = out @ m if first_on_the_left else m @ out
+        return out
+
+    assert_rejects(ex.check_rollout, [
+        lambda a: product(steps(a), first_on_the_left=True),  # the wrong order
+        lambda a: product(steps(a, residual=False)),  # no residual
+        lambda a: product(a.mean(dim=1) + torch.eye(a.shape[-1])),  # not renormalized
+        lambda a: steps(a)[-1],  # the last layer only
+        lambda a: a[-1, 0],  # one head of the last layer
+        lambda a: torch.eye(a.shape[-1]),
     ], capsys)
 
 
-def test_favoured_word_is_not_always_at_the_same_place():
-    rng = np.random.default_rng(2)
-    places = set()
-    for _ in range(6):
-        model, vocab, words = ex._classifier_sentence(rng)
-        places.add(words.index(refs.ref_favoured_word(model, vocab, words)))
-    assert len(places) >= 3
+def test_rollout_reference_is_the_librarys_and_differs_from_the_last_layer():
+    from helpers.trust import attention as attn_trust
+
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        (attn,) = ex._layered_attention(rng)
+        r = refs.ref_rollout(attn)
+        torch.testing.assert_close(r, attn_trust.attention_rollout(attn))
+        torch.testing.assert_close(r.sum(-1), torch.ones(attn.shape[-1]))
+        assert not torch.allclose(r, attn[-1].mean(dim=0), atol=1e-2)
 
 
 def test_attention_probs(capsys):

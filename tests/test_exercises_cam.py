@@ -74,14 +74,16 @@ def test_gradcam_weights(capsys):
     ], capsys)
 
 
-def test_gradcam_map(capsys):
+def test_contribution_map(capsys):
     def right(a, g):
-        return torch.relu((g[0].mean(dim=(1, 2))[:, None, None] * a[0]).sum(0))
+        return sum(g[0, k] * a[0, k] for k in range(a.shape[1]))  # channel by channel
 
-    assert run(ex.check_gradcam_map, right, capsys)[0]
-    assert_rejects(ex.check_gradcam_map, [
-        lambda a, g: (g[0].mean(dim=(1, 2))[:, None, None] * a[0]).sum(0),  # no ReLU
-        lambda a, g: torch.relu((g[0] * a[0]).sum(0)),  # no averaging
+    assert run(ex.check_contribution_map, right, capsys)[0]
+    assert_rejects(ex.check_contribution_map, [
+        lambda a, g: (g[0].mean(dim=(1, 2))[:, None, None] * a[0]).sum(0),  # the classmate's: averaged
+        lambda a, g: torch.relu((g[0] * a[0]).sum(0)),  # a ReLU the exercise does not ask for
+        lambda a, g: (g[0] * a[0]).mean(0),  # mean over channels, not sum
+        lambda a, g: (g[0].abs() * a[0]).sum(0),
         lambda a, g: torch.zeros(a.shape[-2:]),
         lambda a, g: a[0, 0],
     ], capsys)

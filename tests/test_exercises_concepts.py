@@ -88,3 +88,21 @@ def test_explanation_gets_only_a_length_and_a_number_hint(capsys):
     assert concepts.check_explanation("e", lambda: "补零 边 9-4") is False  # keywords alone no longer pass
     assert concepts.check_explanation("e", lambda: 42) is False
     assert concepts.check_explanation("e", lambda: vague.replace("layer", "最后一层"), cite_number=False) is True
+
+
+def test_the_answer_is_on_file_at_the_moment_the_measurement_is_printed(monkeypatch, record):
+    """Not only printed first: the record is written before the measured value reaches the screen."""
+    import io
+    import sys
+
+    seen = []
+
+    class Screen(io.StringIO):
+        def write(self, text: str) -> int:
+            if "49.0" in text:  # the measurement
+                seen.append(json.loads(record.read_text(encoding="utf-8")) if record.exists() else None)
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stdout", Screen())
+    concepts.check_prediction("ratio", lambda: 50.0, measured=49.0, tol=0.01)
+    assert seen and seen[0] == {"ratio": 50.0}

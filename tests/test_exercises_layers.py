@@ -28,9 +28,9 @@ def first_layer_of_size(shapes, size):
     return next((name for name, s in shapes if tuple(s[-2:]) == (size, size)), None)
 
 
-def count_dead_channels(acts):
-    a = np.asarray(acts).reshape(-1, *acts.shape[-2:])
-    return sum(1 for ch in a if (ch <= 0).all())
+def count_dead_channels(acts):  # channel by channel, image by image
+    a = np.asarray(acts).reshape(-1, *acts.shape[-3:])  # (N, C, h, w)
+    return sum(1 for k in range(a.shape[1]) if all((image[k] <= 0).all() for image in a))
 
 
 def top_channels(acts, k):
@@ -92,6 +92,12 @@ def test_stubs_are_not_done(check, capsys):
      lambda shapes, size: next((n for n, s in shapes if s[2] == size), None)),
     (layers.check_count_dead_channels, lambda a: int((a.mean(dim=(-2, -1)) <= 0).sum())),  # mean
     (layers.check_count_dead_channels, lambda a: int((a.amax(dim=(-2, -1)) < 0).sum())),  # < not <=
+    (layers.check_count_dead_channels,  # dead on the first image only
+     lambda a: int((a.reshape(-1, *a.shape[-3:])[0].amax(dim=(-2, -1)) <= 0).sum())),
+    (layers.check_count_dead_channels,  # dead on any image
+     lambda a: int((a.reshape(-1, *a.shape[-3:]).amax(dim=(-2, -1)) <= 0).any(dim=0).sum())),
+    (layers.check_count_dead_channels,  # per image, added up
+     lambda a: int((a.reshape(-1, *a.shape[-3:]).amax(dim=(-2, -1)) <= 0).sum())),
     (layers.check_top_channels,  # smallest first
      lambda a, k: torch.argsort(a.clamp(min=0).mean(dim=(1, 2)))[:k]),
     (layers.check_top_channels,  # forgot the ReLU

@@ -18,8 +18,7 @@ from helpers import cam
 import helpers.cam.methods  # noqa: F401 (cam.methods._finish)
 from helpers.cam import engine as cam_engine, weights as cam_weights
 from helpers.draw import viz
-from helpers.text import data as textdata
-from helpers.trust import faithfulness, localization
+from helpers.trust import attention as attn_trust, faithfulness, localization
 from helpers.exercises import EXERCISES, attention, cam as excam, layers, trust
 from helpers.text.models import SelfAttention
 from helpers.widgets.feature_maps import rank_channels
@@ -52,11 +51,12 @@ def test_layer_references_are_the_librarys_own():
 
 
 def test_gradcam_references_are_the_cam_engines():
-    for acts, grads in _draws(excam.GRADCAM_MAP):
+    for acts, grads in _draws(excam.CONTRIBUTION_MAP):
         w = cam_weights.grad_cam_weights(types.SimpleNamespace(grads=grads))  # (1, C)
         torch.testing.assert_close(refs.ref_gradcam_weights(grads), w[0])
-        raw = cam.methods._finish(acts, w, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False).raw
-        torch.testing.assert_close(refs.ref_gradcam_map(acts, grads), raw.clamp(min=0))
+        hires = cam_weights.hires_cam_weights(types.SimpleNamespace(grads=grads))  # (1, C, h, w)
+        raw = cam.methods._finish(acts, hires, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False).raw
+        torch.testing.assert_close(refs.ref_contribution_map(acts, grads), raw)
     for model, layer, x, c in _draws(excam.LAYER_GRADIENT):
         torch.testing.assert_close(refs.ref_layer_gradient(model, layer, x, c),
                                    cam_engine.layer_pass(model, layer, x, c)[0].grads)
@@ -79,11 +79,8 @@ def test_attention_references_against_the_text_models():
         _, probs = sa(x, torch.ones(1, 5, dtype=torch.bool))  # (1, heads, T, T)
         q, k, _ = sa.qkv(x[0]).chunk(3, dim=-1)
     torch.testing.assert_close(refs.ref_attention_probs(q, k, 3), probs[0])
-    for model, vocab, words in _draws(attention.FAVOURED_WORD):
-        ids, mask = textdata.make_batch([words], vocab, add_cls=False)
-        with torch.no_grad():
-            weights = model(ids, mask)[1][0]
-        assert refs.ref_favoured_word(model, vocab, words) == words[int(weights.argmax())]
+    for (attn,) in _draws(attention.ROLLOUT):
+        torch.testing.assert_close(refs.ref_rollout(attn), attn_trust.attention_rollout(attn))
 
 
 def test_stored_public_answers_are_up_to_date():
@@ -105,12 +102,12 @@ def test_every_exercise_has_a_reference_and_forbidden_functions_resolve():
 
 
 def test_code_is_identified_by_file_and_qualname_not_by_name():
-    rules = forbidden.forbidden("cam.check_gradcam_map")
-    mine = compile("def ref_gradcam_map(a, g):\n    return a\n", "<ipython-input-1-x>", "exec")
+    rules = forbidden.forbidden("cam.check_contribution_map")
+    mine = compile("def ref_contribution_map(a, g):\n    return a\n", "<ipython-input-1-x>", "exec")
     code = next(c for c in mine.co_consts if isinstance(c, types.CodeType))
     assert rules.why(code) is None
-    assert rules.why(refs.ref_gradcam_map.__code__) == "grader.references.ref_gradcam_map"
-    copy = refs.ref_gradcam_map.__code__.replace(co_filename="elsewhere.py", co_name="x", co_qualname="x")
+    assert rules.why(refs.ref_contribution_map.__code__) == "grader.references.ref_contribution_map"
+    copy = refs.ref_contribution_map.__code__.replace(co_filename="elsewhere.py", co_name="x", co_qualname="x")
     assert "字节码相同" in rules.why(copy)
 
 

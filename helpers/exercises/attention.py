@@ -1,8 +1,8 @@
 """Checks for the exercises (练习) of notebooks/09_3_attention.
 
 Each check runs the student's function on random inputs drawn from a fixed
-seed (scores with padding, attention tensors with planted heads, small random
-attention classifiers) and compares with the stored answers; the grader
+seed (scores with padding, attention tensors with planted heads, random
+attention of several layers) and compares with the stored answers; the grader
 (``grader/``) draws new ones, where the answer a planted structure implies
 changes from trial to trial.
 
@@ -17,8 +17,6 @@ from functools import partial
 import numpy as np
 import torch
 
-from ..text import data as td
-from ..text import models as tm
 from .core import cycle, exercise, run_check
 
 
@@ -37,8 +35,8 @@ def _scores_mask(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
 
 MASKED_SOFTMAX = exercise(
     "attention.check_masked_softmax", "带掩码的 softmax", lambda: _scores_mask,
-    hint="先用 scores.masked_fill(~mask, float('-inf')) 把填充位置设成负无穷，"
-         "再在最后一维上做 softmax；每行权重之和为 1。")
+    hint="填充位置要在 softmax 之前处理：softmax 之后再把它们乘 0，每行之和就不再是 1。"
+         "想一想，打分是多少时 exp 之后正好为 0？softmax 沿哪一维做？")
 
 
 def check_masked_softmax(student: Callable | None) -> bool:
@@ -98,29 +96,29 @@ def check_next_token_head(student: Callable | None) -> bool:
     return run_check(NEXT_TOKEN_HEAD, student)
 
 
-# ------------------------------------------------------------ favoured word ---
+# ------------------------------------------------------------ attention rollout ---
 
 
-def _classifier_sentence(rng: np.random.Generator) -> tuple:
-    torch.manual_seed(int(rng.integers(2**31)))
-    pool = [f"词{k}" for k in range(30)]
-    vocab = td.Vocab(list(td.SPECIALS) + pool)
-    model = tm.AttnGRUClassifier(len(vocab), emb_dim=8, hidden=8, attn_dim=8).eval()
-    with torch.no_grad():
-        model.attn_v.weight.mul_(8.0)  # peaked attention, so the favoured word is clear
-    words = [str(w) for w in rng.choice(pool, size=int(rng.integers(5, 12)), replace=False)]
-    return model, vocab, words
+def _layered_attention(rng: np.random.Generator) -> tuple[torch.Tensor]:
+    """Random attention of 2-4 layers whose heads differ, so the order of the product matters."""
+    n_layers, n_heads, t = int(rng.integers(2, 5)), int(rng.integers(2, 5)), int(rng.integers(3, 9))
+    scores = torch.from_numpy((rng.normal(size=(n_layers, n_heads, t, t)) * 2).astype(np.float32))
+    return (scores.softmax(-1),)  # (L, H, T, T), rows sum to 1
 
 
-FAVOURED_WORD = exercise(
-    "attention.check_favoured_word", "注意力最偏向的词", lambda: _classifier_sentence,
-    hint="用 textmodels.make_batch([words], vocab, add_cls=False) 得到 ids 和 mask，"
-         "model(ids, mask) 返回 (logits, weights)，weights[0] 最大处对应的词就是答案。")
+ROLLOUT = exercise(
+    "attention.check_rollout", "注意力 rollout", lambda: _layered_attention,
+    hint="每层先对头求平均，再把残差连接当作“关注自己”：加上单位矩阵后按行归一化；"
+         "第 1 层在最右边，第 2 层的矩阵乘在它的左边，依此类推。结果的每行之和为 1。")
 
 
-def check_favoured_word(student: Callable | None) -> bool:
-    """练习：对随机初始化的小注意力分类器，求它的注意力最偏向句中哪个词。"""
-    return run_check(FAVOURED_WORD, student)
+def check_rollout(student: Callable | None) -> bool:
+    """练习：把各层的注意力连同残差连接一起相乘（attention rollout，Abnar & Zuidema 2020）。
+
+    Shapes:
+        attn: (layers, heads, T, T) -> (T, T), rows sum to 1.
+    """
+    return run_check(ROLLOUT, student)
 
 
 # ------------------------------------------------------------ scaled dot-product ---

@@ -189,18 +189,19 @@ def _acts_grads(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     return acts, grads
 
 
-GRADCAM_MAP = exercise(
-    "cam.check_gradcam_map", "Grad-CAM 图", lambda: _acts_grads,
-    hint="先算 alpha = grads[0].mean(dim=(1, 2))，再对 acts[0] 加权求和，最后 ReLU。")
+CONTRIBUTION_MAP = exercise(
+    "cam.check_contribution_map", "贡献图", lambda: _acts_grads,
+    hint="位置 (i, j) 上通道 k 的贡献用的是它自己那一格的导数，不是整个通道导数的平均；"
+         "整张图的总和应当等于所有通道、所有位置上“导数 × 激活值”之和。不做 ReLU。")
 
 
-def check_gradcam_map(student: Callable | None) -> bool:
-    """练习：由激活和梯度算出 Grad-CAM 图 ReLU(Σ_k α_k A^k)。
+def check_contribution_map(student: Callable | None) -> bool:
+    """练习：每个位置对类别分数的贡献 Σ_k (∂s/∂A^k_ij) A^k_ij（不求平均、不做 ReLU）。
 
     Shapes:
         acts, grads: (1, C, h, w) -> (h, w).
     """
-    return run_check(GRADCAM_MAP, student)
+    return run_check(CONTRIBUTION_MAP, student)
 
 
 def _grad_inputs(rng: np.random.Generator):

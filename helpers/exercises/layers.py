@@ -123,33 +123,46 @@ def check_first_layer_of_size(
 # ------------------------------------------------------- 3. dead channels ---
 
 
-def _random_acts(rng: np.random.Generator) -> tuple[torch.Tensor]:
-    c, h, w = int(rng.integers(6, 40)), int(rng.integers(2, 9)), int(rng.integers(2, 9))
-    a = rng.normal(0.0, 1.0, size=(c, h, w)) + 1.0
-    kinds = rng.integers(0, 4, size=c)  # 0 alive, 1 all negative, 2 all zero, 3 one live pixel
-    kinds[rng.permutation(c)[:3]] = [1, 2, 3]  # every kind at least once
+def _one_image(rng: np.random.Generator, kinds: np.ndarray, h: int, w: int) -> np.ndarray:
+    """One image's (C, h, w) activations; kinds: 0 alive, 1 all negative, 2 all zero, 3 one live pixel."""
+    a = rng.normal(0.0, 1.0, size=(len(kinds), h, w)) + 1.0
     for k in np.flatnonzero(kinds):
         a[k] = -np.abs(a[k]) - 1.0 if kinds[k] != 2 else 0.0
         if kinds[k] == 3:  # negative mean, yet alive: one pixel > 0
             a[k, rng.integers(h), rng.integers(w)] = 0.5
-    if rng.random() < 0.5:
-        return (torch.tensor(a[None], dtype=torch.float32),)  # (1, C, h, w)
-    return (torch.tensor(a, dtype=torch.float32),)  # (C, h, w)
+    return a
+
+
+def _random_acts(rng: np.random.Generator) -> tuple[torch.Tensor]:
+    """(N, C, h, w) for N = 2..4 images, or one image (C, h, w) or (1, C, h, w). In a batch some
+    channels are dead on the first image only, some on all but one image, some on every image."""
+    c, h, w = int(rng.integers(6, 40)), int(rng.integers(2, 9)), int(rng.integers(2, 9))
+    n = int(rng.choice([0, 1, 2, 3, 4], p=[0.15, 0.15, 0.25, 0.25, 0.2]))  # 0: no batch axis
+    kinds = rng.integers(0, 4, size=(max(n, 1), c))
+    order = rng.permutation(c)
+    kinds[:, order[:3]] = [1, 2, 3]  # every kind at least once, in every image
+    if n >= 2:
+        kinds[0, order[3:5]] = 2  # dead on the first image only ...
+        kinds[1:, order[3:5]] = 0  # ... alive on the others
+        kinds[:-1, order[5]] = 1  # dead on all but the last image
+        kinds[-1, order[5]] = 3
+    a = np.stack([_one_image(rng, kinds[i], h, w) for i in range(max(n, 1))])  # (N, C, h, w)
+    return (torch.tensor(a if n else a[0], dtype=torch.float32),)
 
 
 COUNT_DEAD_CHANNELS = exercise(
     "layers.check_count_dead_channels", "练习 3 数“死”通道", lambda: _random_acts,
-    "“死”通道：ReLU 之后整张图都是 0，也就是这个通道的最大值 <= 0。"
-    "不要用平均值判断：只要有一个像素 > 0，通道就还活着。输入可能带 batch 维 (1, C, h, w)。",
+    "要数的是在**每一张**图上 ReLU 之后都全为 0 的通道：这个通道在所有图、所有位置上的最大值 <= 0。"
+    "只要在某一张图的某一个像素上 > 0，它就还活着；不要用平均值判断。输入也可能只有一张图 (C, h, w)。",
     trials=4,
 )
 
 
 def check_count_dead_channels(student: Callable[[torch.Tensor], int] | None) -> bool:
-    """Check ``count_dead_channels(acts) -> int``: channels that are all zero after ReLU.
+    """Check ``count_dead_channels(acts) -> int``: channels all zero after ReLU on every image.
 
     Shapes:
-        acts: ``(C, h, w)`` or ``(1, C, h, w)``.
+        acts: ``(N, C, h, w)`` or one image ``(C, h, w)``.
     """
     return run_check(COUNT_DEAD_CHANNELS, student)
 

@@ -27,7 +27,7 @@ class Item:
 
     notebook: str  # stem, also the nbgrader assignment id
     name: str
-    check: str  # e.g. "cam.check_gradcam_map"
+    check: str  # e.g. "cam.check_layer_gradient"
     solution: str  # the teacher's solution cell source
     setup: str  # the notebook's first code cell (imports), magics removed
 
@@ -183,11 +183,12 @@ LIBRARY_ANSWERS = {  # the library's own implementation of the same computation
     "gradcam_weights": "import types\nfrom helpers.cam import weights as cam_weights\n\n\n"
                        "def gradcam_weights(grads):\n"
                        "    return cam_weights.grad_cam_weights(types.SimpleNamespace(grads=grads))[0]\n",
-    "gradcam_map": "import types\nfrom helpers import cam as _cam\nfrom helpers.cam import weights as cam_weights\n\n\n"
-                   "def gradcam_map(acts, grads):\n"
-                   "    w = cam_weights.grad_cam_weights(types.SimpleNamespace(grads=grads))\n"
-                   "    res = _cam._finish(acts, w, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False)\n"
-                   "    return res.raw.clamp(min=0)\n",
+    "contribution_map": "from helpers.cam import methods as cam_methods\n\n\n"
+                        "def contribution_map(acts, grads):\n"
+                        "    res = cam_methods._finish(acts, grads, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False)\n"
+                        "    return res.raw\n",
+    "rollout": "from helpers.trust import attention as attn_trust\n\n\n"
+               "def rollout(attn):\n    return attn_trust.attention_rollout(attn)\n",
     "layer_gradient": "from helpers.cam import engine as cam_engine\n\n\n"
                       "def layer_gradient(model, layer, x, class_idx):\n"
                       "    return cam_engine.layer_pass(model, layer, x, class_idx)[0].grads\n",

@@ -125,12 +125,12 @@ def test_gaming_earns_nothing(setups, item, trick):
 
 def test_what_runs_is_named_in_the_reason(setups):
     """The reason says which forbidden function ran, whatever the route to it."""
-    item = next(i for i in ITEMS if i.name == "gradcam_map")
-    for trick, words in [(sub.dict_reference, "grader.references.ref_gradcam_map"),
-                         (sub.eval_reference, "grader.references.ref_gradcam_map"),
+    item = next(i for i in ITEMS if i.name == "contribution_map")
+    for trick, words in [(sub.dict_reference, "grader.references.ref_contribution_map"),
+                         (sub.eval_reference, "grader.references.ref_contribution_map"),
                          (sub.gc_reference, "gc.get_objects"),
                          (sub.exec_source, "字节码相同的副本"),
-                         (sub.library_implementation, "helpers.cam.weights.grad_cam_weights"),
+                         (sub.library_implementation, "helpers.cam.methods._finish"),
                          (sub.subprocess_reference, "os.pipe"),
                          (sub.profiler_off, "sys.setprofile"),
                          (sub.thread_reference, "线程"),
@@ -141,19 +141,18 @@ def test_what_runs_is_named_in_the_reason(setups):
 
 
 def test_a_function_named_like_a_reference_is_judged_by_its_code(setups, capsys):
-    item = next(i for i in ITEMS if i.name == "gradcam_map")
-    _grade(setups, item, "import torch\n\n\ndef ref_gradcam_map(acts, grads):\n"
-                         "    w = grads[0].mean(dim=(1, 2))\n"
-                         "    return torch.relu((w[:, None, None] * acts[0]).sum(dim=0))\n\n\n"
-                         "gradcam_map = ref_gradcam_map\n")
-    assert "✓ gradcam_map" in capsys.readouterr().out
+    item = next(i for i in ITEMS if i.name == "contribution_map")
+    _grade(setups, item, "import torch\n\n\ndef ref_contribution_map(acts, grads):\n"
+                         "    return (grads[0] * acts[0]).sum(dim=0)\n\n\n"
+                         "contribution_map = ref_contribution_map\n")
+    assert "✓ contribution_map" in capsys.readouterr().out
 
 
 def test_a_wrong_answer_reports_the_check_output_and_its_seed(setups):
-    item = next(i for i in ITEMS if i.name == "gradcam_map")
-    wrong = ("def gradcam_map(acts, grads):\n"
-             "    return (grads[0].mean(dim=(1, 2))[:, None, None] * acts[0]).sum(dim=0)\n")  # no ReLU
-    with pytest.raises(grader.GradingError, match="✗ Grad-CAM 图") as err:
+    item = next(i for i in ITEMS if i.name == "contribution_map")
+    wrong = ("def contribution_map(acts, grads):\n"
+             "    return (grads[0].mean(dim=(1, 2))[:, None, None] * acts[0]).sum(dim=0)\n")  # averaged
+    with pytest.raises(grader.GradingError, match="✗ 贡献图") as err:
         _grade(setups, item, wrong)
     seed = int(re.search(r"seed=(\d+)", str(err.value)).group(1))
     with pytest.raises(grader.GradingError, match=f"seed={seed}"):  # replays the same inputs
