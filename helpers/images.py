@@ -26,6 +26,13 @@ SAMPLE_IMAGES = {
     "grace_hopper": "grace_hopper.jpg",
     "cat_and_cup": "cat_and_cup.jpg",
 }
+EXTRA_IMAGES = {  # more photos for the faithfulness lab (notebooks/09_ext_trust), not in the menus
+    "camera": "camera.png",
+    "clock": "clock.png",
+    "china": "china.jpg",
+    "flower": "flower.jpg",
+    "coins": "coins.png",
+}
 RESIZE, CROP = 256, 224  # the ImageNet preprocessing: short side 256, centre crop 224
 MAX_PIXELS = 40_000_000  # 40 megapixels: a big photo is fine, a decompression bomb is not
 
@@ -34,16 +41,22 @@ class ImageLoadError(ValueError):
     """An image could not be opened; the message names the file and the reason."""
 
 
-def list_images() -> list[str]:
-    """Names of the sample images that ship in ``data/images``."""
-    return list(SAMPLE_IMAGES)
+def list_images(extra: bool = False) -> list[str]:
+    """Names of the sample images that ship in ``data/images``.
+
+    Args:
+        extra: also the photos of :data:`EXTRA_IMAGES` (used by the faithfulness lab,
+            kept out of the widgets' photo menus).
+    """
+    return list(SAMPLE_IMAGES) + (list(EXTRA_IMAGES) if extra else [])
 
 
 def sample_path(name: str) -> Path:
     """Path of a sample image by name (``"cat"``, ``"coffee"``, ...)."""
-    if name not in SAMPLE_IMAGES:
-        raise KeyError(f"no sample image {name!r}; choose one of {list(SAMPLE_IMAGES)}")
-    return IMAGE_DIR / SAMPLE_IMAGES[name]
+    files = SAMPLE_IMAGES | EXTRA_IMAGES
+    if name not in files:
+        raise KeyError(f"no sample image {name!r}; choose one of {list(files)}")
+    return IMAGE_DIR / files[name]
 
 
 def load_image(name_or_path: str | Path | bytes) -> Image.Image:
@@ -61,14 +74,14 @@ def load_image(name_or_path: str | Path | bytes) -> Image.Image:
     """
     if isinstance(name_or_path, (bytes, bytearray)):
         return _open(io.BytesIO(name_or_path), "uploaded file")
-    if isinstance(name_or_path, str) and name_or_path in SAMPLE_IMAGES:
+    if isinstance(name_or_path, str) and name_or_path in SAMPLE_IMAGES | EXTRA_IMAGES:
         path = sample_path(name_or_path)
     else:
         path = Path(name_or_path).expanduser()
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory, not an image file")
     if not path.is_file():
-        hint = f" (sample names: {', '.join(SAMPLE_IMAGES)})" if len(path.parts) == 1 else ""
+        hint = f" (sample names: {', '.join(list_images(extra=True))})" if len(path.parts) == 1 else ""
         raise FileNotFoundError(f"image file not found: {path}{hint}")
     if path.stat().st_size == 0:
         raise ImageLoadError(f"{path} is empty (0 bytes)")

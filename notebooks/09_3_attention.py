@@ -372,7 +372,7 @@ print(f"deleting {words_zh[int(effect_zh.argmax())]} changes it most: {effect_zh
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # 数字说明：`[CLS]` 最关注的词，删掉后预测几乎不变；删掉后影响最大的是另一个词；两者的相关系数接近 0。
 # 所以最后一层 `[CLS]` 的注意力只说明“这一层的这一步怎样加权”，不说明分类依据来自哪些词。把各层注意力和残差连接一起考虑的方法
-# （如 attention rollout，Abnar & Zuidema 2020）是另一种读法，它是否更接近删词实验也要量：练习 3 实现它并在这条评论上比较，9.4 的笔记本在更多句子上比较。
+# （如 attention rollout，Abnar & Zuidema 2020）是另一种读法，它是否更接近删词实验也要量：练习 3 实现它并在这条评论上比较；拓展笔记本 `09_ext_trust`（热力图可信吗？）用 Kendall τ 在 200 条评论上把注意力与删词重要性逐句比较。
 # 下面的头视图仍然有用：它显示的是每一层、每个头**怎样**在词元之间分配权重。
 
 # %% slideshow={"slide_type": "subslide"}

@@ -11,7 +11,7 @@ from helpers import images
 from helpers.images import ImageLoadError, crop_box, load_image
 
 
-@pytest.mark.parametrize("name", images.list_images())
+@pytest.mark.parametrize("name", images.list_images(extra=True))
 def test_samples_load_as_rgb(name):
     im = load_image(name)
     assert im.mode == "RGB" and min(im.size) >= 224

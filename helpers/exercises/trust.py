@@ -1,4 +1,4 @@
-"""Checks for the exercises (练习) of notebooks/09_4_trust.
+"""Checks for the exercises (练习) of notebooks/09_ext_trust.
 
 The deletion AUC and the pointing game are checked on random inputs drawn from
 a fixed seed (small random networks, random maps, masks and peaks at set
@@ -6,7 +6,7 @@ distances) against stored answers; the grader (``grader/``) draws new ones. The
 sanity-check prediction is checked against the curves the notebook has just
 measured: the right answer is whatever came out, never a stored one.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations

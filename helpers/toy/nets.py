@@ -15,7 +15,7 @@ Every network takes images in [0, 1] directly: its first layer, ``normalize``,
 subtracts :data:`MEAN` and divides by :data:`STD` per channel. The weights are
 trained by ``scripts/train_shapes.py`` on ``helpers.toy.world.make_batch`` images.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ The small networks trained on these images (``load_net``, ``target_layer``,
 ``class_weights``) live in :mod:`helpers.toy.nets` and are re-exported here.
 
 Introduced in notebooks/09_2_2_grad_cam (figure 9-8's controlled experiment); used again in
-notebooks/09_4_trust.
+notebooks/09_ext_trust.
 """
 
 from __future__ import annotations

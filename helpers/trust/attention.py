@@ -10,7 +10,7 @@
 Leave-one-out always **deletes** the token (the sequence gets one shorter), as in
 notebooks/09_3_attention. Computes numbers only; no picture, no UI.
 
-Introduced in notebooks/09_4_trust (text section).
+Introduced in notebooks/09_ext_trust (text section).
 """
 
 from __future__ import annotations

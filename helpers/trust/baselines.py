@@ -7,7 +7,7 @@ centre (:func:`centre_map`), as TorchRay's pointing game does. The
 Gaussian blur is RISE's insertion substrate. Re-exported by
 :mod:`helpers.trust.faithfulness`.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations

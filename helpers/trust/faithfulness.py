@@ -11,7 +11,7 @@ image goes through the model in a few batches, so a curve costs
 Pure functions of tensors: they return numbers and draw nothing. The model is
 only called under ``torch.no_grad()``; nothing on it is changed.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Curve:
     Attributes:
         kind: ``"deletion"`` or ``"insertion"``.
         fractions: the fraction of pixels changed at each point, from 0 to 1.
-        probs: the class probability at each point.
+        probs: the class probability (or logit, with ``score="logit"``) at each point.
         auc: the area under ``probs`` over ``fractions`` (trapezoid rule).
         class_idx: the class followed (``None`` for a callable target).
 
@@ -118,7 +118,7 @@ def rank_pixels(saliency: torch.Tensor) -> torch.Tensor:
 def perturbation_curves(
     model: nn.Module, x: torch.Tensor, maps: np.ndarray | torch.Tensor, kind: str,
     class_idx: object = None, steps: int = 50, substrate: Substrate | None = None,
-    batch_size: int = 32,
+    batch_size: int = 32, score: str = "probability",
 ) -> tuple[np.ndarray, np.ndarray, list[int | None]]:
     """Deletion or insertion curves of N maps (Petsiuk et al. 2018), all images in few batches.
 
@@ -141,6 +141,9 @@ def perturbation_curves(
         substrate: see :func:`make_substrate`; default ``"zeros"`` for deletion,
             ``"blur"`` for insertion (RISE's choices).
         batch_size: images per forward pass (of the ``N * (steps + 1)``).
+        score: ``"probability"`` (the softmax, as RISE) or ``"logit"`` (the class's
+            logit ``y^c``, to see whether a rise of the probability comes from the
+            class itself or from the other classes falling).
 
     Returns:
         fractions ``(steps + 1,)``, curves ``(N, steps + 1)``, the classes followed.
@@ -150,6 +153,8 @@ def perturbation_curves(
     """
     if kind not in ("deletion", "insertion"):
         raise ValueError(f"kind must be 'deletion' or 'insertion', got {kind!r}")
+    if score not in ("probability", "logit"):
+        raise ValueError(f"score must be 'probability' or 'logit', got {score!r}")
     s = check_maps(x, maps)
     for name, value in (("steps", steps), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -169,7 +174,8 @@ def perturbation_curves(
         ii, kk = j // k, j % k  # image, step
         changed = ranks[ii] < counts[kk].view(-1, 1, 1, 1)  # (B, 1, H, W)
         batch = torch.where(changed, first[ii], second[ii])  # (B, 3, H, W)
-        probs = logits_of(model, batch).float().softmax(dim=1)  # (B, classes)
+        out = logits_of(model, batch).float()  # (B, classes)
+        probs = out.softmax(dim=1) if score == "probability" else out
         scores.append(targets.scores(probs, ii).cpu())
     fractions = (counts.double() / total).cpu().numpy()
     return fractions, torch.cat(scores).double().view(n, k).numpy(), targets.classes
@@ -178,7 +184,7 @@ def perturbation_curves(
 def perturbation_curve(
     model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor, kind: str,
     class_idx: object = None, steps: int = 50, substrate: Substrate | None = None,
-    batch_size: int = 32,
+    batch_size: int = 32, score: str = "probability",
 ) -> Curve:
     """The curve of one image (:func:`perturbation_curves` with ``N = 1``).
 
@@ -190,24 +196,26 @@ def perturbation_curve(
         raise ValueError(f"x must be one image (1, 3, H, W), got {shape}; for N images use "
                          f"perturbation_curves or trust.metric.deletion")
     f, curves, classes = perturbation_curves(model, x, saliency, kind, class_idx, steps,
-                                             substrate, batch_size)
+                                             substrate, batch_size, score)
     return Curve(kind, f, curves[0], auc(f, curves[0]), classes[0])
 
 
 def deletion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor,
                    class_idx: int | None = None, steps: int = 50,
-                   substrate: Substrate = "zeros", batch_size: int = 32) -> Curve:
+                   substrate: Substrate = "zeros", batch_size: int = 32,
+                   score: str = "probability") -> Curve:
     """:func:`perturbation_curve` with ``kind="deletion"`` (lower AUC = more faithful)."""
     return perturbation_curve(model, x, saliency, "deletion", class_idx, steps, substrate,
-                              batch_size)
+                              batch_size, score)
 
 
 def insertion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor,
                     class_idx: int | None = None, steps: int = 50,
-                    substrate: Substrate = "blur", batch_size: int = 32) -> Curve:
+                    substrate: Substrate = "blur", batch_size: int = 32,
+                    score: str = "probability") -> Curve:
     """:func:`perturbation_curve` with ``kind="insertion"`` (higher AUC = more faithful)."""
     return perturbation_curve(model, x, saliency, "insertion", class_idx, steps, substrate,
-                              batch_size)
+                              batch_size, score)
 
 
 @torch.no_grad()

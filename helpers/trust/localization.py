@@ -14,7 +14,7 @@ Every function takes one map or a stack ``(..., H, W)`` and the masks of the sam
 shape, numpy or torch, and returns numbers. Maps must be non-negative (a CAM
 or an attribution map in [0, 1]).
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
 
 Imports nothing of ours, so any module (text or images) can use it.
 
-Introduced in notebooks/09_4_trust (text section).
+Introduced in notebooks/09_ext_trust (text section).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ The caller's model is never touched: randomization works on a deep copy.
 Spearman comes from :mod:`helpers.trust.rankcorr`; SSIM is written here in torch (no
 scikit-image needed). The tests compare them with SciPy and with hand-computed cases.
 
-Introduced in notebooks/09_4_trust.
+Introduced in notebooks/09_ext_trust.
 """
 
 from __future__ import annotations

@@ -80,15 +80,15 @@ def test_student_edition_checks_respond_in_jupyterlab(lab, page):
     page.screenshot(path=str(BUILD / "student_09_2_1.png"))
 
 
-def test_cam_explorer_9_4_reacts_to_the_method_menu(lab, page):
-    open_notebook(page, lab, "09_4_trust.ipynb")
+def test_cam_explorer_of_the_trust_lab_reacts_to_the_method_menu(lab, page):
+    open_notebook(page, lab, "09_ext_trust.ipynb")
     # The explorer needs only the notebook's model; the maps computed before it are not run here.
-    state = run_widget_cell(page, "09_4_trust.ipynb", "widgets.cam_explorer(",
+    state = run_widget_cell(page, "09_ext_trust.ipynb", "widgets.cam_explorer(",
                             needs='bundle = load_model("efficientnet_lite0", source="bundled")')
     assert state["errors"] == [] and state["done"] == state["total"], state
-    root = widget_root(page, "09_4_trust.ipynb", "照片权重", index=0)
+    root = widget_root(page, "09_ext_trust.ipynb", "照片权重", index=0)
     before = image_bytes(root)
     choose_option(root, "方法", 0)  # CAM (the bundled head has class weights); it opened on Grad-CAM++
     after = wait_for_change(root, before)
     assert after != before
-    root.screenshot(path=str(BUILD / "09_4_explorer_method.png"))
+    root.screenshot(path=str(BUILD / "09_ext_explorer_method.png"))
