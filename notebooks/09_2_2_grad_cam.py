@@ -496,7 +496,7 @@ N_WORLD = 24
 xw, yw = world.images[:N_WORLD], world.shape_labels[:N_WORLD].tolist()
 sm, mm = world.shape_masks[:N_WORLD], world.marker_masks[:N_WORLD]
 OPTIONS = {"occlusion": {"window": 8, "stride": 8}, "integrated_gradients": {"steps": 8},
-           "smoothgrad": {"samples": 8}}
+           "smoothgrad": {"samples": 8}, "rise": {"count": 200}}  # RISE: 200 masks per toy image
 wmaps = {k: attribution.every_map(n, shapes.target_layer(n), xw, yw, options=OPTIONS) for k, n in mk.items()}
 region = {"shape": sm, "marker": mm}
 evidence = {k: region[used[k][0]] | region[used[k][-1]] for k in mk if used[k]}

@@ -88,12 +88,16 @@ print(f"cached by scripts/make_trust_cache.py: {len(CACHE['photos'])} photos, "
 # | Guided Grad-CAM | 像素归因 | $R=\mathrm{GuidedBP}\odot\mathrm{up}(M^y_{\text{Grad-CAM}})$ | 两者逐像素相乘 | 2F+2B |
 # | Integrated Gradients | 像素归因 | $R=(x-x')\odot\int_0^1\frac{\partial s_y}{\partial x}(x'+t(x-x'))\,dt$ | 从底图 $x'$ 到 $x$ 的路径上梯度的积分；各像素之和约等于 $s_y(x)-s_y(x')$ | m(F+B) |
 # | occlusion | 像素归因（扰动） | $R(p)=s_y(x)-s_y(x\text{ 中包含 }p\text{ 的块被遮住})$ | 一块一块遮住，看分数掉多少 | 每块 1F |
+# | Eigen-CAM | 类激活图（无类别） | $M=\mathrm{ReLU}(A\,v_1)$，$v_1$ 是把各位置的 $(A^1_{ij},\dots,A^K_{ij})$ 排成矩阵后的第一主成分 | 不看类别：画出激活里变化最大的方向，每个类别得到同一张图 | 1F+SVD |
+# | Ablation-CAM | 类激活图 | $\alpha^y_k=\frac{s_y-s_y(A^k:=0)}{s_y}$，$M^y=\mathrm{ReLU}(\sum_k\alpha^y_kA^k)$ | 不用梯度：把第 $k$ 个通道置零，看分数掉多少 | 每个通道 1F（头部） |
+# | LRP | 像素归因（分解） | $R_j=\sum_i\frac{a_jw_{ji}}{\epsilon+\sum_{j'}a_{j'}w_{j'i}}R_i$（ε 规则；卷积可换 z⁺ / αβ 规则），从 $R=s_y$ 一层层往回分 | 把分数按各层的贡献分回像素，批归一化先并进卷积 | 1F+1B |
+# | RISE | 像素归因（扰动） | $R(p)=\frac{1}{N\,\mathbb{E}[M]}\sum_{i=1}^{N}s_y(x\odot M_i)\,M_i(p)$ | 随机掩码遮图，按分数给掩码加权平均 | 每个掩码 1F |
 # | random / centre / sobel | 对照（不看模型） | 均匀噪声 / 中心的高斯包 / 图像的 Sobel 边缘强度 | 一个方法要有用，至少要胜过它们 | 0 |
 #
 # **核心方法**（正文的图只画这几种，再加对照）：每种**计算机制**取最早、最简单的一种——通道的梯度平均（Grad-CAM）、
 # 逐位置的正梯度（Layer-CAM）、像素的梯度（saliency）、路径积分（Integrated Gradients）、遮挡扰动（occlusion）。
 # 其余方法是它们的变体（换权重、加噪声、改 ReLU 的反向），放在方法菜单（下面的浏览器）和附录的表里。
-# 这个选择写在 `scripts/make_trust_cache.py` 的 `SETTINGS["core"]` 里，按名字选，以后登记的新方法会自动进入附录。
+# 这个选择写在 `scripts/make_trust_cache.py` 的 `SETTINGS["core"]` 里，按名字选；以后登记的新方法在重新运行这个脚本之后会自动进入附录（下面的附录表来自缓存，所以还没有 Eigen-CAM、Ablation-CAM、LRP 和 RISE）。
 
 # %% slideshow={"slide_type": "subslide"}
 bundle = load_model("efficientnet_lite0", source="bundled")

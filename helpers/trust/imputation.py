@@ -21,7 +21,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import spsolve
 from torch import nn
 
-from .faithfulness import Curve, _check, auc, rank_pixels
+from ..contract import check_maps
+from .faithfulness import Curve, auc, rank_pixels
 
 NEIGHBOURS: tuple[tuple[int, int, float], ...] = (
     (1, 1, 1 / 12), (0, 1, 1 / 6), (-1, 1, 1 / 12), (1, -1, 1 / 12),
@@ -104,7 +105,12 @@ def imputed_deletion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarr
     Shapes:
         x: ``(1, 3, H, W)``; saliency: ``(H, W)``; curve: ``(steps + 1,)``.
     """
-    s = _check(x, saliency, steps)
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[0] != 1:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be one image (1, 3, H, W), got {shape}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer (the number of intervals), got {steps!r}")
+    s = check_maps(x, saliency)[0]  # (H, W)
     ranks = rank_pixels(s).view(*s.shape)  # (H, W)
     total = s.numel()
     counts = torch.round(torch.linspace(0, total, steps + 1, dtype=torch.float64)).long()
