@@ -45,7 +45,7 @@ import torch
 from PIL import Image
 
 import helpers
-from helpers import attribution, cam, exercises, load_image, load_model, widgets
+from helpers import attribution, cam, exercises, load_image, load_model, registry, widgets
 from helpers.draw import viz
 from helpers.exercises import concepts
 from helpers.images import DATA_DIR
@@ -107,14 +107,9 @@ print("input normalization: mean", bundle.mean, "std", bundle.std)
 
 def one_map(name: str, net, target_layer, x: torch.Tensor, cls, options: dict) -> np.ndarray:
     """The map of one registered method, any family. Shapes: x (N, 3, H, W) -> (N, H, W)."""
-    opts = dict(options.get(name, {}))
-    if name in cam.METHODS:
-        out = cam.METHODS[name](net, target_layer, x, cls, **opts).cam
-    else:
-        if name == "guided_grad_cam":
-            opts["layer"] = target_layer
-        out = attribution.ATTRIBUTIONS[name](net, x, cls, **opts).map
-    return np.asarray(out, dtype=np.float32).reshape(x.shape[0], *x.shape[-2:])
+    return np.asarray(registry.explain(name, net, x, cls, layer=target_layer, **options.get(name, {})).maps,
+                      dtype=np.float32)  # one signature for both families: helpers.registry
+
 
 
 def baseline_maps(x: torch.Tensor) -> dict[str, np.ndarray]:

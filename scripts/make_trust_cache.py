@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers import attribution, cam, list_images, load_image, load_model
+from helpers import attribution, cam, list_images, load_image, load_model, registry
 from helpers.toy import world as shapes
 from helpers.trust import baselines, faithfulness, imputation, sanity
 
@@ -54,14 +54,9 @@ PHOTOS = [n for n in list_images(extra=True) if n != "cat_and_cup"]
 
 def one_map(name: str, model, layer, x, cls, options: dict) -> np.ndarray:
     """The map of one registered method (CAM family or pixel attribution). Shapes: -> (N, H, W)."""
-    opts = dict(options.get(name, {}))
-    if name in cam.METHODS:
-        out = cam.METHODS[name](model, layer, x, cls, **opts).cam
-    else:
-        if name == "guided_grad_cam":
-            opts["layer"] = layer
-        out = attribution.ATTRIBUTIONS[name](model, x, cls, **opts).map
-    return np.asarray(out, dtype=np.float32).reshape(x.shape[0], *x.shape[-2:])
+    return np.asarray(registry.explain(name, model, x, cls, layer=layer, **options.get(name, {})).maps,
+                      dtype=np.float32)  # one signature for both families: helpers.registry
+
 
 
 def baseline_maps(x) -> dict[str, np.ndarray]:
