@@ -87,7 +87,7 @@ def make_pairs(model: nn.Module, layer: str, x: torch.Tensor, classes: list[int]
     w = args.window
 
     def ours(name: str, **opts):
-        return lambda: attr.attribute(name, model, x, classes, **opts).raw
+        return lambda: attr.ATTRIBUTIONS[name](model, x, classes, **opts).raws
 
     return {
         "saliency": ("Saliency", ours("saliency"),
