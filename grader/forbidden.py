@@ -47,12 +47,12 @@ LIBRARY: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
                                   (("widgets/feature_maps.py",), "FeatureMapExplorer.ranks")),
     "cam.check_cam_from_weights": ((_CAM, "class_weight_cam"), (_CAM, "_finish"), (_CAM, "run"),
                                    (_CAM, "finish"), (_CAM, "weighted_sum")),
-    "cam.check_second_class_cam": ((_CAM, "class_weight_cam"), (_CAM, "_finish"), (_CAM, "run"),
+    "cam.check_region_drop": ((_CAM, "class_weight_cam"), (_CAM, "_finish"), (_CAM, "run"),
                                    (_CAM, "finish"), (_CAM, "weighted_sum")),
     "cam.check_gradcam_weights": ((_WEIGHTS, "grad_cam_weights"), (_CAM, "grad_cam"), (_CAM, "run")),
     "cam.check_contribution_map": ((_WEIGHTS, "hires_cam_weights"), (_CAM, "run"), (_CAM, "_finish"),
                                    (_CAM, "finish"), (_CAM, "weighted_sum")),
-    "cam.check_layer_gradient": ((_ENGINE, "layer_pass"),),
+    "cam.check_contrast_gradient": ((_ENGINE, "layer_pass"),),
     "attention.check_masked_softmax": ((_TEXTMODELS, "AttnGRUClassifier.attend"),
                                        (_TEXTMODELS, "SelfAttention.forward")),
     "attention.check_attention_probs": ((_TEXTMODELS, "SelfAttention.forward"),),
@@ -160,7 +160,7 @@ def _selected(check: str) -> Iterator[tuple[str, types.CodeType]]:
 
 @lru_cache(maxsize=None)
 def forbidden(check: str) -> Forbidden:
-    """What the answer to ``check`` (e.g. ``"cam.check_layer_gradient"``) may not run."""
+    """What the answer to ``check`` (e.g. ``"cam.check_contrast_gradient"``) may not run."""
     chosen = list(_selected(check))
     return Forbidden(frozenset((rel, qualname(c)) for rel, c in chosen),
                      frozenset(fingerprint(c) for _, c in chosen))

@@ -180,7 +180,7 @@ def grade(check: str, name: str, namespace: Mapping[str, Any], seed: int | None 
     """The hidden test of one exercise: pass silently (full points) or raise GradingError.
 
     Args:
-        check: the check's path inside ``helpers.exercises``, e.g. ``"cam.check_layer_gradient"``.
+        check: the check's path inside ``helpers.exercises``, e.g. ``"cam.check_contrast_gradient"``.
         name: the name of the student's function in the notebook.
         namespace: the notebook's globals (``globals()``).
         seed: the inputs' seed; None draws a new one (a failure prints it, to replay).

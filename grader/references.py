@@ -57,10 +57,15 @@ def ref_cam_from_weights(acts: torch.Tensor, fc_weight: torch.Tensor, class_idx:
     return torch.einsum("k,khw->hw", fc_weight[class_idx], acts[0])
 
 
-def ref_second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor,
-                         logits: torch.Tensor) -> torch.Tensor:
-    """CAM (no ReLU) of the class with the second-highest score. Shapes: -> (h, w)."""
-    return ref_cam_from_weights(acts, fc_weight, int(logits[0].topk(2).indices[1]))
+def ref_region_drop(acts: torch.Tensor, fc_weight: torch.Tensor, mask: torch.Tensor,
+                    class_idx: int) -> float:
+    """The class's logit drop when the activations under ``mask`` are zeroed before the GAP.
+
+    ``s_c = mean_ij M_c(i, j) + b_c``, so the drop is the CAM summed over the mask, over h * w.
+    Shapes: acts (1, C, h, w), fc_weight (classes, C), mask (h, w) bool -> float.
+    """
+    m = ref_cam_from_weights(acts, fc_weight, class_idx)  # (h, w)
+    return float(m[mask.bool()].sum() / mask.numel())
 
 
 def ref_find_cam_layer(model: nn.Module, x: torch.Tensor,
@@ -97,9 +102,9 @@ def ref_contribution_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tenso
     return torch.einsum("khw,khw->hw", grads[0], acts[0])
 
 
-def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
-                       class_idx: int) -> torch.Tensor:
-    """d logits[0, class_idx] / d (layer's output), by a forward hook and ``torch.autograd.grad``.
+def ref_contrast_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
+                          a: int, b: int) -> torch.Tensor:
+    """d (logits[0, a] - logits[0, b]) / d (layer's output), by a forward hook and ``torch.autograd.grad``.
 
     Shapes: -> the layer's output shape (1, C, h, w).
     """
@@ -109,7 +114,7 @@ def ref_layer_gradient(model: nn.Module, layer: nn.Module, x: torch.Tensor,
         logits = model(x)  # (1, classes)
     finally:
         handle.remove()
-    (grads,) = torch.autograd.grad(logits[0, class_idx], stored[0])  # (1, C, h, w)
+    (grads,) = torch.autograd.grad(logits[0, a] - logits[0, b], stored[0])  # (1, C, h, w)
     return grads
 
 
@@ -198,11 +203,11 @@ REFERENCES: dict[str, Callable[..., Any]] = {
     "layers.check_count_dead_channels": ref_count_dead_channels,
     "layers.check_top_channels": ref_top_channels,
     "cam.check_cam_from_weights": ref_cam_from_weights,
-    "cam.check_second_class_cam": ref_second_class_cam,
+    "cam.check_region_drop": ref_region_drop,
     "cam.check_find_cam_layer": ref_find_cam_layer,
     "cam.check_gradcam_weights": ref_gradcam_weights,
     "cam.check_contribution_map": ref_contribution_map,
-    "cam.check_layer_gradient": ref_layer_gradient,
+    "cam.check_contrast_gradient": ref_contrast_gradient,
     "attention.check_masked_softmax": ref_masked_softmax,
     "attention.check_next_token_head": ref_next_token_head,
     "attention.check_rollout": ref_rollout,

@@ -570,27 +570,41 @@ if concepts.check_prediction("两个相近类别的 CAM 相关系数超过 0.9 �
     concepts.check_explanation("这两张图能说明什么", explain_similar_maps)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 2：解释另一个类别
+# ### 练习 2：遮住一块区域，分数降多少
 #
-# 模型最有把握的类别不一定是我们想解释的。写出 `second_class_cam(acts, fc_weight, logits)`：返回**得分第二高**的类别的 CAM
-# （不做 ReLU）。提示：`logits[0].topk(2)`。
+# CAM 声称告诉我们“每个位置对类别分数贡献了多少”。把这句话变成一个可以检验的数字：写出
+# `region_drop(acts, fc_weight, mask, class_idx)`——在全局平均池化**之前**把特征图 `acts`（形状 `(1, C, h, w)`）上
+# `mask`（形状 `(h, w)`，布尔）为 True 的位置全部清零，类别 `class_idx` 的分数（logit）会下降多少？返回一个 `float`
+# （可以是负数）。想清楚：分数和 CAM 的关系是什么？下降的量除以的是哪个格子数？
+# 检查函数在随机的特征图、权重和掩码上测试（评分时换新的）。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def second_class_cam(acts: torch.Tensor, fc_weight: torch.Tensor,
-                     logits: torch.Tensor) -> torch.Tensor:
-    """CAM (before ReLU) of the runner-up class. Shapes: logits (1, classes) -> (h, w)."""
-    second = int(logits[0].topk(2).indices[1])
-    return (fc_weight[second][:, None, None] * acts[0]).sum(dim=0)  # (h, w)
+def region_drop(acts: torch.Tensor, fc_weight: torch.Tensor, mask: torch.Tensor,
+                class_idx: int) -> float:
+    """Logit drop of class_idx when acts under mask are zeroed before the GAP.
+
+    s_c = mean over all h*w cells of M_c + b_c, so the drop is M_c summed over the mask, over h*w.
+    Shapes: acts (1, C, h, w), fc_weight (classes, C), mask (h, w) bool -> float.
+    """
+    removed = (acts[0] * mask).sum(dim=(1, 2)) / mask.numel()  # (C,): what the GAP loses per channel
+    return float(fc_weight[class_idx] @ removed)
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.cam.check_second_class_cam(second_class_cam):
+if exercises.cam.check_region_drop(region_drop):
     with torch.no_grad(), hooks.Capture({"A": bundle.cam_layer}) as cap:
         logits = model(x)  # (1, 1000), the cat photo
-    second = int(logits[0].topk(2).indices[1])
-    runner_up = cam.class_weight_cam(model, bundle.cam_layer, W, x, second)
-    assert torch.allclose(second_class_cam(cap.acts["A"], W, logits), runner_up.raw, atol=1e-5)
-    print("runner-up class on the cat photo:", bundle.categories[runner_up.class_idx])
+    k = int(logits.argmax())
+    m_k = cam.class_weight_cam(model, bundle.cam_layer, W, x, k).raw  # (h, w): CAM before ReLU
+    hot = m_k >= m_k.flatten().topk(5).values[-1]  # (h, w): the 5 hottest cells
+    predicted = region_drop(cap.acts["A"], W, hot, k)
+    with torch.no_grad():
+        kept = fc((cap.acts["A"] * ~hot).mean(dim=(2, 3)))[0, k]  # the head run on the masked map
+    measured = float(logits[0, k] - kept)
+    assert abs(predicted - measured) < 1e-3 * max(1.0, abs(measured))
+    print(f"{bundle.categories[k]}: hiding the {int(hot.sum())} hottest of {hot.numel()} cells; "
+          f"CAM predicts a drop of {predicted:.3f}, the head measures {measured:.3f} "
+          f"(logit {float(logits[0, k]):.3f})")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 3：教材本该挂钩子的层

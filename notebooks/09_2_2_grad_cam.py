@@ -690,33 +690,41 @@ if concepts.check_prediction("alpha 最大的通道就是贡献最大的通道�
     concepts.check_explanation("为什么", explain_top_channel)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 练习 2：取得某层输出的梯度
+# ### 练习 2：“为什么是 a 而不是 b”
 #
-# 写出 `layer_gradient(model, layer, x, class_idx)`：用前向钩子 + `Tensor.register_hook`，返回类别 `class_idx` 的分数对 `layer`
-# 输出的梯度（形状与该层输出相同）。函数结束时模型上不能留下钩子（检查函数会查）。
+# 第一名和第二名的热力图可能几乎重合（9.2.1 的练习 1 在猫的照片上测过两张类激活图的相关系数），这时它们回答不了模型为什么选了 a 而不是 b。
+# 要解释这个选择，目标就不该是某一个类别的分数，而是两类分数之差 $s_a - s_b$。写出
+# `contrast_gradient(model, layer, x, a, b)`：返回 $\partial (s_a - s_b) / \partial A$（`A` 是 `layer` 的输出，形状与它相同）。
+# 函数结束时模型上不能留下钩子（检查函数会查）；检查函数在随机的小网络、随机的层和类别对上测试（评分时换新的）。
 
 # %% slideshow={"slide_type": "skip"} tags=["solution"]
-def layer_gradient(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor,
-                   class_idx: int) -> torch.Tensor:
-    """d logits[0, class_idx] / d (output of layer). Shapes: returns the layer's output shape."""
-    store = {}
-
-    def hook(module, inputs, output):
-        output.register_hook(lambda grad: store.update(grad=grad.detach()))
-
-    handle = layer.register_forward_hook(hook)
+def contrast_gradient(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor,
+                      a: int, b: int) -> torch.Tensor:
+    """d (logits[0, a] - logits[0, b]) / d (output of layer). Shapes: returns the layer's output shape."""
+    stored = []
+    handle = layer.register_forward_hook(lambda module, inputs, output: stored.append(output))
     try:
-        model(x)[0, class_idx].backward()
+        logits = model(x)  # (1, classes)
     finally:
         handle.remove()
-    return store["grad"]
+    (grad,) = torch.autograd.grad(logits[0, a] - logits[0, b], stored[0])  # one scalar, one backward pass
+    return grad
 
 
 # %% slideshow={"slide_type": "skip"}
-if exercises.cam.check_layer_gradient(layer_gradient):
-    assert torch.allclose(layer_gradient(model, layer, x, idx), grads, rtol=1e-4, atol=1e-7)
-    model.zero_grad(set_to_none=True)
-    print("your gradient == the one caught in 第 3 步")
+if exercises.cam.check_contrast_gradient(contrast_gradient):
+    with torch.no_grad():
+        pair = model(x)[0].topk(2).indices.tolist()  # the top two classes
+    per_class = []
+    for c in pair:  # the independent computation: each class's gradient on its own
+        with hooks.Capture({"A": layer}, leaf=True) as cap:
+            score = model(x)[0, c]
+        per_class.append(torch.autograd.grad(score, cap.leaves["A"])[0])  # (1, C, h, w)
+    mine = contrast_gradient(model, layer, x, *pair)  # (1, C, h, w)
+    assert torch.allclose(mine, per_class[0] - per_class[1], rtol=1e-4, atol=1e-7)
+    alpha_ab = mine[0].mean(dim=(1, 2))  # (C,): Grad-CAM weights of the contrast
+    print(f"{bundle.categories[pair[0]]} vs {bundle.categories[pair[1]]}: your gradient == the difference of "
+          f"the two classes' gradients; {int((alpha_ab > 0).sum())} of {len(alpha_ab)} channels get a positive weight")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 练习 3：找出这段代码的错误——每个位置的贡献

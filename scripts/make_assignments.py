@@ -58,7 +58,7 @@ class Exercise:
     solution: int  # index of the solution cell
     check_cell: int  # index of the cell that calls the check
     name: str  # the student's function
-    check: str  # path in helpers.exercises, e.g. "cam.check_layer_gradient"
+    check: str  # path in helpers.exercises, e.g. "cam.check_contrast_gradient"
     points: int
 
 

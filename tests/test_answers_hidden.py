@@ -36,11 +36,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import make_assignments  # noqa: E402
 
 NOTEBOOKS = ["09_1_layer_outputs", "09_2_1_cam", "09_2_2_grad_cam", "09_3_attention"]
-MIN_NODES = 9  # an expression of fewer nodes (``acts.shape[-3]``, ``int(x.sum())``) is no answer
+MIN_NODES = 7  # an expression of fewer nodes (``acts.shape[-3]``, ``int(x.sum())``) is no answer;
+#               ``logits[0].topk(2).indices`` (7) is one: the runner-up exercise's key step was shown above it
 SHARED_PLUMBING = {  # expressions a model answer may share with the notebook, and why
     "find_cam_layer": {  # finding the classifier's last linear layer is not the exercise's idea
         "[m for m in model.modules() if isinstance(m, nn.Linear)]",  # (the GAP identity over candidates is)
-        "[m for m in model.modules() if isinstance(m, nn.Linear)][-1]"},
+        "[m for m in model.modules() if isinstance(m, nn.Linear)][-1]",
+        "acts.mean(dim=(2, 3))"},  # global average pooling itself, which the exercise's statement names
 }
 
 
@@ -168,9 +170,9 @@ ANSWER_IN_OUTPUT = {
     "count_dead_channels": r"(\d+ of \d+) channels are all zero",
     "top_channels": r"most active channels (\[[\d, ]+\])",
     "channel_iou": r"your IoU (\d\.\d+)",
-    "second_class_cam": None,  # a map: not printed as text
+    "region_drop": r"CAM predicts a drop of (-?\d+\.\d+)",
     "find_cam_layer": None,  # the layer's name is printed throughout: the notebook hooks it
-    "layer_gradient": None,  # a gradient tensor: not printed as text
+    "contrast_gradient": None,  # a gradient tensor: not printed as text
     "contribution_map": r"off by a median (\d+\.\d+)",  # the classmate's error, measured after
     "masked_softmax": r"would take (\d\.\d+) of its attention",
     "next_token_head": r"next-token head per layer: (\[[\d, ]+\])",
@@ -200,6 +202,15 @@ def test_the_code_comparison_sees_a_renamed_copy():
     assert answer.keys() & shown.keys()
     assert "scores.masked_fill(~mask, float('-inf')).softmax(dim=-1)" in answer.values()
     assert not {k for k in answer if "Constant(value='-inf')" in k} & other.keys()
+
+
+def test_the_code_comparison_sees_the_pieces_of_a_removed_exercise():
+    """The runner-up CAM exercise (replaced by region_drop) took its key step from the cell above it."""
+    answer = expressions("def second_class_cam(acts, fc_weight, logits):\n"
+                         "    second = int(logits[0].topk(2).indices[1])\n"
+                         "    return (fc_weight[second][:, None, None] * acts[0]).sum(dim=0)\n")
+    shown = expressions("top2 = cat_logits[0].topk(2).indices.tolist()\n")
+    assert {answer[k] for k in answer.keys() & shown.keys()} == {"logits[0].topk(2).indices"}
 
 
 def test_a_printed_value_matches_as_a_whole_token():

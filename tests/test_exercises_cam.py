@@ -22,16 +22,22 @@ def test_cam_from_weights(capsys):
     ], capsys)
 
 
-def test_second_class_cam(capsys):
-    def by_hand(a, w, c):  # sum_k W[c, k] A^k, written out without the reference
-        return sum(w[c, k] * a[0, k] for k in range(a.shape[1]))
+def test_region_drop(capsys):
+    def by_pooling(a, w, mask, c):  # run the head twice: GAP + the class row, with and without the region
+        keep = a * ~mask  # (1, C, h, w)
+        return float(w[c] @ a.mean(dim=(2, 3))[0] - w[c] @ keep.mean(dim=(2, 3))[0])
 
-    right = lambda a, w, l: by_hand(a, w, int(l[0].argsort()[-2]))  # noqa: E731
-    assert run(ex.check_second_class_cam, right, capsys)[0]
-    assert_rejects(ex.check_second_class_cam, [
-        lambda a, w, l: by_hand(a, w, int(l[0].argmax())),  # the top-1 class
-        lambda a, w, l: by_hand(a, w, int(l[0].argmin())),
-        lambda a, w, l: a[0, 0],
+    assert run(ex.check_region_drop, by_pooling, capsys)[0]
+
+    def cam_of(a, w, c):
+        return sum(w[c, k] * a[0, k] for k in range(a.shape[1]))  # (h, w)
+
+    assert_rejects(ex.check_region_drop, [
+        lambda a, w, m, c: float(cam_of(a, w, c)[m].sum()),  # no 1/(hw)
+        lambda a, w, m, c: float(cam_of(a, w, c)[m].mean()),  # over the masked cells only
+        lambda a, w, m, c: float(torch.relu(cam_of(a, w, c))[m].sum() / m.numel()),  # a ReLU'd map
+        lambda a, w, m, c: float(cam_of(a, w, c)[~m].sum() / m.numel()),  # what is kept, not what is lost
+        lambda a, w, m, c: 0.0,
     ], capsys)
 
 
@@ -89,39 +95,35 @@ def test_contribution_map(capsys):
     ], capsys)
 
 
-def test_layer_gradient(capsys):
-    def right(model, layer, x, c):
+def test_contrast_gradient(capsys):
+    def by_two_passes(model, layer, x, a, b):  # autograd.grad of each class on its own, subtracted
+        out = []
+        for c in (a, b):
+            with Capture(layer, leaf=True) as cap:
+                score = model(x)[0, c]
+            out.append(torch.autograd.grad(score, cap.leaves["output"])[0])
+        return out[0] - out[1]
+
+    def one_class(model, layer, x, a, b):
+        return _single(model, layer, x, a)
+
+    def _single(model, layer, x, c):
+        with Capture(layer, leaf=True) as cap:
+            score = model(x)[0, c]
+        return torch.autograd.grad(score, cap.leaves["output"])[0]
+
+    def leaks(model, layer, x, a, b):
         store = {}
+        layer.register_forward_hook(lambda m, i, o: store.__setitem__("A", o))  # never removed
+        logits = model(x)
+        return torch.autograd.grad(logits[0, a] - logits[0, b], store["A"])[0]
 
-        def hook(module, inputs, output):
-            output.register_hook(lambda g: store.__setitem__("g", g))
-
-        handle = layer.register_forward_hook(hook)
-        try:
-            model(x)[0, c].backward()
-        finally:
-            handle.remove()
-        return store["g"]
-
-    def leaks(model, layer, x, c):
-        store = {}
-
-        def hook(module, inputs, output):
-            output.register_hook(lambda g: store.__setitem__("g", g))
-
-        layer.register_forward_hook(hook)  # never removed
-        model(x)[0, c].backward()
-        return store["g"]
-
-    def other_class(model, layer, x, c):
-        return right(model, layer, x, (c + 1) % 5)
-
-    def activations(model, layer, x, c):
-        with torch.no_grad(), Capture(layer) as cap:
-            model(x)
-        return cap.acts["output"]
-
-    assert run(ex.check_layer_gradient, right, capsys)[0]
-    assert_rejects(ex.check_layer_gradient, [other_class, activations], capsys)
-    ok, out = run(ex.check_layer_gradient, leaks, capsys)
+    assert run(ex.check_contrast_gradient, by_two_passes, capsys)[0]
+    assert_rejects(ex.check_contrast_gradient, [
+        one_class,  # only s_a
+        lambda m, l, x, a, b: by_two_passes(m, l, x, b, a),  # b - a
+        lambda m, l, x, a, b: _single(m, l, x, a) + _single(m, l, x, b),  # the sum
+        lambda m, l, x, a, b: by_two_passes(m, l, x, a, b).abs(),
+    ], capsys)
+    ok, out = run(ex.check_contrast_gradient, leaks, capsys)
     assert not ok and "钩子" in out

@@ -57,9 +57,10 @@ def test_gradcam_references_are_the_cam_engines():
         hires = cam_weights.hires_cam_weights(types.SimpleNamespace(grads=grads))  # (1, C, h, w)
         raw = cam.methods._finish(acts, hires, [0], torch.zeros(1, 2), tuple(acts.shape[-2:]), False).raw
         torch.testing.assert_close(refs.ref_contribution_map(acts, grads), raw)
-    for model, layer, x, c in _draws(excam.LAYER_GRADIENT):
-        torch.testing.assert_close(refs.ref_layer_gradient(model, layer, x, c),
-                                   cam_engine.layer_pass(model, layer, x, c)[0].grads)
+    for model, layer, x, a, b in _draws(excam.CONTRAST_GRADIENT):
+        torch.testing.assert_close(refs.ref_contrast_gradient(model, layer, x, a, b),
+                                   cam_engine.layer_pass(model, layer, x, a)[0].grads
+                                   - cam_engine.layer_pass(model, layer, x, b)[0].grads)
 
 
 def test_find_cam_layer_reference_has_the_gap_property_and_is_alone():

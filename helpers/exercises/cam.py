@@ -43,24 +43,28 @@ def check_cam_from_weights(student: Callable | None) -> bool:
     return run_check(CAM_FROM_WEIGHTS, student)
 
 
-def _second_inputs(rng: np.random.Generator):
-    acts, weight, _ = _acts_weight(rng)
-    logits = torch.from_numpy(rng.permutation(weight.shape[0]).astype(np.float32))[None]  # no ties
-    return acts, weight, logits
+def _region_inputs(rng: np.random.Generator):
+    acts, weight, class_idx = _acts_weight(rng)
+    h, w = acts.shape[-2:]
+    mask = torch.from_numpy(rng.random((h, w)) < rng.uniform(0.2, 0.6))  # (h, w) bool
+    mask[int(rng.integers(h)), int(rng.integers(w))] = True  # never empty
+    mask[int(rng.integers(h)), int(rng.integers(w))] = False  # never full
+    return acts, weight, mask, class_idx
 
 
-SECOND_CLASS_CAM = exercise(
-    "cam.check_second_class_cam", "第二名类别的 CAM", lambda: _second_inputs,
-    hint="先用 logits[0].topk(2) 找到得分第二高的类别下标，再对它做加权求和。")
+REGION_DROP = exercise(
+    "cam.check_region_drop", "遮住一块区域，分数降多少", lambda: _region_inputs,
+    hint="类别分数 = 全局平均池化后的特征与类别权重的点积 + 偏置，也就是 CAM 在所有 h×w 个位置上的平均值加偏置。"
+         "把 mask 里的位置清零，少掉的是哪一部分？除以的是 mask 里的格子数，还是全部格子数？")
 
 
-def check_second_class_cam(student: Callable | None) -> bool:
-    """练习：解释另一个类别——得分第二高的类别的 CAM（不做 ReLU）。
+def check_region_drop(student: Callable | None) -> bool:
+    """练习：把特征图上 mask 处的激活清零（在全局平均池化之前），类别 class_idx 的分数下降多少。
 
     Shapes:
-        acts: (1, C, h, w), fc_weight: (classes, C), logits: (1, classes) -> (h, w).
+        acts: (1, C, h, w), fc_weight: (classes, C), mask: (h, w) bool -> float.
     """
-    return run_check(SECOND_CLASS_CAM, student)
+    return run_check(REGION_DROP, student)
 
 
 class _Block(nn.Module):
@@ -211,12 +215,13 @@ def _grad_inputs(rng: np.random.Generator):
                           nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(4 * c, 5))
     layer = model[int(rng.choice([0, 1, 2, 3]))]
     x = torch.from_numpy(rng.normal(size=(1, 3, 8, 8)).astype(np.float32))
-    return model, layer, x, int(rng.integers(5))
+    a, b = (int(v) for v in rng.choice(5, size=2, replace=False))
+    return model, layer, x, a, b
 
 
 def _no_hooks_left(student: Callable) -> Callable:
-    def wrapped(model, layer, x, class_idx):
-        out = student(model, layer, x, class_idx)
+    def wrapped(model, layer, x, *classes):
+        out = student(model, layer, x, *classes)
         if count_hooks(model):
             raise RuntimeError("函数结束后模型上还留着钩子：记得 handle.remove()（或用 with hooks.Capture）")
         return out
@@ -224,16 +229,16 @@ def _no_hooks_left(student: Callable) -> Callable:
     return wrapped
 
 
-LAYER_GRADIENT = exercise(
-    "cam.check_layer_gradient", "某层输出的梯度", lambda: _grad_inputs, wrap=_no_hooks_left,
-    hint="在前向钩子里对 output 调用 register_hook 保存梯度，"
-         "对 logits[0, class_idx] 调用 backward()，最后移除钩子。")
+CONTRAST_GRADIENT = exercise(
+    "cam.check_contrast_gradient", "“为什么是 a 而不是 b”的梯度", lambda: _grad_inputs, wrap=_no_hooks_left,
+    hint="要解释的不是某一个类别的分数，而是两类分数之差 logits[0, a] - logits[0, b]：它也是一个标量，"
+         "可以直接对它求导。函数结束时不能留下钩子。")
 
 
-def check_layer_gradient(student: Callable | None) -> bool:
-    """练习：用前向钩子 + Tensor.register_hook 取得类别得分对某层输出的梯度。
+def check_contrast_gradient(student: Callable | None) -> bool:
+    """练习：两类分数之差 s_a - s_b 对某层输出的梯度（“为什么是 a 而不是 b”），不留钩子。
 
     Shapes:
         x: (1, 3, 8, 8) -> the layer's output shape (1, C, h, w).
     """
-    return run_check(LAYER_GRADIENT, student)
+    return run_check(CONTRAST_GRADIENT, student)

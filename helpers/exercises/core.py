@@ -75,7 +75,7 @@ class Exercise:
     """One autograded exercise: how its inputs are drawn and its results compared.
 
     Attributes:
-        check: the check's path in ``helpers.exercises``, e.g. ``"cam.check_layer_gradient"``.
+        check: the check's path in ``helpers.exercises``, e.g. ``"cam.check_contrast_gradient"``.
         title: the name shown in the feedback.
         inputs: returns a fresh ``make_inputs(rng) -> args`` for each run (it may count trials).
         hint: a Chinese hint shown when an answer is wrong.

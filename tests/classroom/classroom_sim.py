@@ -27,7 +27,7 @@ class Item:
 
     notebook: str  # stem, also the nbgrader assignment id
     name: str
-    check: str  # e.g. "cam.check_layer_gradient"
+    check: str  # e.g. "cam.check_contrast_gradient"
     solution: str  # the teacher's solution cell source
     setup: str  # the notebook's first code cell (imports), magics removed
 
@@ -189,9 +189,10 @@ LIBRARY_ANSWERS = {  # the library's own implementation of the same computation
                         "    return res.raw\n",
     "rollout": "from helpers.trust import attention as attn_trust\n\n\n"
                "def rollout(attn):\n    return attn_trust.attention_rollout(attn)\n",
-    "layer_gradient": "from helpers.cam import engine as cam_engine\n\n\n"
-                      "def layer_gradient(model, layer, x, class_idx):\n"
-                      "    return cam_engine.layer_pass(model, layer, x, class_idx)[0].grads\n",
+    "contrast_gradient": "from helpers.cam import engine as cam_engine\n\n\n"
+                         "def contrast_gradient(model, layer, x, a, b):\n"
+                         "    return (cam_engine.layer_pass(model, layer, x, a)[0].grads\n"
+                         "            - cam_engine.layer_pass(model, layer, x, b)[0].grads)\n",
     "deletion_auc": "from helpers.trust import faithfulness as _f\n\n\n"
                     "def deletion_auc(model, x, saliency, class_idx, steps):\n"
                     "    return _f.deletion_curve(model, x, saliency, class_idx, steps).auc\n",
