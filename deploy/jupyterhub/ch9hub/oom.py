@@ -26,14 +26,25 @@ def _limit_text(memory_dir: Path) -> str:
     return "上限"
 
 
-def message(memory_dir: Path) -> str | None:
-    """The explanation to print, if the OOM killer killed one of the student's processes since last seen."""
-    now = oom_kills(memory_dir)
-    seen = int(SEEN.read_text()) if SEEN.is_file() else now
+def _record(count: int) -> None:
     SEEN.parent.mkdir(parents=True, exist_ok=True)
-    SEEN.write_text(str(now))
-    if now <= seen:
+    SEEN.write_text(str(count))
+
+
+def message(memory_dir: Path) -> str | None:
+    """The explanation to print, if the OOM killer killed one of the student's processes since last seen.
+
+    The counter is recorded only when the explanation is returned (the caller prints it at
+    once) or when none was recorded yet, so a kernel that is restarted again before it runs
+    a cell does not use up the explanation.
+    """
+    now = oom_kills(memory_dir)
+    if not SEEN.is_file():
+        _record(now)
         return None
+    if now <= int(SEEN.read_text()):
+        return None
+    _record(now)
     return (f"⚠ 你的一个内核被系统停止了（这个笔记本的内核如果刚刚自动重启，就是它）："
             f"你的进程合起来用的内存超过了每人的上限 {_limit_text(memory_dir)}（内存不足，OOM），"
             "系统停掉了其中最大的一个。"
@@ -44,11 +55,11 @@ def message(memory_dir: Path) -> str | None:
 
 def load_ipython_extension(ip) -> None:
     memory_dir = own_memory_cgroup()
-    pending = message(memory_dir)  # also records the counter for kernels that start cleanly
+    if not SEEN.is_file():
+        _record(oom_kills(memory_dir))  # the baseline, before any kill of this student
 
     def explain(*_args) -> None:
-        nonlocal pending
-        text, pending = pending or message(memory_dir), None
+        text = message(memory_dir)
         if text:
             print(text, file=sys.stderr)
 
