@@ -5,5 +5,5 @@
 Confidence), :mod:`.imputation` (ROAD's noisy linear imputation), :mod:`.bootstrap`
 (intervals over many images), :mod:`.baselines` (maps to compare with),
 :mod:`.localization`, :mod:`.sanity`, :mod:`.reliance`, :mod:`.rankcorr`,
-:mod:`.attention` (attention vs attribution).
+:mod:`.attention` (attention vs attribution, with :mod:`.leave_one_out`).
 """
