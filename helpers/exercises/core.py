@@ -4,8 +4,8 @@ This package is what a student's kernel imports, so it holds **no reference
 implementation**. Each exercise is described by an :class:`Exercise` (title,
 input maker, hint, tolerance); the self-study check draws a few inputs from a
 fixed seed (nbgrader's *public tests*) and compares with the answers stored in
-``public_cases.json`` (:mod:`.answers`), which ``python -m grader.public`` writes from the
-references of the grader-only package ``grader/`` (never shipped to students).
+``public_cases.json`` (:mod:`.answers`), which ``python -m grader.public`` writes
+from the references of the grader-only package ``grader/`` (never shipped to students).
 Checks that need no stored answer verify a property instead (the GAP identity
 of :func:`helpers.exercises.cam.check_find_cam_layer`). The hidden tests of
 ``grader`` run the same :class:`Exercise` on fresh random inputs against the
@@ -123,7 +123,6 @@ def exercise(check: str, title: str, inputs: Callable[[], MakeInputs], hint: str
     ex = Exercise(check, title, inputs, hint, **options)
     EXERCISES[check] = ex
     return ex
-
 
 
 # ---------------------------------------------------------------- judging ---

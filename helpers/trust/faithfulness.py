@@ -228,11 +228,12 @@ def _one_kind(kind: str) -> Callable[..., Curve]:
 
     curve.__name__ = curve.__qualname__ = f"{kind}_curve"
     better = "higher" if k.higher_is_better else "lower"
-    curve.__doc__ = f""":func:`perturbation_curve` with ``kind="{kind}"`` ({better} AUC = more faithful).
+    curve.__doc__ = (f':func:`perturbation_curve` with ``kind="{kind}"`` '
+                     f"({better} AUC = more faithful)." + """
 
     Shapes:
         x: ``(1, 3, H, W)``; saliency: ``(H, W)``; curve: ``(steps + 1,)``.
-    """
+    """)
     return curve
 
 
