@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .audit import Gate
 from .forbidden import _CELL, Forbidden, compiled_at_run_time, qualname
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +86,11 @@ def _banned(arg: Any) -> str | None:
 
 
 def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple[Any, list[str]]:
-    """``fn(*args)`` in its own thread under the profiler.
+    """``fn(*args)`` in its own thread under the profiler, the calling thread watched too.
+
+    The calling (grader's) thread only waits, but a signal handler of the notebook
+    would run there: it gets the same profiler while it waits. The :class:`Gate`
+    refuses the banned operations however they are reached (:mod:`grader.audit`).
 
     Returns:
         ``(result, reasons)``: the result (or the exception it raised, as a value) and
@@ -95,11 +100,12 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
     box: dict[str, Any] = {}
     done = _thread.allocate_lock()
     done.acquire()
+    gate = Gate(hits, Caught)
 
     def profile(frame: types.FrameType, event: str, arg: Any) -> None:
         if event == "call":
             why = rules.why(frame.f_code)
-        elif event == "c_call" and frame.f_code is not runner.__code__:
+        elif event == "c_call" and frame.f_code not in own:
             why = _banned(arg)
         else:
             return
@@ -111,18 +117,31 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
         try:
             sys.settrace(None)
             sys.setprofile(profile)
+            gate.open = True
             try:
                 box["value"] = fn(*args)
             except BaseException as err:  # the student's error, or Caught
                 box["value"] = err
             finally:
+                gate.open = False
                 box["intact"] = sys.getprofile() is profile
                 sys.setprofile(None)
         finally:
             done.release()
 
-    _thread.start_new_thread(runner, ())
-    done.acquire()
+    own = (watched_call.__code__, runner.__code__)  # the grader's own c_calls
+    sys.setprofile(profile)
+    try:
+        _thread.start_new_thread(runner, ())
+        while True:
+            try:
+                done.acquire()
+                break
+            except Caught:  # a signal handler's forbidden call (recorded): wait on
+                pass
+    finally:
+        gate.open = False
+        sys.setprofile(None)
     if not box.get("intact", False) and not hits:
         hits.append("评分时的调用跟踪被关掉了")
     return box.get("value"), hits
@@ -190,10 +209,41 @@ def tampered() -> list[str]:
              if not (isinstance(getattr(module, name, None), types.BuiltinFunctionType)
                      and getattr(module, name).__self__ is module)]
     for label, space in spaces.items():
+        lib = label.partition(".")[0]
+        homes = _HOMES.get(lib, ()) + (lib,) if lib in _HOMES else None  # (the verdict's libraries)
         for name, value in list(vars(space).items()):
-            if _untrusted_code(value):
+            if _untrusted_code(value) or homes and _foreign(name, value, homes):
                 found.append(f"{label}.{name}")
     return found
+
+
+_HOMES = {"numpy": (), "torch": ("typing", "typing_extensions")}
+"""The libraries the verdicts compare with, and the packages their namespaces also hold callables of."""
+_DESCRIPTORS = (types.MethodDescriptorType, types.WrapperDescriptorType, types.ClassMethodDescriptorType)
+
+
+def _foreign(name: str, value: Any, homes: tuple[str, ...], depth: int = 0) -> bool:
+    """A callable of another package in numpy's or torch's namespace (``numpy.allclose = 'yes'.format``,
+    ``= unittest.mock.MagicMock(...)``, ``= functools.partial(...)``): trusted code, the wrong function."""
+    if isinstance(value, types.ModuleType) or not callable(value) or depth > 3:
+        return False
+    if isinstance(value, _DESCRIPTORS):
+        home = value.__objclass__.__module__
+    elif isinstance(value, type):  # a class imported under its own name is the library's import
+        home = value.__module__ if value.__name__ != name.lstrip("_") else homes[-1]
+        home = homes[-1] if home == "builtins" else home  # int, type(module): no (a, b, atol=) call
+    elif isinstance(value, types.BuiltinFunctionType):
+        owner = value.__self__  # a module, a class, or an object ('yes'.format: a str)
+        home = owner.__name__ if isinstance(owner, types.ModuleType) else \
+            owner.__module__ if isinstance(owner, type) else value.__module__
+    elif isinstance(value, types.FunctionType):
+        home = value.__module__
+    else:  # an object: its class decides (an instance's __module__ can be set)
+        home = type(value).__module__
+        inner = getattr(value, "__wrapped__", None) or getattr(value, "func", None)
+        if home == "functools" and inner is not None:  # lru_cache, partial: what they wrap
+            return isinstance(value, functools.partial) or _foreign(name, inner, homes, depth + 1)
+    return str(home).partition(".")[0] not in homes
 
 
 def foreign_threads() -> list[str]:
