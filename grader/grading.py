@@ -50,7 +50,8 @@ import numpy as np
 import torch
 
 from .forbidden import READERS, forbidden, place
-from .watch import foreign_threads, tampered, watched_call
+from .tamper import foreign_threads, tampered
+from .watch import watched_call
 
 ROOT = Path(__file__).resolve().parent.parent
 _FRESH = "_ch9_grading_fresh_helpers"
