@@ -262,55 +262,9 @@ def hook_import(item: Item) -> str:  # every later `import grader` gets a grader
             f"def {item.name}(*args):\n    {STUB}\n")
 
 
-def builtin_routed_profiler_off(item: Item) -> str:  # the profiler turned off by a builtin calling a
-    # builtin (no c_call event), the reference run, the profiler put back
-    return ("import functools\nimport importlib\nimport sys\n\n\n"
-            f"def {item.name}(*args):\n    saved = sys.getprofile()\n"
-            "    functools.reduce(lambda _, f: f(None), [getattr(sys, 'set' + 'profile')], 0)\n"
-            f"    out = getattr(importlib.import_module('{REF}'), '{item.reference_name()}')(*args)\n"
-            "    functools.reduce(lambda _, f: f(saved), [getattr(sys, 'set' + 'profile')], 0)\n"
-            "    return out\n")
-
-
-def disarm_watcher(item: Item) -> str:  # a traceback's frame leads to the watcher: empty its rules
-    return ("import importlib\n\n\n"
-            f"def {item.name}(*args):\n    try:\n        1 / 0\n    except ZeroDivisionError as err:\n"
-            "        frame = getattr(getattr(err.__traceback__, 'tb_' + 'frame'), 'f_' + 'back')\n"
-            "    for cell in getattr(frame, 'f_' + 'locals')['profile'].__closure__ or ():\n"
-            "        if type(cell.cell_contents).__name__ == 'Forbidden':\n"
-            "            object.__setattr__(cell.cell_contents, 'places', frozenset())\n"
-            f"    return getattr(importlib.import_module('{REF}'), '{item.reference_name()}')(*args)\n")
-
-
-def relabelled_code(item: Item) -> str:  # the reference's code object claiming a real library file
-    return (f"import json\nimport types\nimport {REF} as _R\n\n"
-            f"{item.name} = types.FunctionType(_R.{item.reference_name()}.__code__.replace("
-            "co_filename=json.__file__), vars(_R))\n")
-
-
-def signal_handler(item: Item) -> str:  # a signal handler runs the reference on the grader's thread
-    return (f"import os\nimport signal\nimport time\nimport {REF} as _R\n\n_box = {{}}\n\n\n"
-            "def _on_signal(signum, frame):\n    if 'args' in _box:\n"
-            f"        _box['out'] = _R.{item.reference_name()}(*_box.pop('args'))\n\n\n"
-            "signal.signal(signal.SIGUSR2, _on_signal)\n\n\n"
-            f"def {item.name}(*args):\n    _box['args'] = args\n    os.kill(os.getpid(), signal.SIGUSR2)\n"
-            "    for _ in range(400):\n        if 'out' in _box:\n            return _box.pop('out')\n"
-            "        time.sleep(0.005)\n")
-
-
-def library_says_yes(item: Item) -> str:  # numpy's and torch's comparisons replaced by trusted
-    # callables of another package that say yes to anything
-    return ("import unittest.mock\n\nimport numpy\nimport torch\n\n\n"
-            "numpy.allclose = 'yes'.format\ntorch.allclose = unittest.mock.MagicMock(return_value=True)\n\n\n"
-            f"def {item.name}(*args):\n    return args[0]\n")
-
-
-def numpy_scalar_lie(item: Item) -> str:  # a numpy scalar subclass that claims numpy and equals all
-    return ("import numpy as np\n\n\nclass _Equal(np.float64):\n    __module__ = 'numpy'\n\n"
-            "    def __eq__(self, other):\n        return True\n\n"
-            "    def __sub__(self, other):\n        return 0.0\n\n    __hash__ = np.float64.__hash__\n\n\n"
-            f"def {item.name}(*args):\n    return _Equal(0.0)\n")
-
+from classroom_tricks import (  # noqa: E402 (kinds that attack the watcher itself)
+    builtin_routed_profiler_off, builtin_worker, disarm_watcher, library_says_yes, numpy_scalar_lie,
+    relabelled_code, signal_handler, tensor_own_methods, vectorized_comparison)
 
 GAMING = [alias_reference, wrap_reference, dict_reference, attribute_reference, eval_reference,
           sys_modules_reference, importlib_reference, gc_reference, partial_reference,
@@ -318,9 +272,9 @@ GAMING = [alias_reference, wrap_reference, dict_reference, attribute_reference, 
           thread_reference, subprocess_reference, library_implementation, print_tick, constant,
           input_unchanged, patch_check, patch_library, always_equal, peek_expected, replace_grader,
           hook_import, builtin_routed_profiler_off, disarm_watcher, relabelled_code, signal_handler,
-          library_says_yes, numpy_scalar_lie]
+          library_says_yes, numpy_scalar_lie, builtin_worker, tensor_own_methods, vectorized_comparison]
 """Every way of not doing the work that the grader must turn into 0 points."""
 
 BORROWING = [*GAMING[:GAMING.index(library_implementation) + 1], builtin_routed_profiler_off,
-             disarm_watcher, relabelled_code, signal_handler]
+             disarm_watcher, relabelled_code, signal_handler, builtin_worker]
 """The kinds that run a reference or the library's own implementation (their reason names it)."""
