@@ -54,8 +54,8 @@ class Gate:
         add(self._hook)
 
     def _hook(self, event: str, args: tuple) -> None:
-        if not self.open:
-            return
+        if not self.open or self.hits and event == "sys.setprofile":
+            return  # (the interpreter drops a profiler that raised: the answer is already refused)
         if event in EVENTS or event.startswith(PREFIXES):
             why = event
         elif event == "object.__getattr__" and len(args) > 1 and args[1] in FRAME_ATTRIBUTES:

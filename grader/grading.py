@@ -172,7 +172,9 @@ def _plain(value: Any) -> bool:
     kind = type(value)
     if kind in (list, tuple):
         return all(_plain(v) for v in value)
-    if kind in (torch.Tensor, np.ndarray, int, float, bool, str, type(None)):
+    if kind is torch.Tensor:  # no attributes of its own (``t.detach = ...`` would answer the comparison)
+        return not vars(value)
+    if kind in (np.ndarray, int, float, bool, str, type(None)):
         return True
     try:  # numpy's own scalar types only: a subclass (even one that claims module numpy) is not
         return isinstance(value, np.generic) and np.dtype(kind).type is kind

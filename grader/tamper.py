@@ -46,9 +46,12 @@ def _untrusted_code(value: Any) -> bool:
     if isinstance(value, types.FunctionType):
         return not _trusted_file(value.__code__.co_filename)
     # a class, or an object whose class has __call__ (``np.allclose = Yes()``): the notebook's
-    # code then runs through the class's methods
+    # code then runs through the class's methods, or through what the object holds
+    # (``np.vectorize(lambda ...)``)
     cls = value if isinstance(value, type) else type(value)
-    return any(_untrusted_method(k, f) for k in cls.__mro__ for f in list(vars(k).values()))
+    held = [] if isinstance(value, type) else list(getattr(value, "__dict__", {}).values())
+    return any(_untrusted_method(k, f) for k in cls.__mro__ for f in list(vars(k).values())) or \
+        any(isinstance(v, types.FunctionType) and _untrusted_method(cls, v) for v in held)
 
 
 def _untrusted_method(owner: type, f: Any) -> bool:
@@ -147,9 +150,9 @@ def foreign_threads() -> list[str]:
             if frame.f_code.co_filename != threading.__file__:
                 body = frame
             frame = frame.f_back
-        else:
-            if ident != me and body is not None and not _kernel_file(body.f_code.co_filename):
-                found.append(f"thread {ident}: {qualname(body.f_code)}")
+        else:  # (a body of builtins alone, e.g. deque(map(call, iter(queue.get, None))), is no kernel's)
+            if ident != me and (body is None or not _kernel_file(body.f_code.co_filename)):
+                found.append(f"thread {ident}: {qualname(body.f_code) if body else '(builtins)'}")
     return found
 
 
