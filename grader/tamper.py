@@ -49,7 +49,10 @@ def _untrusted_code(value: Any) -> bool:
     # code then runs through the class's methods, or through what the object holds
     # (``np.vectorize(lambda ...)``)
     cls = value if isinstance(value, type) else type(value)
-    held = [] if isinstance(value, type) else list(getattr(value, "__dict__", {}).values())
+    try:  # the object's own dict, past any __getattr__ of its class (which may warn or compute)
+        held = [] if isinstance(value, type) else list(object.__getattribute__(value, "__dict__").values())
+    except (AttributeError, TypeError):
+        held = []
     return any(_untrusted_method(k, f) for k in cls.__mro__ for f in list(vars(k).values())) or \
         any(isinstance(v, types.FunctionType) and _untrusted_method(cls, v) for v in held)
 
