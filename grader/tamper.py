@@ -54,7 +54,7 @@ def _untrusted_code(value: Any) -> bool:
     except (AttributeError, TypeError):
         held = []
     return any(_untrusted_method(k, f) for k in cls.__mro__ for f in list(vars(k).values())) or \
-        any(isinstance(v, types.FunctionType) and _untrusted_method(cls, v) for v in held)
+        any(type(v) is types.FunctionType and _untrusted_method(cls, v) for v in held)  # (isinstance reads __class__)
 
 
 def _untrusted_method(owner: type, f: Any) -> bool:
