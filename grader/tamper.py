@@ -54,7 +54,8 @@ def _untrusted_code(value: Any) -> bool:
     except (AttributeError, TypeError):
         held = []
     return any(_untrusted_method(k, f) for k in cls.__mro__ for f in list(vars(k).values())) or \
-        any(type(v) is types.FunctionType and _untrusted_method(cls, v) for v in held)  # (isinstance reads __class__)
+        any(type(v) is types.FunctionType and _untrusted_method(cls, v) for v in held)  # (not isinstance:
+    # it reads __class__, which a deprecated torch object answers with a warning on stderr)
 
 
 def _untrusted_method(owner: type, f: Any) -> bool:
