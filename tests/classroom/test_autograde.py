@@ -55,11 +55,12 @@ POLLUTING = (sub.patch_library, sub.thread_reference, sub.replace_grader, sub.ho
 
 def extra_gaming_slots(taken: int) -> list[tuple[str, str, int]]:
     """Slots of more gaming students (``gaming2``, ``gaming3``...), a whole section at a time, until
-    every kind of ``classroom_sim.GAMING`` has a slot and every kind that spoils its notebook a last one."""
+    every kind of ``classroom_sim.GAMING`` has a slot (the first students' sections already have a
+    last slot for every kind that spoils its notebook: :func:`plan_gaming` says so when not)."""
     extra: list[tuple[str, str, int]] = []
     for n in range(2, 10):
         for a, items in sorted(SECTIONS.items(), key=lambda kv: -len(kv[1])):
-            if taken + len(extra) >= len(sub.GAMING) + len(POLLUTING):
+            if taken + len(extra) >= len(sub.GAMING):
                 return extra
             extra += [(f"gaming{n}", a, k) for k in range(len(items))]
     return extra
