@@ -12,13 +12,14 @@ same cells). Students, in every section:
   student's own names (full marks: code typed by the student is not judged by
   its look), the rest gaming attempts;
 * ``gaming``: one gaming attempt per exercise;
-* ``gaming2`` (in 09_1 and 09_3 only): more gaming attempts, so that every kind fits;
+* ``gaming2``, ``gaming3``...: more gaming attempts, section by section, only as many as it takes
+  for every kind to fit (:func:`extra_gaming_slots`);
 
 and in 09_2_2 only: ``stubs`` (the release version untouched), ``vandal`` (the
 teacher's answers but one gaming attempt, a deleted test cell, a cell that loops
 forever and a cell that writes into another student's files and the gradebook)
 and ``broken`` (not JSON). The gaming attempts of ``mixed``, ``gaming``,
-``gaming2`` and ``vandal`` together cover every kind in ``classroom_sim.GAMING`` at least once
+``gaming2``... and ``vandal`` together cover every kind in ``classroom_sim.GAMING`` at least once
 (:func:`plan_gaming`); each must score 0 for its own reason.
 """
 
@@ -47,9 +48,22 @@ CONFINED = os.geteuid() == 0 and shutil.which("unshare") is not None and \
     subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
 
 SECTIONS = {p.stem: sub.items(p) for p in sub.teacher_notebooks()}
-SECOND_GAMER = ("09_1_layer_outputs", "09_3_attention")  # gaming2 submits only these
 # they spoil the rest of their notebook
-POLLUTING = (sub.patch_library, sub.thread_reference, sub.replace_grader, sub.hook_import)
+POLLUTING = (sub.patch_library, sub.thread_reference, sub.replace_grader, sub.hook_import,
+             sub.library_says_yes, sub.builtin_worker, sub.vectorized_comparison)
+
+
+def extra_gaming_slots(taken: int) -> list[tuple[str, str, int]]:
+    """Slots of more gaming students (``gaming2``, ``gaming3``...), a whole section at a time, until
+    every kind of ``classroom_sim.GAMING`` has a slot (the first students' sections already have a
+    last slot for every kind that spoils its notebook: :func:`plan_gaming` says so when not)."""
+    extra: list[tuple[str, str, int]] = []
+    for n in range(2, 10):
+        for a, items in sorted(SECTIONS.items(), key=lambda kv: -len(kv[1])):
+            if taken + len(extra) >= len(sub.GAMING):
+                return extra
+            extra += [(f"gaming{n}", a, k) for k in range(len(items))]
+    return extra
 
 
 def plan_gaming(slots: list[tuple[str, str, int]]) -> dict[tuple[str, str, int], object]:
@@ -183,15 +197,14 @@ def graded(tmp_path_factory):
     slots = [(student, a, k) for student in ("mixed", "gaming") for a, items in SECTIONS.items()
              for k in range(len(items)) if student == "gaming" or k >= len(items) // 2]
     slots.append(("vandal", MALFORMED_IN, len(SECTIONS[MALFORMED_IN]) - 1))
-    # a second gaming student in the sections with the most exercises, so every kind fits
-    slots += [("gaming2", a, k) for a in SECOND_GAMER for k in range(len(SECTIONS[a]))]
+    slots += extra_gaming_slots(len(slots))
     gaming = plan_gaming(slots)
     for assignment, items in SECTIONS.items():
         release = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", 4)
         ids = [f"{i.name}_test" for i in items]
         plans = {"complete": {i.name: i.solution for i in items}}
         plans["mixed"] = {i.name: retyped(i) for i in items[:len(items) // 2]}
-        for student in ("mixed", "gaming", "gaming2"):
+        for student in dict.fromkeys(s for s, _, _ in slots if s.startswith(("mixed", "gaming"))):
             answers = {i.name: gaming[student, assignment, k](i) for k, i in enumerate(items)
                        if (student, assignment, k) in gaming}
             if answers or student in plans:
