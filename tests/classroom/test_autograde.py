@@ -250,19 +250,33 @@ def graded(tmp_path_factory):
                 victim_before=victim_before, gaming=gaming)
 
 
-# Students graded in a copy of the course with its own gradebook, in parallel with the rest
-# (the vandal stays beside its victim). Same generated assignments, same grader kernel.
-PARALLEL = (("gaming",), ("mixed", "gaming2"))
+# The students graded beside the victim (the vandal must find its files); the others are
+# graded in copies of the course, each with its own gradebook, at the same time.
+WITH_VICTIM = ("complete", "vandal", "broken", "stubs")
+COPIES = 2
 
 
 def _split(course: Path, tmp: Path) -> list[Path]:
-    """The course, plus one copy per group of :data:`PARALLEL`, each holding only its students."""
+    """The course, plus :data:`COPIES` copies; the other students spread by their notebook count.
+
+    Same generated assignments and grader kernel in each; a student's submissions move whole.
+    """
+    submitted = course / "submitted"
+    size = {p.name: len(list(p.iterdir())) for p in submitted.iterdir()}
+    load = [sum(size.get(s, 0) for s in WITH_VICTIM)] + [0] * COPIES
+    bins: list[list[str]] = [[] for _ in range(COPIES)]
+    for student in sorted((s for s in size if s not in WITH_VICTIM), key=lambda s: (-size[s], s)):
+        k = min(range(COPIES + 1), key=load.__getitem__)
+        load[k] += size[student]
+        if k:
+            bins[k - 1].append(student)
     courses = [course]
-    for k, students in enumerate(PARALLEL):
+    for k, students in enumerate(b for b in bins if b):
         copy = tmp / f"course{k + 1}"
         shutil.copytree(course, copy, ignore=shutil.ignore_patterns("submitted"))
+        (copy / "submitted").mkdir()
         for student in students:
-            shutil.move(course / "submitted" / student, copy / "submitted" / student)
+            shutil.move(submitted / student, copy / "submitted" / student)
         courses.append(copy)
     return courses
 
