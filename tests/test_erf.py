@@ -141,3 +141,38 @@ def test_a_cell_drawn_with_the_shift_lands_where_it_looks():
     # the peak's pixels by index (pixel p has its centre at p + 0.5)
     assert np.argwhere(plain == plain.max()).mean(axis=0) + 0.5 == pytest.approx((18.0, 10.0))
     assert np.argwhere(up == up.max()).mean(axis=0) + 0.5 == pytest.approx((12.0, 16.0))
+
+
+def test_heat_of_takes_the_shift_in_input_pixels():
+    """A map at 32 px input drawn in a 64 px box: a shift of (4, -2) input pixels moves the
+    drawn cell by (8, -4) box pixels."""
+    from helpers.draw.explain import heat_of
+    from helpers.explanation import Explanation
+
+    raw = torch.zeros(1, 8, 8)
+    raw[0, 3, 4] = 1.0
+    res = Explanation(np.zeros((1, 32, 32), np.float32), raw, [0], "m")
+    peak = lambda idx: np.argwhere(idx == idx.max()).mean(axis=0)  # noqa: E731
+    plain, moved = heat_of(res, (64, 64)), heat_of(res, (64, 64), shift=(4.0, -2.0))
+    assert peak(moved) - peak(plain) == pytest.approx((8.0, -4.0))
+
+
+def test_explorer_draws_the_shift_as_the_figures_do(bundle):
+    """With ``shift``, the explorer's picture is overlay_explanation(..., shift=) of the same
+    result; on a layer other than the last the shift is not applied."""
+    from PIL import Image
+
+    from helpers.draw import explain
+    from helpers.widgets import cam_explorer
+
+    shift = (5.0, -9.0)
+    ex = cam_explorer(bundle, "rocket", alpha=0.4, shift=shift)
+    res, photo = ex.result(ex.class_idx), Image.fromarray(ex.photo.pixels)
+    figure = lambda s: np.asarray(explain.overlay_explanation(  # noqa: E731
+        photo, res, box=ex.photo.box, alpha=0.4, shift=s))
+    assert ex.layer.value == bundle.gradcam_layer_name
+    np.testing.assert_array_equal(np.asarray(ex.picture()), figure(shift))
+    assert not np.array_equal(figure(shift), figure((0.0, 0.0)))
+    ex.layer.value = ex.layer_names[-3]  # an earlier layer: drawn where upsampling puts it
+    res = ex.result(ex.class_idx)
+    np.testing.assert_array_equal(np.asarray(ex.picture()), figure((0.0, 0.0)))
