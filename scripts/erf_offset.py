@@ -2,7 +2,7 @@
 
 For each model, :func:`helpers.cam.erf.erf_centres` of every cell of its CAM layer at
 224 x 224 on the Gaussian probes of :func:`helpers.cam.erf.probe_inputs` (4 images, seed 0;
-VGG16-bn the first of them only):
+the random networks the first of them only):
 the bundled EfficientNet-Lite0 with its weights, and with random weights; the same random
 network with TensorFlow's "SAME" padding replaced by PyTorch's symmetric padding (the
 cause of its offset); torchvision's ResNet18 and VGG16-bn with random weights (no
@@ -58,8 +58,9 @@ def random(build: Callable[[], nn.Module]) -> nn.Module:
 def models() -> dict[str, tuple[str, Callable[[], nn.Module], str, int]]:
     """``key -> (label, builder, layer, probes)``; the builders run one at a time.
 
-    VGG16-bn gets the first probe only: 49 backward passes through its 15 GFLOP
-    features take minutes per probe on a busy 2-core CPU.
+    The random networks get the first probe only (their offset comes from the
+    architecture; 49 backward passes through VGG16-bn's 15 GFLOP features take minutes
+    per probe on a busy 2-core CPU); the bundled weights get all four.
     """
     tvm = import_torchvision().models
     return {
@@ -67,12 +68,12 @@ def models() -> dict[str, tuple[str, Callable[[], nn.Module], str, int]]:
                                lambda: load_model("efficientnet_lite0", source="bundled",
                                                   device="cpu").model, "bn2", 4),
         "efficientnet_lite0_random": ("EfficientNet-Lite0, random weights",
-                                      lambda: random(efficientnet_lite0), "bn2", 4),
+                                      lambda: random(efficientnet_lite0), "bn2", 1),
         "efficientnet_lite0_random_symmetric": (
             "EfficientNet-Lite0, random, symmetric padding",
-            lambda: symmetric(random(efficientnet_lite0)), "bn2", 4),
+            lambda: symmetric(random(efficientnet_lite0)), "bn2", 1),
         "resnet18_random": ("ResNet18, random weights",
-                            lambda: random(lambda: tvm.resnet18(weights=None)), "layer4", 4),
+                            lambda: random(lambda: tvm.resnet18(weights=None)), "layer4", 1),
         "vgg16_bn_random": ("VGG16-bn, random weights",
                             lambda: random(lambda: tvm.vgg16_bn(weights=None)), "features.42", 1),
     }
