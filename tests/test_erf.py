@@ -44,10 +44,10 @@ def test_tf_same_stride_two_conv_per_cell():
     """8 px, k=3, s=2, pad (0, 1): cell i sees rows 2i..2i+2 (centre 2i + 1.5, drawn 2i + 1):
     +0.5; the last cell's third row is padding, so it sees rows 6, 7 (centre 7.0 = drawn)."""
     model = nn.Sequential(Grey(), tf_same()).eval()
-    c = erf_centres(model, "1", torch.rand(2, 3, 8, 8))
-    want = torch.tensor([0.5, 0.5, 0.5, 0.0], dtype=torch.float64)
-    assert torch.allclose(c[:, 0, 0], want, atol=1e-9)  # dy down the first column
-    assert torch.allclose(c[0, :, 1], want, atol=1e-9)  # dx along the first row
+    c = erf_centres(model, "1", torch.rand(2, 3, 8, 8))  # (2 probes, 4, 4, 2)
+    want = torch.tensor([0.5, 0.5, 0.5, 0.0], dtype=torch.float64).expand(2, 4)
+    assert torch.allclose(c[:, :, 0, 0], want, atol=1e-9)  # dy down the first column
+    assert torch.allclose(c[:, 0, :, 1], want, atol=1e-9)  # dx along the first row
     assert erf_offset(model, "1", size=8) == pytest.approx((0.375, 0.375), abs=1e-9)
 
 
@@ -56,8 +56,9 @@ def test_symmetric_padding_stride_two_conv_per_cell():
     padding, so it sees rows 0, 1 (centre 1.0 = drawn)."""
     model = nn.Sequential(Grey(), torch_same()).eval()
     c = erf_centres(model, "1", torch.rand(2, 3, 8, 8))
-    want = torch.tensor([0.0, -0.5, -0.5, -0.5], dtype=torch.float64)
-    assert torch.allclose(c[:, 2, 0], want, atol=1e-9) and torch.allclose(c[2, :, 1], want, atol=1e-9)
+    want = torch.tensor([0.0, -0.5, -0.5, -0.5], dtype=torch.float64).expand(2, 4)
+    assert torch.allclose(c[:, :, 2, 0], want, atol=1e-9)
+    assert torch.allclose(c[:, 2, :, 1], want, atol=1e-9)
     assert erf_offset(model, "1", size=8) == pytest.approx((-0.375, -0.375), abs=1e-9)
 
 
@@ -82,7 +83,7 @@ def test_translation_and_dead_cells():
         conv.weight.zero_()
         conv.weight[0, 0, 0, 2] = 1.0
     model = nn.Sequential(Grey(), conv).eval()
-    c = erf_centres(model, "1", torch.rand(1, 3, 6, 6))
+    c = erf_centres(model, "1", torch.rand(1, 3, 6, 6))[0]  # (6, 6, 2)
     assert c[0].isnan().all() and c[:, -1].isnan().all()  # top row, right column: padding
     inner = c[1:, :-1].reshape(-1, 2)
     assert torch.allclose(inner, torch.tensor([-1.0, 1.0], dtype=torch.float64).expand_as(inner))
@@ -176,3 +177,21 @@ def test_explorer_draws_the_shift_as_the_figures_do(bundle):
     ex.layer.value = ex.layer_names[-3]  # an earlier layer: drawn where upsampling puts it
     res = ex.result(ex.class_idx)
     np.testing.assert_array_equal(np.asarray(ex.picture()), figure((0.0, 0.0)))
+
+
+def test_each_probe_gets_its_own_centre():
+    """ReLU -> 3x3 conv of ones (padding 1) -> 8x8 average: one cell. Pixel p reaches as many
+    outputs as its 3x3 neighbourhood has inside the image: 2 on the border, 3 inside, per axis.
+    Probe 0 is positive everywhere (centre (4, 4) = where the cell is drawn); probe 1 is negative
+    on the left half, which its ReLU closes: column weights 0, 0, 0, 0, 3, 3, 3, 2."""
+    conv = nn.Conv2d(1, 1, 3, padding=1, bias=False)
+    nn.init.constant_(conv.weight, 1.0)
+    model = nn.Sequential(Grey(), nn.ReLU(), conv, nn.AvgPool2d(8)).eval()
+    x = torch.ones(2, 3, 8, 8)
+    x[1, :, :, :4] = -1.0
+    c = erf_centres(model, "3", x)  # (2 probes, 1, 1, 2)
+    assert c[0, 0, 0].tolist() == pytest.approx([0.0, 0.0], abs=1e-9)
+    cols = torch.arange(8, dtype=torch.float64) + 0.5
+    weight = torch.tensor([0, 0, 0, 0, 3, 3, 3, 2], dtype=torch.float64)
+    want_dx = float((weight * cols).sum() / weight.sum()) - 4.0  # 64.5 / 11 - 4
+    assert c[1, 0, 0].tolist() == pytest.approx([0.0, want_dx], abs=1e-9)

@@ -28,24 +28,25 @@ from ..hooks import Capture, Replace
 
 def erf_centres(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
                 cells: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
-    """Per cell, ``(dy, dx)`` in input pixels from where it is drawn to where it looks.
+    """Per probe and cell, ``(dy, dx)`` in input pixels from where a cell is drawn to where it looks.
 
     Formula:
-        ``G_ij = sum_{n, c} |d sum_k A^k_ij(x_n) / d x_n[c]|``;
-        ``centre_ij = sum_p (p + 0.5) G_ij(p) / sum_p G_ij(p)`` (pixel centres);
-        ``offset_ij = centre_ij - (i + 0.5) H / h`` (and the same for ``x``).
+        ``G_nij = sum_c |d sum_k A^k_ij(x_n) / d x_n[c]|`` (probe ``n``'s ERF of cell ``ij``);
+        ``centre_nij = sum_p (p + 0.5) G_nij(p) / sum_p G_nij(p)`` (pixel centres);
+        ``offset_nij = centre_nij - (i + 0.5) H / h`` (and the same for ``x``).
         Negative: the cell looks up (or left) of where it is drawn.
 
     Args:
         model: any module in eval mode; nothing on it changes (parameters frozen).
         layer: the layer whose cells are measured (a submodule or its name); its
             output is taken before any in-place operation that follows it.
-        x: the probe inputs (random or real images).
+        x: the probe inputs (random or real images); one backward pass per cell
+            serves them all.
         cells: ``(i, j)`` of the cells to measure; ``None``: every cell.
 
     Returns:
-        ``(h, w, 2)`` float64; ``NaN`` for a cell not measured or whose gradient is
-        zero everywhere (it does not depend on the input).
+        ``(N, h, w, 2)`` float64; ``NaN`` for a cell not measured or whose gradient is
+        zero everywhere for that probe (it does not depend on the input).
 
     Shapes:
         x: ``(N, 3, H, W)``; the layer's output ``(N, C, h, w)``.
@@ -54,7 +55,7 @@ def erf_centres(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
         raise ValueError(f"x must be a batch (N, 3, H, W), got {getattr(x, 'shape', type(x))}")
     name, module = layer_of(model, layer)
     x = x.detach().float().requires_grad_(True)
-    size_y, size_x = x.shape[-2:]
+    n, size_y, size_x = x.shape[0], x.shape[-2], x.shape[-1]
     # Capture keeps the output itself; the rest of the model gets a clone, so an
     # in-place op after the layer (VGG's ReLU(inplace=True)) cannot change it.
     with frozen(model), Capture({name: module}, detach=False) as cap, \
@@ -68,17 +69,18 @@ def erf_centres(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
         todo = [(i, j) for i in range(h) for j in range(w)] if cells is None else list(cells)
         if any(not (0 <= i < h and 0 <= j < w) for i, j in todo):
             raise ValueError(f"cells {todo} outside the layer's {h}x{w} map")
-        sums = acts.sum(dim=(0, 1))  # (h, w)
+        sums = acts.sum(dim=1)  # (N, h, w); probe n's cell depends on x[n] only
         ys = torch.arange(size_y, dtype=torch.float64) + 0.5  # pixel centres
         xs = torch.arange(size_x, dtype=torch.float64) + 0.5
-        out = torch.full((h, w, 2), float("nan"), dtype=torch.float64)
+        out = torch.full((n, h, w, 2), float("nan"), dtype=torch.float64)
         for i, j in todo:
-            (g,) = torch.autograd.grad(sums[i, j], x, retain_graph=True)
-            m = g.abs().sum(dim=(0, 1)).double()  # (H, W): the cell's ERF
-            total = m.sum()
-            if total > 0:
-                out[i, j, 0] = (m.sum(1) * ys).sum() / total - (i + 0.5) * size_y / h
-                out[i, j, 1] = (m.sum(0) * xs).sum() / total - (j + 0.5) * size_x / w
+            (g,) = torch.autograd.grad(sums[:, i, j].sum(), x, retain_graph=True)
+            m = g.abs().sum(dim=1).double()  # (N, H, W): each probe's ERF of the cell
+            total = m.sum(dim=(1, 2))  # (N,)
+            cy = (m.sum(2) * ys).sum(1) / total - (i + 0.5) * size_y / h
+            cx = (m.sum(1) * xs).sum(1) / total - (j + 0.5) * size_x / w
+            out[:, i, j] = torch.stack([cy, cx], dim=1).where(total[:, None] > 0,
+                                                              torch.tensor(float("nan")))
     return out
 
 
@@ -97,11 +99,13 @@ def erf_offset(model: nn.Module, layer: nn.Module | str, size: int = 224, *,
                cells: Sequence[tuple[int, int]] | None = None) -> tuple[float, float]:
     """Mean ``(dy, dx)`` in input pixels from where a cell is drawn to where it looks.
 
-    The mean of :func:`erf_centres` over ``cells`` (every cell by default) on
-    ``samples`` Gaussian inputs. On a grid symmetric about the image centre, the pull
-    of the border (a border cell's field is cut, its centre moves inward) cancels for
-    a field that is centred on its cell; for a field that is not, the cut is uneven
-    and the mean underestimates the offset (cells whose field is mostly cut move most).
+    The mean of :func:`erf_centres` over the probes and ``cells`` (every cell by
+    default), on ``samples`` Gaussian inputs. On a grid symmetric about the image
+    centre, the pull of the border (a border cell's field is cut, its centre moves
+    inward) cancels for a field that is centred on its cell; for a field that is not,
+    the cut is uneven and the mean underestimates the offset. With trained weights the
+    centres vary from probe to probe (the bundled Lite0's mean ``dx`` over single probes
+    ran from about 3 to 15 px): average many probes.
 
     Args:
         model: any module in eval mode; nothing on it changes (parameters frozen).
@@ -117,7 +121,8 @@ def erf_offset(model: nn.Module, layer: nn.Module | str, size: int = 224, *,
     Shapes:
         x: ``(samples, 3, size, size)``; the layer's output ``(samples, C, h, w)``.
     """
-    per_cell = erf_centres(model, layer, probe_inputs(size, samples, seed), cells).reshape(-1, 2)
+    x = probe_inputs(size, samples, seed)
+    per_cell = erf_centres(model, layer, x, cells).reshape(-1, 2)  # (samples * h * w, 2)
     per_cell = per_cell[~per_cell.isnan().any(dim=1)]
     if len(per_cell) == 0:
         raise ValueError("no measured cell depends on the input (all gradients are zero)")
