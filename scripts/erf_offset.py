@@ -1,7 +1,7 @@
 """Measure where the last-layer cells of each model look, relative to where upsampling draws them.
 
 For each model, :func:`helpers.cam.erf.erf_centres` of every cell of its CAM layer at
-224 x 224 on the Gaussian probes of :func:`helpers.cam.erf.probe_inputs` (4 images, seed 0;
+224 x 224 on the Gaussian probes of :func:`helpers.cam.erf.probe_inputs` (16 images, seed 0;
 the random networks the first of them only):
 the bundled EfficientNet-Lite0 with its weights, and with random weights; the same random
 network with TensorFlow's "SAME" padding replaced by PyTorch's symmetric padding (the
@@ -30,7 +30,7 @@ from helpers.models.lite0 import Conv2dSame, efficientnet_lite0
 from helpers.models.tv import import_torchvision
 
 OUT = Path(__file__).resolve().parent.parent / "data" / "erf" / "offsets.json"
-SETTINGS = {"size": 224, "samples": 4, "seed": 0, "weights_seed": 0}
+SETTINGS = {"size": 224, "samples": 16, "seed": 0, "weights_seed": 0}
 
 
 class SymmetricConv(nn.Conv2d):
@@ -60,13 +60,14 @@ def models() -> dict[str, tuple[str, Callable[[], nn.Module], str, int]]:
 
     The random networks get the first probe only (their offset comes from the
     architecture; 49 backward passes through VGG16-bn's 15 GFLOP features take minutes
-    per probe on a busy 2-core CPU); the bundled weights get all four.
+    per probe on a busy 2-core CPU); the bundled weights get all 16 (with trained
+    weights a single probe's mean offset varies by several pixels).
     """
     tvm = import_torchvision().models
     return {
         "efficientnet_lite0": ("EfficientNet-Lite0, bundled weights",
                                lambda: load_model("efficientnet_lite0", source="bundled",
-                                                  device="cpu").model, "bn2", 4),
+                                                  device="cpu").model, "bn2", 16),
         "efficientnet_lite0_random": ("EfficientNet-Lite0, random weights",
                                       lambda: random(efficientnet_lite0), "bn2", 1),
         "efficientnet_lite0_random_symmetric": (
@@ -83,11 +84,16 @@ def measure(build: Callable[[], nn.Module], layer: str, samples: int) -> dict:
     model = build()
     x = probe_inputs(SETTINGS["size"], SETTINGS["samples"], SETTINGS["seed"])[:samples]
     t = time.perf_counter()
-    c = erf_centres(model, layer, x)  # (h, w, 2)
+    per_probe = erf_centres(model, layer, x)  # (samples, h, w, 2)
     seconds = time.perf_counter() - t
+    c = per_probe.nanmean(dim=0)  # (h, w, 2)
     h, w = c.shape[:2]
+    probe_means = per_probe.flatten(1, 2).nanmean(dim=1)  # (samples, 2)
+    se = (probe_means.std(dim=0) / samples ** 0.5).tolist() if samples > 1 else [None, None]
     return {"layer": layer, "samples": samples, "grid": [h, w], "cell": SETTINGS["size"] / h,
-            "mean": [round(v, 4) for v in c.reshape(-1, 2).nanmean(dim=0).tolist()],
+            "mean": [round(v, 4) for v in per_probe.reshape(-1, 2).nanmean(dim=0).tolist()],
+            "standard_error": [None if v is None else round(v, 4) for v in se],
+            "probe_means": [[round(v, 4) for v in row] for row in probe_means.tolist()],
             "per_cell": [[[round(v, 4) for v in c[i, j].tolist()] for j in range(w)]
                          for i in range(h)],
             "seconds": round(seconds, 1)}
@@ -106,7 +112,8 @@ def main() -> None:
             continue
         rows[key] = {"label": label, **measure(build, layer, samples)}
         dy, dx = rows[key]["mean"]
-        print(f"{key:<40s} dy {dy:+6.2f} px, dx {dx:+6.2f} px ({rows[key]['seconds']} s)", flush=True)
+        print(f"{key:<40s} dy {dy:+6.2f} px, dx {dx:+6.2f} px ({rows[key]['seconds']} s)",
+              flush=True)
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 

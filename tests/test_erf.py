@@ -1,4 +1,4 @@
-"""erf_centres / erf_offset / drawing_shift against networks whose offsets are known by construction.
+"""erf_centres, erf_offset, drawing_shift on networks whose offsets are known by construction.
 
 Every network here is linear with constant (or one-hot) kernels, so the gradient of a
 cell is its receptive window itself and the window's centre is computed by hand.

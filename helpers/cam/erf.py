@@ -28,7 +28,7 @@ from ..hooks import Capture, Replace
 
 def erf_centres(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
                 cells: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
-    """Per probe and cell, ``(dy, dx)`` in input pixels from where a cell is drawn to where it looks.
+    """Per probe and cell, ``(dy, dx)`` from where a cell is drawn to where it looks.
 
     Formula:
         ``G_nij = sum_c |d sum_k A^k_ij(x_n) / d x_n[c]|`` (probe ``n``'s ERF of cell ``ij``);
@@ -45,7 +45,7 @@ def erf_centres(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
         cells: ``(i, j)`` of the cells to measure; ``None``: every cell.
 
     Returns:
-        ``(N, h, w, 2)`` float64; ``NaN`` for a cell not measured or whose gradient is
+        ``(N, h, w, 2)`` float64, in input pixels; ``NaN`` for a cell not measured or whose gradient is
         zero everywhere for that probe (it does not depend on the input).
 
     Shapes:
@@ -105,7 +105,8 @@ def erf_offset(model: nn.Module, layer: nn.Module | str, size: int = 224, *,
     inward) cancels for a field that is centred on its cell; for a field that is not,
     the cut is uneven and the mean underestimates the offset. With trained weights the
     centres vary from probe to probe (the bundled Lite0's mean ``dx`` over single probes
-    ran from about 3 to 15 px): average many probes.
+    ran from about -2 to +15 px): average many probes. Each probe counts once; the
+    centre of the probes' summed ERF would weight them by their gradient mass instead.
 
     Args:
         model: any module in eval mode; nothing on it changes (parameters frozen).
@@ -146,7 +147,8 @@ def drawing_shift(offset: tuple[float, float], cell: float,
         that looks ``dy`` below where it is drawn is drawn there).
     """
     if cell <= 0 or threshold < 0:
-        raise ValueError(f"cell must be positive and threshold non-negative, got {cell}, {threshold}")
+        raise ValueError(f"cell must be positive and threshold non-negative, "
+                         f"got {cell}, {threshold}")
     dy, dx = float(offset[0]), float(offset[1])
     if max(abs(dy), abs(dx)) < threshold * cell:
         return 0.0, 0.0

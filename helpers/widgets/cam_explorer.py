@@ -230,8 +230,8 @@ class CamExplorer(Explorer):
         """The photo with the current map blended into the region the model saw.
 
         The same picture as the figures' ``explain.overlay_explanation(photo, res,
-        box=box, alpha=alpha, cmap=cmap, shift=shift)``, with the colour rows of the map cached, so a
-        change of ``alpha`` or colormap costs one blend.
+        box=box, alpha=alpha, cmap=cmap, shift=shift)``, with the colour rows of the map
+        cached, so a change of ``alpha`` or colormap costs one blend.
         """
         idx = self._heat_index(self._key(self.class_idx))  # (bh, bw)
         left, top, right, bottom = box = self.photo.box
