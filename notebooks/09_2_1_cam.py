@@ -446,7 +446,8 @@ plt.show()
 # 多出的一个填充像素放在下、右）往右下挪（下表 “symmetric padding” 一行：同一组随机权重，只把填充换成对称的）。五个这样的层加起来是 $0.5 \times (1 + 2 + 4 + 8 + 16) = 15.5$ 像素
 # （`tests/test_erf.py` 在手搭的网络上验证了这个数）。实测比这小：感受野很大，被图像边缘切掉的部分让重心往图内移，
 # 靠边的格子移得最多（下表最后一列是中间那一格的偏移）。随机权重下偏移只由结构决定；训练过的权重不再对称，
-# 偏移也跟着变（下表课程模型“bundled weights”一行），所以画图用的是训练过的那一行。
+# 偏移也跟着变（下表课程模型“bundled weights”一行），所以画图用的是训练过的那一行。训练过的网络对不同的随机输入
+# “看”的地方差别很大（下面打印了单个输入的结果有多分散），所以它的数字是 16 个随机输入的平均，并给出标准误差。
 #
 # 每个模型要 49 次反向传播，CPU 上要几十秒，所以数字由 `scripts/erf_offset.py` 事先算好（`data/erf/offsets.json`），这里现场重算一格核对。
 # 偏移达到**四分之一格**（32 / 4 = 8 像素）才算要紧：这时本节后面的热力图画在测得的位置上（`shift`）；否则照插值的位置画。
@@ -483,13 +484,19 @@ if bundle.source == "bundled":
 for key, (net, layer_name) in live.items():  # one cell of each, live
     i, j = (n // 2 for n in ERF["models"][key]["grid"])
     x_probe = probe[:ERF["models"][key]["samples"]]  # the random networks: the first probe only
-    got = erf.erf_centres(net, layer_name, x_probe, cells=[(i, j)])[i, j].tolist()
+    got = erf.erf_centres(net, layer_name, x_probe, cells=[(i, j)])[:, i, j].mean(dim=0).tolist()
     want = ERF["models"][key]["per_cell"][i][j]
     assert np.allclose(got, want, atol=1e-2), (key, got, want)
     print(f"live check {key}, cell ({i}, {j}): ({got[0]:+.2f}, {got[1]:+.2f}) px = cache")
 
 erf_key = "efficientnet_lite0" if bundle.source == "bundled" else f"{bundle.name}_random"
 erf_row = ERF["models"][erf_key]
+if erf_row["samples"] > 1:  # trained weights: how much one probe's answer varies
+    spread = np.array(erf_row["probe_means"])  # (probes, 2)
+    se = erf_row["standard_error"]
+    print(f"{erf_row['label']}: single probes give dy {spread[:, 0].min():+.1f} .. {spread[:, 0].max():+.1f},"
+          f" dx {spread[:, 1].min():+.1f} .. {spread[:, 1].max():+.1f} px; the mean of "
+          f"{erf_row['samples']} has a standard error of ({se[0]:.1f}, {se[1]:.1f}) px")
 SHIFT = erf.drawing_shift(erf_row["mean"], erf_row["cell"])  # (0, 0) under a quarter cell
 print(f"model in use: {erf_row['label']}: offset ({erf_row['mean'][0]:+.1f}, {erf_row['mean'][1]:+.1f}) px,"
       f" a quarter cell = {erf_row['cell'] / 4:.0f} px -> "
