@@ -58,8 +58,7 @@ class CamExplorer(Explorer):
             (CAM always uses ``bundle.cam_layer_name``).
         alpha: ``FloatSlider``, the photo's weight in the blend.
         cmap: ``Dropdown`` of colormaps.
-        shift: ``(dy, dx)`` in input pixels that maps of the last layer are drawn moved by
-            (:func:`helpers.cam.erf.drawing_shift`; default none).
+        shift: ``(dy, dx)`` input pixels the last layer's maps are moved by (``erf.drawing_shift``).
         picker: the :class:`ImagePicker` (sample dropdown + upload).
         photo: the :class:`Photo` shown now (``probs`` is ``photo.probs``).
         image_widget: the ``ipywidgets.Image`` drawn into; info: an ``HTML`` line.
@@ -245,9 +244,8 @@ def cam_explorer(bundle: ModelBundle, image: Image.Image | str = "cat_and_cup",
         bundle: from :func:`helpers.load_model`.
         image: a sample name (``"cat_and_cup"``) or a PIL image.
         **options: ``method`` (``"cam"`` or a name in ``cam.METHODS``), ``layer``, ``alpha``,
-            ``cmap``, ``width``, ``shift`` (``(dy, dx)`` in input pixels, e.g.
-            :func:`helpers.cam.erf.drawing_shift`; applied to maps of the last layer,
-            ``bundle.cam_layer_name`` or ``bundle.gradcam_layer_name``).
+            ``cmap``, ``width``, ``shift`` (:func:`helpers.cam.erf.drawing_shift`, for the
+            maps of ``bundle.cam_layer_name`` and ``bundle.gradcam_layer_name`` only).
 
     Shapes:
         each cached ``cam``: ``(H, W)`` of the model's input, 224 x 224.
