@@ -451,6 +451,7 @@ plt.show()
 #
 # 每个模型要 49 次反向传播，CPU 上要几十秒，所以数字由 `scripts/erf_offset.py` 事先算好（`data/erf/offsets.json`），这里现场重算一格核对。
 # 偏移达到**四分之一格**（32 / 4 = 8 像素）才算要紧：这时本节后面的热力图画在测得的位置上（`shift`）；否则照插值的位置画。
+# 缓存里只有课程模型自带权重的测量（其余是随机权重）；联网用 torchvision 训练好的权重时没有测量，也照插值的位置画。
 
 # %% slideshow={"slide_type": "subslide"}
 import json
@@ -498,6 +499,9 @@ if erf_row["samples"] > 1:  # trained weights: how much one probe's answer varie
           f" dx {spread[:, 1].min():+.1f} .. {spread[:, 1].max():+.1f} px; the mean of "
           f"{erf_row['samples']} has a standard error of ({se[0]:.1f}, {se[1]:.1f}) px")
 SHIFT = erf.drawing_shift(erf_row["mean"], erf_row["cell"])  # (0, 0) under a quarter cell
+if bundle.source != "bundled":  # trained torchvision weights: not measured, and training moves the ERF
+    SHIFT = (0.0, 0.0)
+    print(f"{bundle.name} with its trained weights is not in the cache: drawn unshifted")
 print(f"model in use: {erf_row['label']}: offset ({erf_row['mean'][0]:+.1f}, {erf_row['mean'][1]:+.1f}) px,"
       f" a quarter cell = {erf_row['cell'] / 4:.0f} px -> "
       + (f"material: the overlays below are drawn shifted by ({SHIFT[0]:+.1f}, {SHIFT[1]:+.1f}) px"

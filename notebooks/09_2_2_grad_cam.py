@@ -157,6 +157,9 @@ if bundle.source == "bundled":  # one cell, live, on the cache's probes
     print(f"live check, cell ({i}, {j}): ({got[0]:+.2f}, {got[1]:+.2f}) px = cache")
 erf_row = ERF["models"]["efficientnet_lite0" if bundle.source == "bundled" else f"{bundle.name}_random"]
 SHIFT = erf.drawing_shift(erf_row["mean"], erf_row["cell"])  # (0, 0) under a quarter cell
+if bundle.source != "bundled":  # trained torchvision weights: not measured, and training moves the ERF
+    SHIFT = (0.0, 0.0)
+    print(f"{bundle.name} with its trained weights is not in the cache: drawn unshifted")
 print(f"model in use: {erf_row['label']} -> "
       + (f"maps of {bundle.gradcam_layer_name} drawn shifted by ({SHIFT[0]:+.1f}, {SHIFT[1]:+.1f}) px"
          if SHIFT != (0.0, 0.0) else f"under a quarter cell ({erf_row['cell'] / 4:.0f} px): drawn unshifted"))
