@@ -48,8 +48,9 @@ def upsampled(m: torch.Tensor | np.ndarray, size: tuple[int, int],
         m: maps, non-negative for a CAM (the caller applies the ReLU).
         size: ``(H, W)`` of the output.
         shift: ``(dy, dx)`` in output pixels: draw each cell that much further down and
-            right (e.g. minus :func:`helpers.cam.erf.erf_offset`, to draw cells where
-            their receptive field's centre is); the edge value fills what moves in.
+            right (e.g. :func:`helpers.cam.erf.drawing_shift` of
+            :func:`helpers.cam.erf.erf_offset`, to draw cells where their effective
+            receptive field's centre is); the edge value fills what moves in.
 
     Shapes:
         m: ``(N, h, w)``; returns ``(N, H, W)`` float32 in [0, 1].

@@ -433,6 +433,104 @@ plt.show()
 # 方形照片（如后面的 `cat_and_cup`）两种叠加方法一样，所以错位在方形示例图上看不出来。
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ### 格子真正看哪里：有效感受野
+#
+# 教材说，对加权后的单通道特征图“进行插值扩充，还原为跟输入图像一样大小，则非负值所在的区域即为输入图像中物体所在区域”（第 304 行），
+# 代码是 `expanded_FM = weighted_FM.resize(origin_img.size, resample=Image.BICUBIC)`（第 455 行）。插值把第 $(i, j)$ 格的值
+# 画在它那块 32×32 区域的中心。这一格的值到底由哪些像素决定？量一量：**有效感受野**（effective receptive field, ERF；
+# Luo 等 2016）是这一格对输入的梯度的绝对值 $|\partial A_{ij} / \partial x|$，它的重心就是这一格“真正看”的地方。
+# `erf.erf_offset` 给出所有格子的平均偏移（向下、向右为正）。
+#
+# 为什么会偏：步长为 2、卷积核为奇数的卷积对不准它的 2×2 小块，每一层都把感受野挪半个（该层的）像素：
+# PyTorch 的对称填充（torchvision 的 resnet18）往左上挪，TensorFlow 的 `"SAME"` 填充（课程模型的权重在 TensorFlow 里训练，
+# 多出的一个填充像素放在下、右）往右下挪（下表 “symmetric padding” 一行：同一组随机权重，只把填充换成对称的）。五个这样的层加起来是 $0.5 \times (1 + 2 + 4 + 8 + 16) = 15.5$ 像素
+# （`tests/test_erf.py` 在手搭的网络上验证了这个数）。实测比这小：感受野很大，被图像边缘切掉的部分让重心往图内移，
+# 靠边的格子移得最多（下表最后一列是中间那一格的偏移）。随机权重下偏移只由结构决定；训练过的权重不再对称，
+# 偏移也跟着变（下表课程模型“bundled weights”一行），所以画图用的是训练过的那一行。训练过的网络对不同的随机输入
+# “看”的地方差别很大（下面打印了单个输入的结果有多分散），所以它的数字是 16 个随机输入的平均，并给出标准误差。
+#
+# 每个模型要 49 次反向传播，CPU 上要几十秒，所以数字由 `scripts/erf_offset.py` 事先算好（`data/erf/offsets.json`），这里现场重算一格核对。
+# 偏移达到**四分之一格**（32 / 4 = 8 像素）才算要紧：这时本节后面的热力图画在测得的位置上（`shift`）；否则照插值的位置画。
+# 缓存里只有课程模型自带权重的测量（其余是随机权重）；联网用 torchvision 训练好的权重时没有测量，也照插值的位置画。
+
+# %% slideshow={"slide_type": "subslide"}
+import json
+
+from helpers.cam import erf
+
+ERF = json.loads((images.DATA_DIR / "erf" / "offsets.json").read_text(encoding="utf-8"))
+S = ERF["settings"]
+print(f"ERF centre minus where bilinear upsampling draws the cell, in pixels of the "
+      f"{S['size']}x{S['size']} input (+ = down / right); probes: seeded Gaussian images")
+print(f"{'model':<46s}{'layer':>7s}{'probes':>7s}{'mean dy':>9s}{'mean dx':>9s}{'/cell':>7s}"
+      f"{'centre cell dy, dx':>21s}")
+for key in ("resnet18_random", "efficientnet_lite0_random", "efficientnet_lite0_random_symmetric",
+            "efficientnet_lite0"):
+    r = ERF["models"][key]
+    mid = r["per_cell"][r["grid"][0] // 2][r["grid"][1] // 2]  # the centre cell
+    print(f"{r['label']:<46s}{r['layer']:>7s}{r['samples']:>7d}{r['mean'][0]:+9.1f}{r['mean'][1]:+9.1f}"
+          f"{max(map(abs, r['mean'])) / r['cell']:7.2f}{mid[0]:+12.1f}, {mid[1]:+5.1f}")
+
+tf_same, sym = (ERF["models"][k]["mean"] for k in ("efficientnet_lite0_random",
+                                                  "efficientnet_lite0_random_symmetric"))
+print(f"same random Lite0, TF 'SAME' -> symmetric padding: ({tf_same[0]:+.1f}, {tf_same[1]:+.1f}) -> "
+      f"({sym[0]:+.1f}, {sym[1]:+.1f}) px: the padding "
+      + ("flips the offset" if tf_same[0] * sym[0] < 0 and tf_same[1] * sym[1] < 0 else "does not flip it"))
+
+probe = erf.probe_inputs(S["size"], S["samples"], S["seed"])  # the cache's probes
+torch.manual_seed(S["weights_seed"])
+live = {"resnet18_random": (torchvision.models.resnet18(weights=None).eval(), "layer4")}
+if bundle.source == "bundled":
+    live["efficientnet_lite0"] = (model, bundle.cam_layer_name)
+for key, (net, layer_name) in live.items():  # one cell of each, live
+    i, j = (n // 2 for n in ERF["models"][key]["grid"])
+    x_probe = probe[:ERF["models"][key]["samples"]]  # the random networks: the first probe only
+    got = erf.erf_centres(net, layer_name, x_probe, cells=[(i, j)])[:, i, j].mean(dim=0).tolist()
+    want = ERF["models"][key]["per_cell"][i][j]
+    assert np.allclose(got, want, atol=1e-2), (key, got, want)
+    print(f"live check {key}, cell ({i}, {j}): ({got[0]:+.2f}, {got[1]:+.2f}) px = cache")
+
+erf_key = "efficientnet_lite0" if bundle.source == "bundled" else f"{bundle.name}_random"
+erf_row = ERF["models"][erf_key]
+if erf_row["samples"] > 1:  # trained weights: how much one probe's answer varies
+    spread = np.array(erf_row["probe_means"])  # (probes, 2)
+    se = erf_row["standard_error"]
+    print(f"{erf_row['label']}: single probes give dy {spread[:, 0].min():+.1f} .. {spread[:, 0].max():+.1f},"
+          f" dx {spread[:, 1].min():+.1f} .. {spread[:, 1].max():+.1f} px; the mean of "
+          f"{erf_row['samples']} has a standard error of ({se[0]:.1f}, {se[1]:.1f}) px")
+SHIFT = erf.drawing_shift(erf_row["mean"], erf_row["cell"])  # (0, 0) under a quarter cell
+if bundle.source != "bundled":  # trained torchvision weights: not measured, and training moves the ERF
+    SHIFT = (0.0, 0.0)
+    print(f"{bundle.name} with its trained weights is not in the cache: drawn unshifted")
+print(f"model in use: {erf_row['label']}: offset ({erf_row['mean'][0]:+.1f}, {erf_row['mean'][1]:+.1f}) px,"
+      f" a quarter cell = {erf_row['cell'] / 4:.0f} px -> "
+      + (f"material: the overlays below are drawn shifted by ({SHIFT[0]:+.1f}, {SHIFT[1]:+.1f}) px"
+         if SHIFT != (0.0, 0.0) else "not material: the overlays stay where upsampling draws them"))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 同一张火箭的类激活图画两遍：左边照插值的位置画，右边把每一格挪到它的有效感受野的重心（上面打印的平均偏移）。
+# +：最大的那一格被画在哪里。偏移不到四分之一格时两张图几乎一样，这正是“不要紧”的意思。
+
+# %% slideshow={"slide_type": "subslide"}
+offset = (erf_row["mean"][0], erf_row["mean"][1])  # (dy, dx) in input pixels
+ci, cj = np.unravel_index(int(res_wide.raw.argmax()), tuple(res_wide.raw.shape))  # the strongest cell
+cell = erf_row["cell"]  # input pixels per cell
+scale = ((box[3] - box[1]) / 224, (box[2] - box[0]) / 224)  # photo pixels per input pixel
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), dpi=60, layout="constrained")
+for ax, s, title in ((axes[0], (0.0, 0.0), "插值画在格子中心"),
+                     (axes[1], offset, f"挪到有效感受野的重心（{offset[0]:+.1f}, {offset[1]:+.1f} 像素）")):
+    ax.imshow(explain.overlay_explanation(wide, res_wide, box=box, alpha=0.6, shift=s))
+    ax.plot(box[0] + ((cj + 0.5) * cell + s[1]) * scale[1], box[1] + ((ci + 0.5) * cell + s[0]) * scale[0],
+            "w+", markersize=14, mew=2)
+    ax.set_title(title)
+    ax.axis("off")
+fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes,
+             fraction=0.025, label="归一化的类激活值")
+fig.suptitle(f"{erf_row['label']} · 四分之一格 = {cell / 4:.0f} 像素 · "
+             + ("偏移要紧：后面的图画在右边的位置" if SHIFT != (0.0, 0.0) else "偏移不要紧：后面的图照插值的位置画"))
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 勘误 5：“非负值所在的区域”
 #
 # 教材在 9.2.1 节开头这样描述类激活图：对 CNN 输出的通道图像“进行加权叠加并进行 ReLU 激活后，对得到的单通道特征图进行插值扩充，
@@ -502,7 +600,7 @@ axes[0].imshow(crop)
 axes[0].set_title("模型看到的 224×224")
 for ax, label in zip(axes[1:], maps):
     r = maps[label]
-    ax.imshow(explain.overlay_explanation(crop, r, alpha=0.5))  # the explorer's own drawing
+    ax.imshow(explain.overlay_explanation(crop, r, alpha=0.5, shift=SHIFT))  # the explorer's own drawing
     ax.set_title(f"{label}：{bundle.categories[r.class_idx]}")
 for ax in axes:
     ax.axis("off")
@@ -522,7 +620,7 @@ plt.show()
 # 每张图只算一次，之后拖动 α 只是重画。
 
 # %% slideshow={"slide_type": "-"}
-explorer = widgets.cam_explorer(bundle, "cat_and_cup", method="cam")
+explorer = widgets.cam_explorer(bundle, "cat_and_cup", method="cam", shift=SHIFT)  # SHIFT: measured above
 explorer
 
 # %% [markdown] slideshow={"slide_type": "slide"}

@@ -41,7 +41,7 @@ from PIL import Image
 
 import helpers
 from helpers import attribution, cam, exercises, hooks, images, load_image, load_model, widgets
-from helpers.draw import explain, viz
+from helpers.draw import explain
 from helpers.toy import world as shapes
 from helpers.arrays import minmax
 from helpers.trust.baselines import centre_map, random_map, sobel_map
@@ -128,6 +128,41 @@ layer = bundle.gradcam_layer  # the book's target layer: avgpool for VGG16-bn
 print("model in use:", bundle.name, "| source:", bundle.source)
 print("target layer:", bundle.gradcam_layer_name, "|", type(layer).__name__)
 print("CAM from class weights possible:", bundle.classifier_weight is not None)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# 目标层的格子真正看哪里？9.2.1 节（勘误 4 之后）量过：一格的有效感受野（effective receptive field）的重心，减去插值把它画在的位置。
+# VGG16-bn 的下采样全是 2×2、步长 2 的最大池化，正好对准自己的 2×2 小块，所以不偏；课程模型的步长为 2 的卷积用 TensorFlow 的
+# `"SAME"` 填充，会偏。数字来自 `data/erf/offsets.json`（`scripts/erf_offset.py`），课程模型的一格现场重算核对；
+# 偏移达到四分之一格才要紧，这时本节后面课程模型最后一层的热力图画在测得的位置上。
+
+# %% slideshow={"slide_type": "-"}
+import json
+
+from helpers.cam import erf
+
+ERF = json.loads((images.DATA_DIR / "erf" / "offsets.json").read_text(encoding="utf-8"))
+for key in ("vgg16_bn_random", "efficientnet_lite0"):
+    r = ERF["models"][key]
+    print(f"{r['label']:<38s}{r['layer']:>12s}  dy {r['mean'][0]:+6.1f} px  dx {r['mean'][1]:+6.1f} px"
+          f"  = {max(map(abs, r['mean'])) / r['cell']:.2f} cell ({r['samples']} Gaussian probes)")
+se = ERF["models"]["efficientnet_lite0"]["standard_error"]  # over its probes
+print(f"standard error of the bundled model's mean: ({se[0]:.1f}, {se[1]:.1f}) px")
+if bundle.source == "bundled":  # one cell, live, on the cache's probes
+    S, row = ERF["settings"], ERF["models"]["efficientnet_lite0"]
+    i, j = (n // 2 for n in row["grid"])
+    probe = erf.probe_inputs(S["size"], S["samples"], S["seed"])[:row["samples"]]
+    per_probe = erf.erf_centres(model, bundle.gradcam_layer_name, probe, cells=[(i, j)])  # (probes, h, w, 2)
+    got = per_probe[:, i, j].mean(dim=0).tolist()
+    assert np.allclose(got, row["per_cell"][i][j], atol=1e-2), (got, row["per_cell"][i][j])
+    print(f"live check, cell ({i}, {j}): ({got[0]:+.2f}, {got[1]:+.2f}) px = cache")
+erf_row = ERF["models"]["efficientnet_lite0" if bundle.source == "bundled" else f"{bundle.name}_random"]
+SHIFT = erf.drawing_shift(erf_row["mean"], erf_row["cell"])  # (0, 0) under a quarter cell
+if bundle.source != "bundled":  # trained torchvision weights: not measured, and training moves the ERF
+    SHIFT = (0.0, 0.0)
+    print(f"{bundle.name} with its trained weights is not in the cache: drawn unshifted")
+print(f"model in use: {erf_row['label']} -> "
+      + (f"maps of {bundle.gradcam_layer_name} drawn shifted by ({SHIFT[0]:+.1f}, {SHIFT[1]:+.1f}) px"
+         if SHIFT != (0.0, 0.0) else f"under a quarter cell ({erf_row['cell'] / 4:.0f} px): drawn unshifted"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 第 3 步：例 9.3 的代码，原样运行
@@ -337,10 +372,9 @@ x_toy, y_toy, m_toy = toy.images[:N_MAPS], toy_y[:N_MAPS].tolist(), toy_mask[:N_
 base_maps = {"centre": np.stack([centre_map((64, 64))] * N_MAPS),
              "random": np.stack([random_map((64, 64), seed=i) for i in range(N_MAPS)]),
              "sobel": np.stack([sobel_map(x_toy[i:i + 1]) for i in range(N_MAPS)])}
-toy_maps = {}  # (net, method) -> (48, 64, 64)
-for k, n in nets.items():
-    for name in ("grad_cam", "hires_cam", "score_cam"):
-        toy_maps[k, name] = cam.METHODS[name](n, shapes.target_layer(n), x_toy, y_toy).cam
+toy_res = {(k, name): cam.METHODS[name](n, shapes.target_layer(n), x_toy, y_toy)  # 48 images each
+           for k, n in nets.items() for name in ("grad_cam", "hires_cam", "score_cam")}
+toy_maps = {key: r.cam for key, r in toy_res.items()}  # (net, method) -> (48, 64, 64)
 scores = {key: reliance.evidence_scores(m, m_toy, TOL) for key, m in toy_maps.items()}
 scores.update({("baseline", b): reliance.evidence_scores(m, m_toy, TOL) for b, m in base_maps.items()})
 print(f"the shapes cover {float(m_toy.float().mean()):.3f} of the image; {N_MAPS} images")
@@ -364,7 +398,7 @@ for i in range(3):
     axes[i, 0].imshow(picture)
     axes[i, 0].set_title(shapes.CLASS_NAMES_ZH[y_toy[i]], fontsize=10)
     for ax, (k, name) in zip(axes[i, 1:], cols):
-        ax.imshow(viz.overlay(picture, toy_maps[k, name][i], alpha=0.5))
+        ax.imshow(explain.overlay_explanation(picture, toy_res[k, name], i, alpha=0.5))  # the one path
         ax.contour(outline, levels=[0.5], colors="white")
         ax.set_title(f"{k} · {name}", fontsize=9)
 for ax in axes.flat:
@@ -523,6 +557,8 @@ for name in [*wmaps["marker_shape"], *wbase]:
 
 # %% slideshow={"slide_type": "subslide"}
 ZH = {"shape": "图形", "marker": "标记"}
+shown = {k: cam.METHODS["grad_cam"](n, shapes.target_layer(n), xw[:2], yw[:2]) for k, n in mk.items()}
+assert all(np.allclose(shown[k].cam, wmaps[k]["grad_cam"][:2], atol=1e-6) for k in mk)  # the same maps
 fig, axes = plt.subplots(2, 4, figsize=(9.5, 5), dpi=60, layout="constrained")
 for row, i in enumerate((0, 1)):
     picture = Image.fromarray((xw[i].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
@@ -531,7 +567,7 @@ for row, i in enumerate((0, 1)):
     axes[row, 0].imshow(picture)
     axes[row, 0].set_title(f"{shapes.CLASS_NAMES_ZH[yw[i]]}（图形与标记一致）", fontsize=9)
     for ax, k in zip(axes[row, 1:], mk):
-        ax.imshow(viz.overlay(picture, wmaps[k]["grad_cam"][i], alpha=0.5))
+        ax.imshow(explain.overlay_explanation(picture, shown[k], i, alpha=0.5))  # layer map -> 192 px once
         ax.contour(outline, levels=[0.5], colors="white")
         ax.set_title(f"{k}（用{'和'.join(ZH[r] for r in used[k])}）", fontsize=9)
 for ax in axes.flat:
@@ -624,7 +660,8 @@ for row, (label, k) in enumerate(classes.items()):
         left = float(r.cam[:, :112].sum() / max(r.cam.sum(), 1e-12))  # share of the map on the cat
         print(f"{bundle.categories[k]:<12s} {name:<12s} {r.raw.shape[0]:>2d}×{r.raw.shape[1]:<2d}"
               f" share on the left (cat) half: {left:.3f}")
-        axes[row, col].imshow(explain.overlay_explanation(crop, r, alpha=0.5))
+        s = SHIFT if name == bundle.gradcam_layer_name else (0.0, 0.0)  # measured for that layer only
+        axes[row, col].imshow(explain.overlay_explanation(crop, r, alpha=0.5, shift=s))
         axes[row, col].set_title(f"{label} · {name}（{r.raw.shape[0]}×{r.raw.shape[1]}）", fontsize=9)
         axes[row, col].axis("off")
 fig.colorbar(matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), "jet"), ax=axes,
@@ -647,7 +684,7 @@ plt.show()
 # 当前模型没有“全局平均池化 + 一个全连接层”的分类头时（VGG16-bn），“CAM”按钮不可用，并说明原因。
 
 # %% slideshow={"slide_type": "-"}
-explorer = widgets.cam_explorer(bundle, "cat_and_cup")
+explorer = widgets.cam_explorer(bundle, "cat_and_cup", shift=SHIFT)  # SHIFT: step 2
 explorer
 
 # %% [markdown] slideshow={"slide_type": "slide"}

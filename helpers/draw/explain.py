@@ -26,7 +26,9 @@ def heat_of(res: Explanation, size: tuple[int, int], i: int = 0,
 
     A CAM's layer map ``ReLU(raws[i])`` (``(h, w)`` at the layer's resolution) is
     upsampled straight to ``size``; a map without one (an attribution) is resampled
-    from ``maps[i]``. ``shift``: see :func:`helpers.explanation.upsampled` (default: none).
+    from ``maps[i]``. ``shift = (dy, dx)`` is in the model input's pixels (the size of
+    ``maps``, where :func:`helpers.cam.erf.erf_offset` measures), scaled to ``size``
+    for :func:`helpers.explanation.upsampled` (default: none).
 
     Shapes:
         returns ``(h, w)`` uint8, rows of :func:`helpers.draw.viz.colormap_lut`.
@@ -36,7 +38,9 @@ def heat_of(res: Explanation, size: tuple[int, int], i: int = 0,
         m = res.raws[i:i + 1].float().clamp(min=0)
     else:  # (N, H, W) in [0, 1] at the input's size
         m = torch.as_tensor(np.asarray(res.maps[i:i + 1]))
-    return colour_index(upsampled(m, (h, w), shift)[0])
+    in_h, in_w = np.shape(res.maps)[-2:]  # the model input's size
+    box_shift = (shift[0] * h / in_h, shift[1] * w / in_w)  # input pixels -> shown pixels
+    return colour_index(upsampled(m, (h, w), box_shift)[0])
 
 
 def overlay_explanation(image: Image.Image, res: Explanation, i: int = 0,
@@ -47,6 +51,7 @@ def overlay_explanation(image: Image.Image, res: Explanation, i: int = 0,
 
     With ``box = bundle.crop_box(image.size)`` the map lands where the model looked;
     ``outline`` then frames the box (``None``: no frame; never drawn for ``box=None``).
+    ``shift``: see :func:`heat_of` (in the model input's pixels).
 
     Shapes:
         image: any size; box: ``(left, top, right, bottom)``.

@@ -58,6 +58,7 @@ class CamExplorer(Explorer):
             (CAM always uses ``bundle.cam_layer_name``).
         alpha: ``FloatSlider``, the photo's weight in the blend.
         cmap: ``Dropdown`` of colormaps.
+        shift: ``(dy, dx)`` input pixels the last layer's maps are moved by (``erf.drawing_shift``).
         picker: the :class:`ImagePicker` (sample dropdown + upload).
         photo: the :class:`Photo` shown now (``probs`` is ``photo.probs``).
         image_widget: the ``ipywidgets.Image`` drawn into; info: an ``HTML`` line.
@@ -81,9 +82,11 @@ class CamExplorer(Explorer):
         alpha: float = 0.5,
         cmap: str = "jet",
         width: int = 384,
+        shift: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         super().__init__()
         self.bundle = bundle
+        self.shift = (float(shift[0]), float(shift[1]))
         self.has_cam = bundle.classifier_weight is not None
         self.layer_names = layer_names(bundle)
         names, method, layer = choose(bundle, method, layer)
@@ -200,14 +203,16 @@ class CamExplorer(Explorer):
         """
         res = self.result(key[-1])  # also keeps the map's cache entry fresh
         left, top, right, bottom = self.photo.box
-        return self.heat.fetch(key, lambda: heat_of(res, (right - left, bottom - top)))
+        last = key[2] in (self.bundle.cam_layer_name, self.bundle.gradcam_layer_name)
+        shift = self.shift if last else (0.0, 0.0)  # measured for the last layer only
+        return self.heat.fetch(key, lambda: heat_of(res, (right - left, bottom - top), shift=shift))
 
     def picture(self) -> Image.Image:
         """The photo with the current map blended into the region the model saw.
 
         The same picture as the figures' ``explain.overlay_explanation(photo, res,
-        box=box, alpha=alpha, cmap=cmap)``, with the colour rows of the map cached, so a
-        change of ``alpha`` or colormap costs one blend.
+        box=box, alpha=alpha, cmap=cmap, shift=shift)``, with the colour rows of the map
+        cached, so a change of ``alpha`` or colormap costs one blend.
         """
         idx = self._heat_index(self._key(self.class_idx))  # (bh, bw)
         left, top, right, bottom = box = self.photo.box
@@ -239,7 +244,8 @@ def cam_explorer(bundle: ModelBundle, image: Image.Image | str = "cat_and_cup",
         bundle: from :func:`helpers.load_model`.
         image: a sample name (``"cat_and_cup"``) or a PIL image.
         **options: ``method`` (``"cam"`` or a name in ``cam.METHODS``), ``layer``, ``alpha``,
-            ``cmap``, ``width``.
+            ``cmap``, ``width``, ``shift`` (:func:`helpers.cam.erf.drawing_shift`, for the
+            maps of ``bundle.cam_layer_name`` and ``bundle.gradcam_layer_name`` only).
 
     Shapes:
         each cached ``cam``: ``(H, W)`` of the model's input, 224 x 224.
