@@ -5,11 +5,9 @@ changing the photo weight ``alpha`` or the colormap only redraws (PIL, no
 matplotlib figure), and changing the class or the layer costs at most one
 forward and one backward pass. The map is laid over the region of the photo
 that the model saw (``bundle.crop_box``), not stretched over the whole photo,
-through the figures' one path (:func:`helpers.draw.explain.heat_of`): the layer's ReLU map
-``raw`` is upsampled once (:func:`helpers.explanation.upsampled`, bilinear) straight to
-the box's pixels, and :func:`helpers.draw.viz.blend` mixes it with the photo. The
-method menu lists every CAM method of :mod:`helpers.registry`, with its label
-(:mod:`.cam_methods`: the menus and the one call of a map).
+through the figures' one path (:func:`helpers.draw.explain.heat_of`: ``raw`` upsampled once,
+bilinear, straight to the box's pixels, then blended). The method menu lists every CAM
+method of :mod:`helpers.registry` (:mod:`.cam_methods`: the menus and the one map call).
 
 Example::
 
