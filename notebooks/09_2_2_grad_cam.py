@@ -708,9 +708,11 @@ def predict_top_channel() -> bool:
 
 
 def explain_top_channel() -> str:
-    """Two or three sentences, citing the measured numbers."""
+    """Two or three sentences, citing the measured numbers (the notebook's, read when the check calls this)."""
+    rank = int((share_k > share_k[top_alpha]).sum()) + 1
     return ("导数是敏感度：这个通道的激活再变大一点，分数会涨多少；贡献还要乘上激活值本身。"
-            "α 最大的通道在这张猫的照片上激活之和是 0，贡献也是 0，在 1280 个通道的贡献里排到第 276 名；"
+            f"α 最大的通道（{top_alpha} 号）在这张猫的照片上激活之和是 {float(acts[0, top_alpha].sum()):.3f}，"
+            f"贡献是 {float(share_k[top_alpha]):.3f}，在 {len(share_k)} 个通道的贡献里排到第 {rank} 名；"
             "在全局平均池化 + 一个全连接层的网络上，α 只由权重决定，与照片无关。")
 
 
