@@ -34,7 +34,7 @@ ABLATION_BATCH = 32
 PATHS = ("auto", "tail", "full")
 
 Scorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-"""``(images (b,), channels (b,)) -> model outputs (b, classes)`` with ``A^channel`` of image zeroed."""
+"""``(images (b,), channels (b,)) -> outputs (b, classes)``, row j with one channel zeroed."""
 
 
 def _tail_scorer(p: LayerPass, tail: nn.Module) -> Scorer:
