@@ -39,7 +39,7 @@ Scorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 def _tail_scorer(p: LayerPass, tail: nn.Module) -> Scorer:
     def score(images: torch.Tensor, chans: torch.Tensor) -> torch.Tensor:
-        copies = p.acts[images].clone()  # (b, C, h, w)
+        copies = p.acts[images]  # (b, C, h, w), a copy (indexing with a tensor)
         copies[torch.arange(len(chans), device=chans.device), chans] = 0.0
         return tail(copies)
 

@@ -14,6 +14,9 @@ alone. :func:`layer_tail` returns ``None`` with the reason when it is not:
   around the layer, a use of the input or of its shape);
 - the output does not depend on the layer.
 
+What the graph cannot show is not checked: a module that stores a tensor in an attribute
+for a later module to read would pass it around the cut.
+
 Only the model and the modules that contain the layer are traced through; every other
 submodule stays one call (a leaf), so a trace-unfriendly block elsewhere does not matter.
 The tail shares the model's submodules and parameters (nothing is copied or changed),
