@@ -18,12 +18,10 @@ lower ``corr`` there.
 
 Eigen-CAM and Ablation-CAM have one peer, pytorch-grad-cam (``EigenCAM``, ``AblationCAM``;
 its Eigen-CAM sign is LAPACK's, ours correlates with the channel mean, so ``corr`` can be
-negative on an image where they differ). Ablation-CAM scores one ablated copy per channel
-(1280 of ``bn2``) and image, with no cap in either library. pytorch-grad-cam runs the whole
-network on every copy (minutes per image on one CPU thread); ours runs the engine's one
-forward pass, then only the layers after ``bn2`` (pool and linear) on the copies
-(``helpers.cam.tail``). It is timed like Score-CAM, and the peer is called once in all (no
-warm-up: that one call is timed and read for ``corr``).
+negative on an image where they differ). Ablation-CAM scores one copy per channel (1280 of
+``bn2``) and image in both; pytorch-grad-cam runs the whole network on each (minutes per
+image), ours only the layers after ``bn2`` (``helpers.cam.tail``). It is timed like
+Score-CAM; its peer is called once in all, that call timed and read for ``corr``.
 
 Score-CAM is timed at equal work: ours with ``max_channels=K`` (the ``K`` most
 varied maps of 1280); pytorch-grad-cam and torchcam, which have no cap, score the
@@ -180,8 +178,8 @@ def time_all(impls, rounds: int, calls: int, device, ref: np.ndarray, model, war
     corr: dict[str, float] = {}
 
     def read(maps) -> float:
-        maps = np.asarray(maps).reshape(ref.shape)
-        return float(np.mean([np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(maps, ref)]))
+        pairs = zip(np.asarray(maps).reshape(ref.shape), ref)
+        return float(np.mean([np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in pairs]))
 
     for _ in range(rounds):
         for label, (setup, teardown) in impls.items():
@@ -189,14 +187,15 @@ def time_all(impls, rounds: int, calls: int, device, ref: np.ndarray, model, war
                 continue
             run = setup()
             try:
+                got: list = []
                 if label in once:
-                    got: list = []
                     times[label] += timed_calls(lambda: got.append(run()), 1, device)
+                elif warm or label not in corr:
+                    got.append(run())  # warm-up, the maps for corr
+                if got:
                     corr[label] = read(got[0])
-                    continue
-                if warm or label not in corr:
-                    corr[label] = read(run())  # warm-up, the maps for corr
-                times[label] += timed_calls(run, calls, device)
+                if label not in once:
+                    times[label] += timed_calls(run, calls, device)
             finally:
                 teardown(run)
             assert count_hooks(model) == 0, f"{label} left hooks on the model"
