@@ -33,7 +33,7 @@ relative to zennit's largest value. Nothing is asserted.
 
 Usage:
     .venv/bin/python benchmarks/bench_lrp_rise.py [--repeats 3] [--masks 64]
-        [--rules zplus,epsilon] [--threads 1]
+        [--rules zplus,epsilon] [--threads 1] [--batches 1 8]
 """
 
 from __future__ import annotations
@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per side")
     parser.add_argument("--masks", type=int, default=64, help="RISE masks per image")
     parser.add_argument("--rules", default="zplus,epsilon", help="comma-separated LRP rules")
+    parser.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1; 0 keeps torch's default)")
     args = parser.parse_args()
@@ -151,7 +152,7 @@ def main() -> None:
 
     bundle = load_model("efficientnet_lite0", source="bundled", device="cpu")
     model = bundle.model
-    names = (list_images() * 8)[:max(BATCHES)]
+    names = (list_images() * 8)[:max(args.batches)]
     images = torch.cat([bundle.to_input(load_image(name)) for name in names])  # (8, 3, 224, 224)
     print(f"bundled EfficientNet-Lite0, CPU, torch threads {torch.get_num_threads()}, "
           f"torch {torch.__version__}; images {names}; LRP rules {rules}; RISE {args.masks} "
@@ -159,7 +160,7 @@ def main() -> None:
           f"{'installed' if torchray_rise() else 'not installed'}); median of {args.repeats} "
           f"interleaved calls after one warm-up call")
     lrp_rows, rise_rows = [], []
-    for n in BATCHES:
+    for n in args.batches:
         x = images[:n]
         with torch.no_grad():
             classes = model(x).argmax(dim=1).tolist()

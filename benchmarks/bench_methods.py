@@ -34,6 +34,7 @@ Nothing about time is asserted.
 Usage:
     .venv/bin/python benchmarks/bench_methods.py [--rounds 5] [--calls 2] [--threads 1]
         [--batches 1 8] [--score-channels 16] [--methods grad_cam ...] [--device cpu|cuda]
+        [--no-peers ablation_cam ...]
 """
 
 from __future__ import annotations
@@ -211,6 +212,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--score-channels", type=int, default=16)
     parser.add_argument("--methods", nargs="+", default=list(cam.METHODS))
+    parser.add_argument("--no-peers", nargs="*", default=[], metavar="METHOD",
+                        help="methods timed without their peers (ours and inference only)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -233,6 +236,8 @@ def main() -> None:
             classes = model(x).argmax(dim=1).tolist()
         for name in args.methods:
             impls = implementations(name, model, layer_name, x, classes, args.score_channels)
+            if name in args.no_peers:
+                impls = {k: v for k, v in impls.items() if k in ("ours", FLOOR)}
             ref = np.asarray(impls["ours"][0]()()).reshape(n, *x.shape[-2:])
             slow = name in SLOW
             once = tuple(label for label in impls if label not in ("ours", FLOOR)
@@ -242,13 +247,14 @@ def main() -> None:
                                  once=once)
             corr.pop(FLOOR, None)
             peers = [label for label in med if label not in ("ours", FLOOR)]
-            fastest = min(peers, key=med.get)
             for label, ms in med.items():
                 r = f"{corr[label]:.4f}" if label in corr else "-"
                 print(f"{name:<12s} {n:>2d} {label:<34s} {ms:10.1f} {med['ours'] / ms:9.2f} "
                       f"{r:>7s}", flush=True)
-            rows.append({"method": name, "batch": n, "ours_ms": round(med["ours"], 1),
-                         "fastest_peer": fastest, "fastest_peer_ms": round(med[fastest], 1)})
+            if peers:
+                fastest = min(peers, key=med.get)
+                rows.append({"method": name, "batch": n, "ours_ms": round(med["ours"], 1),
+                             "fastest_peer": fastest, "fastest_peer_ms": round(med[fastest], 1)})
     print("\nours / fastest peer (below 1: ours is faster):")
     for r in rows:
         print(f"  {r['method']:<12s} N={r['batch']:<2d} {r['ours_ms']:8.1f} ms vs "
