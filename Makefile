@@ -13,7 +13,7 @@ HUB    := deploy/jupyterhub
 CHP    := $(HUB)/node_modules/.bin/configurable-http-proxy
 LAB_SETTINGS := $(CURDIR)/deploy/jupyterlab/settings
 
-.PHONY: install lab test unit nbval tvpath browser classroom student assignments hub hub-install slides bench sync clean
+.PHONY: install lab test unit nbval tvpath editions notebooks browser classroom student assignments hub hub-install slides bench sync clean
 
 install: $(STAMP)
 
@@ -36,20 +36,27 @@ lab: install
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \
 		$$( [ -z "$$DISPLAY" ] && echo --no-browser )
 
+# Unit tests and the notebook runs (nbval, the torchvision path, the student editions) use
+# JOBS workers of pytest-xdist; the cells of one notebook stay on one worker, in order
+# (conftest.py). The classroom and browser tests run alone: they time and drive servers.
+JOBS   ?= 2
+XDIST  := -n $(JOBS) --dist loadgroup
+NOTEBOOK_RUNS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
+	notebooks tests/tvpath tests/editions
+
 test: install hub-install
-	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions \
+	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) tests --ignore=tests/browser --ignore=tests/editions \
 		--ignore=tests/classroom --ignore=tests/tvpath
 	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom
-	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/sanitize.cfg notebooks
-	$(TEST_ENV) $(BIN)/python -m pytest tests/tvpath
-	$(TEST_ENV) $(BIN)/python -m pytest tests/editions tests/browser
+	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) $(NOTEBOOK_RUNS)
+	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
 
 unit: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/editions \
+	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) tests --ignore=tests/browser --ignore=tests/editions \
 		--ignore=tests/classroom --ignore=tests/tvpath
 
-# The class: grading (in process), nbgrader autograde of a simulated class, 2 students on the hub.
+# The class: grading (in process), nbgrader autograde of a simulated class, the production hub
+# (as root: log-in, 2 students running 9.2.2 at once, a hostile student).
 classroom: install hub-install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom
 
@@ -64,6 +71,14 @@ browser: install
 nbval: install
 	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
+
+# The student edition of every notebook with exercises runs top to bottom.
+editions: install
+	$(TEST_ENV) $(BIN)/python -m pytest tests/editions
+
+# nbval, tvpath and editions at once, as make test runs them.
+notebooks: install
+	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) $(NOTEBOOK_RUNS)
 
 # The student edition: solution cells replaced by stubs, in build/student/.
 student: install

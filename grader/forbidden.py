@@ -5,9 +5,10 @@ A function is identified by its code, not by the name a student gives it:
 * ``(file, qualname)`` of its code object, the file taken relative to the package
   folder (``helpers/cam_weights.py``), so a fresh copy of a module (the grader's)
   and the student's copy are the same function;
-* for code compiled at run time (``exec``/``compile`` under a made-up file name,
-  ``code.replace``), a fingerprint of its bytecode (instructions, names,
-  constants), so a copy of a reference made from its source is still the same.
+* for any other code that was not typed in a notebook cell (compiled at run
+  time by ``exec``/``compile``, or a code object relabelled with
+  ``code.replace(co_filename=<a real file>)``), a fingerprint of its bytecode
+  (instructions, names, constants), so a copy of a reference is still the same.
   Code typed in a notebook cell is never fingerprinted: an honest answer may be
   the same one-line formula as the reference.
 
@@ -97,6 +98,17 @@ def fingerprint(code: types.CodeType) -> tuple:
     return code.co_code, code.co_names, consts, code.co_argcount
 
 
+_PRINTS: dict[int, tuple[types.CodeType, tuple]] = {}
+
+
+def _print(code: types.CodeType) -> tuple:
+    """:func:`fingerprint`, computed once per code object (the profiler asks at every call)."""
+    known = _PRINTS.get(id(code))
+    if known is None or known[0] is not code:
+        known = _PRINTS[id(code)] = (code, fingerprint(code))
+    return known[1]
+
+
 def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
     yield code
     for const in code.co_consts:
@@ -132,8 +144,8 @@ class Forbidden:
         where = place(code.co_filename)
         if where is not None and (where, qualname(code)) in self.places:
             return f"{where.removesuffix('.py').replace('/', '.')}.{qualname(code)}"
-        if where is None and len(code.co_code) >= self.small and \
-                compiled_at_run_time(code.co_filename) and fingerprint(code) in self.prints:
+        if where is None and len(code.co_code) >= self.small and not _CELL.search(code.co_filename) \
+                and _print(code) in self.prints:  # a copy, whatever file name it claims
             return f"{qualname(code)}（与参考答案或库函数的字节码相同的副本）"
         return None
 

@@ -50,7 +50,8 @@ import numpy as np
 import torch
 
 from .forbidden import READERS, forbidden, place
-from .watch import foreign_threads, tampered, watched_call
+from .tamper import foreign_threads, tampered
+from .watch import watched_call
 
 ROOT = Path(__file__).resolve().parent.parent
 _FRESH = "_ch9_grading_fresh_helpers"
@@ -171,9 +172,14 @@ def _plain(value: Any) -> bool:
     kind = type(value)
     if kind in (list, tuple):
         return all(_plain(v) for v in value)
-    if kind in (torch.Tensor, np.ndarray, int, float, bool, str, type(None)):
+    if kind is torch.Tensor:  # no attributes of its own (``t.detach = ...`` would answer the comparison)
+        return not vars(value)
+    if kind in (np.ndarray, int, float, bool, str, type(None)):
         return True
-    return isinstance(value, np.generic) and kind.__module__ == "numpy"
+    try:  # numpy's own scalar types only: a subclass (even one that claims module numpy) is not
+        return isinstance(value, np.generic) and np.dtype(kind).type is kind
+    except TypeError:
+        return False
 
 
 def grade(check: str, name: str, namespace: Mapping[str, Any], seed: int | None = None) -> None:

@@ -15,36 +15,25 @@ The function runs in a thread of its own (``_thread``, so no hook that the
 notebook gave ``threading`` comes with it), whose stack holds nothing of the
 grader but :func:`watched_call`'s runner.
 
-Before and after, :func:`tampered` looks for library functions (torch, numpy,
-builtins...) that a notebook replaced with its own code, and
-:func:`foreign_threads` for threads of the notebook still running.
+Before and after, :mod:`grader.tamper` looks for library functions that a
+notebook replaced and for threads that are not the kernel's own. What the
+profiler cannot see (a builtin called by a builtin) the audit hook of
+:mod:`grader.audit` refuses.
 """
 
 from __future__ import annotations
 
 import _thread
-import builtins
-import copy
-import functools
-import gc
 import importlib
-import math
-import os
-import select
 import socket
 import sys
-import threading
 import types
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
+from .audit import Gate
+from .forbidden import Forbidden
 
-from .forbidden import _CELL, Forbidden, compiled_at_run_time, qualname
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Caught(BaseException):
@@ -85,7 +74,11 @@ def _banned(arg: Any) -> str | None:
 
 
 def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple[Any, list[str]]:
-    """``fn(*args)`` in its own thread under the profiler.
+    """``fn(*args)`` in its own thread under the profiler, the calling thread watched too.
+
+    The calling (grader's) thread only waits, but a signal handler of the notebook
+    would run there: it gets the same profiler while it waits. The :class:`Gate`
+    refuses the banned operations however they are reached (:mod:`grader.audit`).
 
     Returns:
         ``(result, reasons)``: the result (or the exception it raised, as a value) and
@@ -95,11 +88,12 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
     box: dict[str, Any] = {}
     done = _thread.allocate_lock()
     done.acquire()
+    gate = Gate(hits, Caught)
 
     def profile(frame: types.FrameType, event: str, arg: Any) -> None:
         if event == "call":
             why = rules.why(frame.f_code)
-        elif event == "c_call" and frame.f_code is not runner.__code__:
+        elif event == "c_call" and frame.f_code not in own:
             why = _banned(arg)
         else:
             return
@@ -111,98 +105,31 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
         try:
             sys.settrace(None)
             sys.setprofile(profile)
+            gate.open = True
             try:
                 box["value"] = fn(*args)
             except BaseException as err:  # the student's error, or Caught
                 box["value"] = err
             finally:
+                gate.open = False
                 box["intact"] = sys.getprofile() is profile
                 sys.setprofile(None)
         finally:
             done.release()
 
-    _thread.start_new_thread(runner, ())
-    done.acquire()
+    own = (watched_call.__code__, runner.__code__)  # the grader's own c_calls
+    sys.setprofile(profile)
+    try:
+        _thread.start_new_thread(runner, ())
+        while True:
+            try:
+                done.acquire()
+                break
+            except Caught:  # a signal handler's forbidden call (recorded): wait on
+                pass
+    finally:
+        gate.open = False
+        sys.setprofile(None)
     if not box.get("intact", False) and not hits:
         hits.append("评分时的调用跟踪被关掉了")
     return box.get("value"), hits
-
-
-# ------------------------------------------------------------ tampering ---
-
-_TRUSTED = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                    ROOT / "helpers", ROOT / "grader")})
-
-
-def _untrusted_code(value: Any) -> bool:
-    for _ in range(4):  # unwrap partials and bound methods
-        if isinstance(value, functools.partial):
-            value = value.func
-        elif isinstance(value, types.MethodType):
-            value = value.__func__
-        else:
-            break
-    if isinstance(value, types.FunctionType):
-        return not _trusted_file(value.__code__.co_filename)
-    # a class, or an object whose class has __call__ (``np.allclose = Yes()``): the notebook's
-    # code then runs through the class's methods
-    cls = value if isinstance(value, type) else type(value)
-    return any(_untrusted_method(k, f) for k in cls.__mro__ for f in list(vars(k).values()))
-
-
-def _untrusted_method(owner: type, f: Any) -> bool:
-    """A method typed in a notebook or read from a file outside the trusted folders; or compiled at
-    run time (``exec``) for a class whose module is not such a file (namedtuple's and dataclasses'
-    generated methods belong to a library module and are trusted)."""
-    f = getattr(f, "__func__", f)  # staticmethod, classmethod
-    if not isinstance(f, types.FunctionType):
-        return False
-    name = f.__code__.co_filename
-    if _CELL.search(name) or (os.path.isfile(name) and not _trusted_file(name)):
-        return True
-    if compiled_at_run_time(name):
-        home = getattr(sys.modules.get(str(getattr(owner, "__module__", ""))), "__file__", None)
-        return not (isinstance(home, str) and _trusted_file(home))
-    return False
-
-
-@functools.lru_cache(maxsize=8192)
-def _trusted_file(filename: str) -> bool:
-    """A file of the interpreter, its site-packages, helpers or grader (frozen stdlib included)."""
-    if filename.startswith("<frozen "):
-        return True
-    return os.path.isfile(filename) and str(Path(filename).resolve()).startswith(_TRUSTED)
-
-
-_RELIED_ON = {sys: ("getprofile", "setprofile", "settrace", "_current_frames"),
-              _thread: ("start_new_thread", "allocate_lock", "get_ident")}
-
-
-def tampered() -> list[str]:
-    """Library functions a notebook replaced with its own code (``np.allclose = lambda ...``),
-    and the builtins this module relies on when they are not the interpreter's own."""
-    spaces = {"builtins": builtins, "sys": sys, "gc": gc, "os": os, "math": math, "copy": copy,
-              "functools": functools, "importlib": importlib, "threading": threading,
-              "select": select, "numpy": np, "numpy.ndarray": np.ndarray, "torch": torch,
-              "torch.Tensor": torch.Tensor, "torch.nn.functional": torch.nn.functional,
-              "torch.nn.Module": torch.nn.Module, "torch.autograd": torch.autograd}
-    found = [f"{module.__name__}.{name}" for module, names in _RELIED_ON.items() for name in names
-             if not (isinstance(getattr(module, name, None), types.BuiltinFunctionType)
-                     and getattr(module, name).__self__ is module)]
-    for label, space in spaces.items():
-        for name, value in list(vars(space).items()):
-            if _untrusted_code(value):
-                found.append(f"{label}.{name}")
-    return found
-
-
-def foreign_threads() -> list[str]:
-    """Threads (other than this one) running code typed in the notebook or compiled at run time."""
-    me, found = _thread.get_ident(), []
-    for ident, frame in sys._current_frames().items():
-        while ident != me and frame is not None:
-            if _CELL.search(frame.f_code.co_filename) or compiled_at_run_time(frame.f_code.co_filename):
-                found.append(f"thread {ident}: {qualname(frame.f_code)}")
-                break
-            frame = frame.f_back
-    return found

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 
+import matplotlib
 import pytest
 import torch
 from torch import nn
 
 os.environ.setdefault("CH9_MODEL_SOURCE", "bundled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Agg in this process only (not MPLBACKEND): the kernels that nbval starts in the same
+# pytest session keep their inline backend and store the same outputs as in JupyterLab.
+matplotlib.use("Agg")
 # Tiny models run fastest on one thread; on a busy 2-core machine a second
 # intra-op thread mostly spins (10x slower Grad-CAM on the tiny net).
 torch.set_num_threads(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -112,3 +113,47 @@ def test_the_student_package_holds_no_reference():
                                                                       "trust", "core")])
              for n in vars(m) if n.startswith("ref_")]
     assert names == [] and leaks_in_package() == []
+
+
+def _mean_inputs(rng):
+    return (torch.from_numpy(rng.normal(size=3)),)
+
+
+def test_self_check_turns_a_documented_def_into_the_exercises_check(monkeypatch):
+    """The path comes from the def's module and name, the hint from its Hint section (lines
+    joined as Chinese text), the docstring the student sees keeps the task and the Shapes."""
+    registered, calls = {}, []
+    monkeypatch.setattr(core, "EXERCISES", registered)
+    monkeypatch.setattr(core, "run_check", lambda ex, student: calls.append((ex, student)) or "ran")
+
+    @core.self_check("求平均", lambda: _mean_inputs, trials=2)
+    def check_mean(student: object) -> bool:
+        """练习：求平均值。
+
+        Shapes:
+            x: (3,) -> a float.
+
+        Hint:
+            用 x.mean()，
+            不要用 x.sum()。
+        """
+
+    ex = check_mean.exercise
+    assert registered == {"test_exercises_core.check_mean": ex}
+    assert (ex.title, ex.trials, ex.hint) == ("求平均", 2, "用 x.mean()，不要用 x.sum()。")
+    assert check_mean.__name__ == "check_mean"
+    assert list(inspect.signature(check_mean).parameters) == ["student"]
+    assert inspect.getdoc(check_mean) == "练习：求平均值。\n\nShapes:\n    x: (3,) -> a float."
+    assert check_mean(_mean_inputs) == "ran" and calls == [(ex, _mean_inputs)]
+
+
+def test_self_check_without_a_hint_is_refused(monkeypatch):
+    monkeypatch.setattr(core, "EXERCISES", {})
+    with pytest.raises(ValueError, match="Hint"):
+        @core.self_check("求平均", lambda: _mean_inputs)
+        def check_mean(student: object) -> bool:
+            """练习：求平均值。
+
+            Shapes:
+                x: (3,) -> a float.
+            """

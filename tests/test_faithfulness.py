@@ -175,3 +175,21 @@ def test_bad_input_gets_clear_errors():
         fa.auc([0.0], [1.0])
     with pytest.raises(ValueError, match="shape"):
         fa.confidence_change(model, x, torch.ones(2, 2, 2))  # two maps for one image
+
+
+@pytest.mark.parametrize("kind,default", [("deletion", "zeros"), ("insertion", "blur")])
+def test_each_kind_starts_from_rises_substrate_for_one_image_and_for_n(kind, default, tiny_net,
+                                                                       tiny_input):
+    """``deletion_curve``/``insertion_curve`` and ``metric.deletion``/``insertion`` are one
+    construction per kind: each defaults to RISE's substrate, given here as a tensor."""
+    from helpers.trust import metric
+
+    sal = torch.from_numpy(fa.random_map((32, 32), seed=3))
+    base = torch.zeros_like(tiny_input) if default == "zeros" else fa.gaussian_blur(tiny_input)
+    want = fa.perturbation_curve(tiny_net, tiny_input, sal, kind, steps=8, substrate=base)
+    one = getattr(fa, f"{kind}_curve")(tiny_net, tiny_input, sal, steps=8)
+    many = getattr(metric, kind)(tiny_net, tiny_input, sal[None], steps=8)
+    np.testing.assert_allclose(one.probs, want.probs, atol=1e-6)
+    assert (one.kind, one.auc) == (kind, pytest.approx(want.auc))
+    assert (many.name, many.values[0]) == (kind, pytest.approx(want.auc))
+    assert many.higher_is_better == (kind == "insertion")

@@ -28,8 +28,8 @@ Production mode (the default, ``sudo make hub``; needs root):
 * Network: ``$CH9_HUB_IP``:``$CH9_HUB_PORT`` (default 127.0.0.1:8000); TLS with
   ``$CH9_HUB_SSL_KEY`` / ``$CH9_HUB_SSL_CERT`` (or a reverse proxy, docs/teaching.md).
 
-``CH9_HUB_MODE=test`` (test-only, used by tests/classroom/test_hub.py and
-benchmarks/bench_hub.py): DummyAuthenticator with one shared password and
+``CH9_HUB_MODE=test`` (test-only, used by benchmarks/bench_hub.py
+and simulate.py): DummyAuthenticator with one shared password and
 SimpleLocalProcessSpawner (every server runs as the hub's own user, homes under
 the state folder, no limits). Never use it for a real class.
 

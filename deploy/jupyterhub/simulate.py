@@ -1,6 +1,6 @@
 """Simulated students on a test-mode class hub: start it, log students in, run a notebook in each.
 
-Used by tests/classroom/test_hub.py and benchmarks/bench_hub.py; also a smoke
+Used by benchmarks/bench_hub.py and the production hub tests; also a smoke
 test after changing the hub's configuration::
 
     python deploy/jupyterhub/simulate.py --students 4

@@ -17,7 +17,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from .core import cycle, exercise, run_check
+from .core import cycle, self_check
 
 
 # ------------------------------------------------------------ masked softmax ---
@@ -33,19 +33,20 @@ def _scores_mask(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     return scores, mask  # padding scores are large, so forgetting the mask shows
 
 
-MASKED_SOFTMAX = exercise(
-    "attention.check_masked_softmax", "带掩码的 softmax", lambda: _scores_mask,
-    hint="填充位置要在 softmax 之前处理：softmax 之后再把它们乘 0，每行之和就不再是 1。"
-         "想一想，打分是多少时 exp 之后正好为 0？softmax 沿哪一维做？")
-
-
+@self_check("带掩码的 softmax", lambda: _scores_mask)
 def check_masked_softmax(student: Callable | None) -> bool:
     """练习：把原始打分变成注意力权重（softmax），填充位置（mask 为 False）的权重必须为 0。
 
     Shapes:
         scores: (N, T) float, mask: (N, T) bool -> weights: (N, T), rows sum to 1.
+
+    Hint:
+        填充位置要在 softmax 之前处理：softmax 之后再把它们乘 0，每行之和就不再是 1。
+        想一想，打分是多少时 exp 之后正好为 0？softmax 沿哪一维做？
     """
-    return run_check(MASKED_SOFTMAX, student)
+
+
+MASKED_SOFTMAX = check_masked_softmax.exercise
 
 
 # ------------------------------------------------------------ next-token head ---
@@ -81,19 +82,20 @@ def _planted_heads() -> Callable[[np.random.Generator], tuple[torch.Tensor, int]
     return cycle(*(partial(make, which) for which in ("last", "first", "random")))
 
 
-NEXT_TOKEN_HEAD = exercise(
-    "attention.check_next_token_head", "最关注下一个词元的头", _planted_heads,
-    hint="取 attn[layer]（形状 (heads, T, T)），每个头取第 i 行第 i+1 列的权重"
-         "（attn[layer].diagonal(offset=1, dim1=-2, dim2=-1)），按头求平均后取最大者的下标。")
-
-
+@self_check("最关注下一个词元的头", _planted_heads)
 def check_next_token_head(student: Callable | None) -> bool:
     """练习：在给定的层里，找出“最关注下一个词元”的注意力头（平均 a[i, i+1] 最大的头）。
 
     Shapes:
         attn: (layers, heads, T, T) -> a head index.
+
+    Hint:
+        取 attn[layer]（形状 (heads, T, T)），每个头取第 i 行第 i+1 列的权重
+        （attn[layer].diagonal(offset=1, dim1=-2, dim2=-1)），按头求平均后取最大者的下标。
     """
-    return run_check(NEXT_TOKEN_HEAD, student)
+
+
+NEXT_TOKEN_HEAD = check_next_token_head.exercise
 
 
 # ------------------------------------------------------------ attention rollout ---
@@ -106,19 +108,20 @@ def _layered_attention(rng: np.random.Generator) -> tuple[torch.Tensor]:
     return (scores.softmax(-1),)  # (L, H, T, T), rows sum to 1
 
 
-ROLLOUT = exercise(
-    "attention.check_rollout", "注意力 rollout", lambda: _layered_attention,
-    hint="每层先对头求平均，再把残差连接当作“关注自己”：加上单位矩阵后按行归一化；"
-         "第 1 层在最右边，第 2 层的矩阵乘在它的左边，依此类推。结果的每行之和为 1。")
-
-
+@self_check("注意力 rollout", lambda: _layered_attention)
 def check_rollout(student: Callable | None) -> bool:
     """练习：把各层的注意力连同残差连接一起相乘（attention rollout，Abnar & Zuidema 2020）。
 
     Shapes:
         attn: (layers, heads, T, T) -> (T, T), rows sum to 1.
+
+    Hint:
+        每层先对头求平均，再把残差连接当作“关注自己”：加上单位矩阵后按行归一化；
+        第 1 层在最右边，第 2 层的矩阵乘在它的左边，依此类推。结果的每行之和为 1。
     """
-    return run_check(ROLLOUT, student)
+
+
+ROLLOUT = check_rollout.exercise
 
 
 # ------------------------------------------------------------ scaled dot-product ---
@@ -132,16 +135,17 @@ def _qk(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
     return q, k, n_heads
 
 
-ATTENTION_PROBS = exercise(
-    "attention.check_attention_probs", "多头注意力权重", lambda: _qk,
-    hint="d_head = D // n_heads；把 q、k 变成 (n_heads, T, d_head)（view 再 transpose），"
-         "再算 q @ k^T / sqrt(d_head)，最后在最后一维做 softmax。")
-
-
+@self_check("多头注意力权重", lambda: _qk)
 def check_attention_probs(student: Callable | None) -> bool:
     """练习：由 Q、K 算出多头自注意力的权重 softmax(Q_h K_h^T / sqrt(d_head))。
 
     Shapes:
         q, k: (T, D) with D = n_heads * d_head -> (n_heads, T, T).
+
+    Hint:
+        d_head = D // n_heads；把 q、k 变成 (n_heads, T, d_head)（view 再 transpose），
+        再算 q @ k^T / sqrt(d_head)，最后在最后一维做 softmax。
     """
-    return run_check(ATTENTION_PROBS, student)
+
+
+ATTENTION_PROBS = check_attention_probs.exercise

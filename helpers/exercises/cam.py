@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..hooks import Capture, count_hooks
-from .core import cycle, exercise, judge, run_check
+from .core import cycle, exercise, judge, run_check, self_check
 
 
 def _acts_weight(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -29,18 +29,19 @@ def _acts_weight(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, 
     return acts, weight, int(rng.integers(k))
 
 
-CAM_FROM_WEIGHTS = exercise(
-    "cam.check_cam_from_weights", "CAM 的加权求和", lambda: _acts_weight,
-    hint="取出 fc_weight[class_idx]（长度 C），与 acts[0] 的每个通道相乘后按通道求和，结果形状 (h, w)。")
-
-
+@self_check("CAM 的加权求和", lambda: _acts_weight)
 def check_cam_from_weights(student: Callable | None) -> bool:
     """练习：用全连接层的权重给通道加权求和，得到 CAM（M = Σ_k W[c, k] A^k，不做 ReLU）。
 
     Shapes:
         acts: (1, C, h, w), fc_weight: (classes, C) -> (h, w).
+
+    Hint:
+        取出 fc_weight[class_idx]（长度 C），与 acts[0] 的每个通道相乘后按通道求和，结果形状 (h, w)。
     """
-    return run_check(CAM_FROM_WEIGHTS, student)
+
+
+CAM_FROM_WEIGHTS = check_cam_from_weights.exercise
 
 
 def _region_inputs(rng: np.random.Generator):
@@ -52,19 +53,20 @@ def _region_inputs(rng: np.random.Generator):
     return acts, weight, mask, class_idx
 
 
-REGION_DROP = exercise(
-    "cam.check_region_drop", "遮住一块区域，分数降多少", lambda: _region_inputs,
-    hint="类别分数 = 全局平均池化后的特征与类别权重的点积 + 偏置，也就是 CAM 在所有 h×w 个位置上的平均值加偏置。"
-         "把 mask 里的位置清零，少掉的是哪一部分？除以的是 mask 里的格子数，还是全部格子数？")
-
-
+@self_check("遮住一块区域，分数降多少", lambda: _region_inputs)
 def check_region_drop(student: Callable | None) -> bool:
     """练习：把特征图上 mask 处的激活清零（在全局平均池化之前），类别 class_idx 的分数下降多少。
 
     Shapes:
         acts: (1, C, h, w), fc_weight: (classes, C), mask: (h, w) bool -> float.
+
+    Hint:
+        类别分数 = 全局平均池化后的特征与类别权重的点积 + 偏置，也就是 CAM 在所有 h×w 个位置上的平均值加偏置。
+        把 mask 里的位置清零，少掉的是哪一部分？除以的是 mask 里的格子数，还是全部格子数？
     """
-    return run_check(REGION_DROP, student)
+
+
+REGION_DROP = check_region_drop.exercise
 
 
 class _Block(nn.Module):
@@ -173,18 +175,19 @@ def _grads(rng: np.random.Generator) -> tuple[torch.Tensor]:
     return (torch.from_numpy(rng.normal(size=(1, c, h, w)).astype(np.float32)),)
 
 
-GRADCAM_WEIGHTS = exercise(
-    "cam.check_gradcam_weights", "Grad-CAM 的通道权重", lambda: _grads,
-    hint="对 grads[0] 在空间维 (h, w) 上求平均，结果是长度为 C 的向量。")
-
-
+@self_check("Grad-CAM 的通道权重", lambda: _grads)
 def check_gradcam_weights(student: Callable | None) -> bool:
     """练习：由梯度计算 Grad-CAM 的通道权重 alpha_k（对梯度做全局平均池化）。
 
     Shapes:
         grads: (1, C, h, w) -> (C,).
+
+    Hint:
+        对 grads[0] 在空间维 (h, w) 上求平均，结果是长度为 C 的向量。
     """
-    return run_check(GRADCAM_WEIGHTS, student)
+
+
+GRADCAM_WEIGHTS = check_gradcam_weights.exercise
 
 
 def _acts_grads(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,19 +196,20 @@ def _acts_grads(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     return acts, grads
 
 
-CONTRIBUTION_MAP = exercise(
-    "cam.check_contribution_map", "贡献图", lambda: _acts_grads,
-    hint="位置 (i, j) 上通道 k 的贡献用的是它自己那一格的导数，不是整个通道导数的平均；"
-         "整张图的总和应当等于所有通道、所有位置上“导数 × 激活值”之和。不做 ReLU。")
-
-
+@self_check("贡献图", lambda: _acts_grads)
 def check_contribution_map(student: Callable | None) -> bool:
     """练习：每个位置对类别分数的贡献 Σ_k (∂s/∂A^k_ij) A^k_ij（不求平均、不做 ReLU）。
 
     Shapes:
         acts, grads: (1, C, h, w) -> (h, w).
+
+    Hint:
+        位置 (i, j) 上通道 k 的贡献用的是它自己那一格的导数，不是整个通道导数的平均；
+        整张图的总和应当等于所有通道、所有位置上“导数 × 激活值”之和。不做 ReLU。
     """
-    return run_check(CONTRIBUTION_MAP, student)
+
+
+CONTRIBUTION_MAP = check_contribution_map.exercise
 
 
 def _grad_inputs(rng: np.random.Generator):
@@ -229,16 +233,17 @@ def _no_hooks_left(student: Callable) -> Callable:
     return wrapped
 
 
-CONTRAST_GRADIENT = exercise(
-    "cam.check_contrast_gradient", "“为什么是 a 而不是 b”的梯度", lambda: _grad_inputs, wrap=_no_hooks_left,
-    hint="要解释的不是某一个类别的分数，而是两类分数之差 logits[0, a] - logits[0, b]：它也是一个标量，"
-         "可以直接对它求导。函数结束时不能留下钩子。")
-
-
+@self_check("“为什么是 a 而不是 b”的梯度", lambda: _grad_inputs, wrap=_no_hooks_left)
 def check_contrast_gradient(student: Callable | None) -> bool:
     """练习：两类分数之差 s_a - s_b 对某层输出的梯度（“为什么是 a 而不是 b”），不留钩子。
 
     Shapes:
         x: (1, 3, 8, 8) -> the layer's output shape (1, C, h, w).
+
+    Hint:
+        要解释的不是某一个类别的分数，而是两类分数之差 logits[0, a] - logits[0, b]：它也是一个标量，
+        可以直接对它求导。函数结束时不能留下钩子。
     """
-    return run_check(CONTRAST_GRADIENT, student)
+
+
+CONTRAST_GRADIENT = check_contrast_gradient.exercise

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .core import cycle, exercise, run_check
+from .core import cycle, self_check
 
 
 def _acts_mask(rng: np.random.Generator, planted: bool) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -25,18 +25,21 @@ def _acts_mask(rng: np.random.Generator, planted: bool) -> tuple[torch.Tensor, t
     return acts, mask, float(rng.choice([0.005, 0.05, 0.1, 0.2]))
 
 
-CHANNEL_IOU = exercise(
-    "channels.check_channel_iou", "练习 7 一个通道对一个概念的 IoU",
+@self_check(
+    "练习 7 一个通道对一个概念的 IoU",
     lambda: cycle(lambda r: _acts_mask(r, True), lambda r: _acts_mask(r, False)),
-    hint="阈值 T 取所有 N×S×S 个激活值从小到大排的第 ceil((1 − top)·M) 个（M 是值的个数）；"
-         "通道的掩码是 acts > T；IoU = 交集像素数 ÷ 并集像素数，在整个图像集上一起数。",
-    trials=6, atol=1e-6)
-
-
+    trials=6,
+    atol=1e-6)
 def check_channel_iou(student: Callable | None) -> bool:
     """Check ``channel_iou(acts, mask, top) -> float`` against Bau's rule on random channels.
 
     Shapes:
         acts: ``(N, S, S)``; mask: ``(N, S, S)`` bool.
+
+    Hint:
+        阈值 T 取所有 N×S×S 个激活值从小到大排的第 ceil((1 − top)·M) 个（M 是值的个数）；
+        通道的掩码是 acts > T；IoU = 交集像素数 ÷ 并集像素数，在整个图像集上一起数。
     """
-    return run_check(CHANNEL_IOU, student)
+
+
+CHANNEL_IOU = check_channel_iou.exercise

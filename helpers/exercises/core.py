@@ -4,8 +4,8 @@ This package is what a student's kernel imports, so it holds **no reference
 implementation**. Each exercise is described by an :class:`Exercise` (title,
 input maker, hint, tolerance); the self-study check draws a few inputs from a
 fixed seed (nbgrader's *public tests*) and compares with the answers stored in
-``public_cases.json``, which ``python -m grader.public`` writes from the
-references of the grader-only package ``grader/`` (never shipped to students).
+``public_cases.json`` (:mod:`.answers`), which ``python -m grader.public`` writes
+from the references of the grader-only package ``grader/`` (never shipped to students).
 Checks that need no stored answer verify a property instead (the GAP identity
 of :func:`helpers.exercises.cam.check_find_cam_layer`). The hidden tests of
 ``grader`` run the same :class:`Exercise` on fresh random inputs against the
@@ -19,27 +19,30 @@ Conventions for notebook exercises:
   with a docstring; the student edition keeps the signature and docstring and
   replaces the body with ``raise NotImplementedError``;
 * the next cell calls the check, e.g. ``exercises.check_normalize(normalize)``;
-* a new exercise gets an :func:`exercise` here, a reference in
-  ``grader/references.py`` and its public answers from ``python -m grader.public``.
+* a new exercise gets its ``check_x`` in the module of its notebook, made by
+  :func:`self_check` (or an :func:`exercise` and a ``def`` calling :func:`run_check`
+  when the check does more), a reference in ``grader/references.py`` and its
+  public answers from ``python -m grader.public``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
+import functools
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .answers import PUBLIC_CASES, decode, encode, public_answers  # noqa: F401 (part of this API)
+
 Inputs = Sequence[Any]
 MakeInputs = Callable[[np.random.Generator], Inputs]
 Verdict = Callable[[Any], tuple[bool, Any]]  # result -> (right?, the expected value or None)
-PUBLIC_CASES = Path(__file__).resolve().parent / "public_cases.json"
 
 
 def cycle(*makers: MakeInputs) -> MakeInputs:
@@ -122,48 +125,6 @@ def exercise(check: str, title: str, inputs: Callable[[], MakeInputs], hint: str
     return ex
 
 
-# ---------------------------------------------------------------- stored answers ---
-
-
-def encode(value: Any) -> Any:
-    """A JSON form of a reference result (tensor, array, number, string, list, None)."""
-    if isinstance(value, torch.Tensor):
-        return {"tensor": value.detach().cpu().tolist(), "dtype": str(value.dtype).split(".")[-1]}
-    if isinstance(value, np.ndarray):
-        return {"array": value.tolist(), "dtype": str(value.dtype)}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
-    return value
-
-
-def decode(value: Any) -> Any:
-    """The inverse of :func:`encode`."""
-    if isinstance(value, dict) and "tensor" in value:
-        return torch.tensor(value["tensor"], dtype=getattr(torch, value["dtype"]))
-    if isinstance(value, dict) and "array" in value:
-        return np.array(value["array"], dtype=value["dtype"])
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    return value
-
-
-def public_answers(ex: Exercise) -> list[Any]:
-    """The stored answers of ``ex``'s public inputs.
-
-    Raises:
-        LookupError: ``public_cases.json`` has none for this exercise (or an old seed):
-            run ``python -m grader.public`` (teacher side).
-    """
-    cases = json.loads(PUBLIC_CASES.read_text(encoding="utf-8")) if PUBLIC_CASES.is_file() else {}
-    case = cases.get(ex.check)
-    if case is None or case["seed"] != ex.public_seed or len(case["expected"]) != ex.trials:
-        raise LookupError(f"{PUBLIC_CASES.name} has no answers for {ex.check}: "
-                          "run `python -m grader.public` in the teacher's copy")
-    return [decode(v) for v in case["expected"]]
-
-
 # ---------------------------------------------------------------- judging ---
 
 
@@ -237,3 +198,47 @@ def run_check(ex: Exercise, student: Callable[..., Any] | None,
     wrapped = None if student is None or ex.wrap is None else ex.wrap(student)
     return judge(ex.title, wrapped or student, [*public_trials(ex), *extra], ex.hint,
                  again="\n  （公开测试每次用同一组输入；评分时换成新的随机输入。）")
+
+
+Check = Callable[[Callable[..., Any] | None], bool]
+_HINT = re.compile(r"\n[ \t]*Hint:[ \t]*\n")
+
+
+def self_check(title: str, inputs: Callable[[], MakeInputs], **options: Any
+               ) -> Callable[[Callable[..., Any]], Check]:
+    """Decorator: the ``def check_x(student)`` below it becomes a new exercise's self-study check.
+
+    The one way to define a plain exercise. The decorated ``def`` is the exercise's
+    text, not its code: write only its docstring, the task (in Chinese), a Shapes
+    section and, last, a Hint section (shown when an answer is wrong; its lines are
+    joined without spaces, as Chinese text). The function's name and module give
+    the exercise's path (``check_rollout`` of ``helpers/exercises/attention.py`` is
+    ``"attention.check_rollout"``); ``help(check_x)`` and ``check_x?`` show the task
+    and the Shapes (no hint), ``check_x??`` the whole ``def``. The check registers
+    an :func:`exercise` with ``title``, ``inputs``, the hint and ``options``, keeps it
+    as its ``exercise`` attribute, and runs :func:`run_check` on it. A check that
+    does more (a trial on the notebook's own model) is an :func:`exercise` and a
+    ``def`` that calls :func:`run_check` itself.
+
+    Raises:
+        ValueError: the docstring has no Hint section, or an empty one.
+    """
+
+    def define(text: Callable[..., Any]) -> Check:
+        doc, *rest = _HINT.split(text.__doc__ or "", maxsplit=1)
+        hint = "".join(line.strip() for line in "".join(rest).splitlines())
+        if not hint:
+            raise ValueError(f"{text.__qualname__}: a self-check's docstring ends with a "
+                             "'Hint:' section, the hint shown when an answer is wrong")
+        path = f"{text.__module__.rpartition('.')[2]}.{text.__name__}"
+        ex = exercise(path, title, inputs, hint, **options)
+
+        @functools.wraps(text)
+        def check(student: Callable[..., Any] | None) -> bool:
+            return run_check(ex, student)
+
+        check.__doc__ = doc.rstrip() + "\n"
+        check.exercise = ex  # type: ignore[attr-defined]
+        return check
+
+    return define

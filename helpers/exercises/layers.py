@@ -17,7 +17,7 @@ import torch
 
 from .. import hooks
 from ..models import ModelBundle
-from .core import cycle, exercise, run_check
+from .core import cycle, exercise, run_check, self_check
 
 Shape = tuple[int, ...]
 
@@ -30,23 +30,24 @@ def _channel(rng: np.random.Generator, shift: float) -> tuple[np.ndarray]:
     return (rng.normal(shift, 1.0, size=(h, w)).astype(np.float32),)
 
 
-SHOWIMG_NORMALIZE = exercise(
-    "layers.check_showimg_normalize", "练习 1 showImg 的归一化",
+@self_check(
+    "练习 1 showImg 的归一化",
     lambda: cycle(lambda r: _channel(r, 0.0), lambda r: _channel(r, -10.0),  # all < 0: flat after ReLU
                   lambda r: _channel(r, 3.0)),
-    "先 ReLU（np.maximum(a, 0)），再减最小值、除以（最大值 − 最小值），最后平方；"
-    "ReLU 后全为 0 的通道（max == min）要返回全 0，不能除以 0。",
-    trials=6, atol=1e-5,
-)
-
-
+    trials=6, atol=1e-5)
 def check_showimg_normalize(student: Callable[[np.ndarray], np.ndarray] | None) -> bool:
     """Check ``showimg_normalize(channel) -> (h, w)``: ReLU, min-max to [0, 1], square.
 
     Shapes:
         channel: ``(h, w)`` float array; returns ``(h, w)``.
+
+    Hint:
+        先 ReLU（np.maximum(a, 0)），再减最小值、除以（最大值 − 最小值），最后平方；
+        ReLU 后全为 0 的通道（max == min）要返回全 0，不能除以 0。
     """
-    return run_check(SHOWIMG_NORMALIZE, student)
+
+
+SHOWIMG_NORMALIZE = check_showimg_normalize.exercise
 
 
 # ------------------------------------------------- 2. first 14x14 layer ---
@@ -150,21 +151,20 @@ def _random_acts(rng: np.random.Generator) -> tuple[torch.Tensor]:
     return (torch.tensor(a if n else a[0], dtype=torch.float32),)
 
 
-COUNT_DEAD_CHANNELS = exercise(
-    "layers.check_count_dead_channels", "练习 3 数“死”通道", lambda: _random_acts,
-    "要数的是在**每一张**图上 ReLU 之后都全为 0 的通道：这个通道在所有图、所有位置上的最大值 <= 0。"
-    "只要在某一张图的某一个像素上 > 0，它就还活着；不要用平均值判断。输入也可能只有一张图 (C, h, w)。",
-    trials=4,
-)
-
-
+@self_check("练习 3 数“死”通道", lambda: _random_acts, trials=4)
 def check_count_dead_channels(student: Callable[[torch.Tensor], int] | None) -> bool:
     """Check ``count_dead_channels(acts) -> int``: channels all zero after ReLU on every image.
 
     Shapes:
         acts: ``(N, C, h, w)`` or one image ``(C, h, w)``.
+
+    Hint:
+        要数的是在**每一张**图上 ReLU 之后都全为 0 的通道：这个通道在所有图、所有位置上的最大值 <= 0。
+        只要在某一张图的某一个像素上 > 0，它就还活着；不要用平均值判断。输入也可能只有一张图 (C, h, w)。
     """
-    return run_check(COUNT_DEAD_CHANNELS, student)
+
+
+COUNT_DEAD_CHANNELS = check_count_dead_channels.exercise
 
 
 # ------------------------------------------------- 4. most active channels ---
@@ -185,18 +185,17 @@ def _same_list(got: Any, expected: list[int]) -> bool:
         return False
 
 
-TOP_CHANNELS = exercise(
-    "layers.check_top_channels", "练习 4 最活跃的通道", lambda: _random_top,
-    "先 ReLU，再对每个通道的 h×w 求平均，得到 C 个数；从大到小排序，取前 k 个通道的编号"
-    "（torch.argsort(..., descending=True) 或 topk）。",
-    compare=_same_list,
-)
-
-
+@self_check("练习 4 最活跃的通道", lambda: _random_top, compare=_same_list)
 def check_top_channels(student: Callable[[torch.Tensor, int], Sequence[int]] | None) -> bool:
     """Check ``top_channels(acts, k) -> k channel indices``, most active (mean after ReLU) first.
 
     Shapes:
         acts: ``(C, h, w)``; returns ``k`` indices.
+
+    Hint:
+        先 ReLU，再对每个通道的 h×w 求平均，得到 C 个数；从大到小排序，取前 k 个通道的编号
+        （torch.argsort(..., descending=True) 或 topk）。
     """
-    return run_check(TOP_CHANNELS, student)
+
+
+TOP_CHANNELS = check_top_channels.exercise

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import FAILED, call_student, exercise, run_check
+from .core import FAILED, call_student, self_check
 
 # ------------------------------------------------------------ deletion AUC ---
 
@@ -37,20 +37,21 @@ def _auc_inputs(rng: np.random.Generator) -> tuple:
     return model, x, saliency, int(rng.integers(k)), steps
 
 
-DELETION_AUC = exercise(
-    "trust.check_deletion_auc", "删除曲线的 AUC", lambda: _auc_inputs, atol=1e-5,
-    hint="按 saliency 从大到小给像素排序；第 k 步（k = 0..steps）把前 k·H·W/steps 个像素"
-         "（三个通道一起）置 0，记下 softmax(model(x_k))[0, class_idx]；横坐标是删除比例"
-         " k/steps，用梯形公式（np.trapezoid）求面积。")
-
-
+@self_check("删除曲线的 AUC", lambda: _auc_inputs, atol=1e-5)
 def check_deletion_auc(student: Callable | None) -> bool:
     """练习：写出删除曲线的 AUC（删除的像素置 0，概率用 softmax，梯形公式求面积）。
 
     Shapes:
         x: (1, 3, H, W); saliency: (H, W) without ties; ``steps`` divides ``H * W``.
+
+    Hint:
+        按 saliency 从大到小给像素排序；第 k 步（k = 0..steps）把前 k·H·W/steps 个像素
+        （三个通道一起）置 0，记下 softmax(model(x_k))[0, class_idx]；横坐标是删除比例 k/steps，
+        用梯形公式（np.trapezoid）求面积。
     """
-    return run_check(DELETION_AUC, student)
+
+
+DELETION_AUC = check_deletion_auc.exercise
 
 
 # ------------------------------------------------------------ pointing game ---
@@ -75,19 +76,20 @@ def _pointing_inputs() -> Callable[[np.random.Generator], tuple]:
     return make
 
 
-POINTING_HIT = exercise(
-    "trust.check_pointing_hit", "指向游戏", _pointing_inputs, trials=6,
-    hint="用 np.unravel_index(cam.argmax(), cam.shape) 找到最大值的位置 (i, j)；"
-         "命中 = 掩码里有一个像素到 (i, j) 的欧氏距离 ≤ tolerance。")
-
-
+@self_check("指向游戏", _pointing_inputs, trials=6)
 def check_pointing_hit(student: Callable | None) -> bool:
     """练习：指向游戏（pointing game）——热力图的最大值是否落在物体的掩码上（允许 tolerance 像素的误差）。
 
     Shapes:
         cam: (H, W) without ties at the maximum; mask: (H, W) bool.
+
+    Hint:
+        用 np.unravel_index(cam.argmax(), cam.shape) 找到最大值的位置 (i, j)；
+        命中 = 掩码里有一个像素到 (i, j) 的欧氏距离 ≤ tolerance。
     """
-    return run_check(POINTING_HIT, student)
+
+
+POINTING_HIT = check_pointing_hit.exercise
 
 
 # ------------------------------------------------------------ sanity-check prediction ---

@@ -8,14 +8,15 @@
 * ``correlate``: per-sentence Kendall tau or Spearman rho of two scores (``helpers.trust.rankcorr``).
 
 Leave-one-out always **deletes** the token (the sequence gets one shorter), as in
-notebooks/09_3_attention. Computes numbers only; no picture, no UI.
+notebooks/09_3_attention; the sentences and the deleted-word forward passes are in
+:mod:`.leave_one_out` (``sample_test_reviews`` is re-exported here). Computes numbers
+only; no picture, no UI.
 
 Introduced in notebooks/09_ext_trust (text section).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ import torch
 from .. import hooks
 from . import rankcorr
 from ..text import models as tm
+from .leave_one_out import check_docs, loo_probs, sample_test_reviews  # noqa: F401 (this API)
 
 
 @dataclass
@@ -82,67 +84,6 @@ def attention_rollout(attn: torch.Tensor, residual: bool = True) -> torch.Tensor
     return out.to(attn.dtype)
 
 
-# ----------------------------------------------------------------------------- data
-def _check_docs(model: torch.nn.Module, docs: Sequence[Sequence[str]],
-                least: int) -> list[list[str]]:
-    if model.training:
-        raise ValueError("put the model in eval mode (dropout would make the scores random)")
-    docs = [list(d)[: tm.MAX_WORDS] for d in docs]
-    if not docs:
-        raise ValueError("no sentences given")
-    for i, d in enumerate(docs):
-        if len(d) < least:
-            empty = " (empty sentence)" if not d else ""
-            raise ValueError(f"sentence {i} has {len(d)} words{empty}; "
-                             f"leave-one-out needs at least {least}")
-    return docs
-
-
-def sample_test_reviews(n: int = 200, min_words: int = 5,
-                        max_words: int = tm.MAX_WORDS) -> list[list[str]]:
-    """The first ``n`` reviews of the test split with ``min_words`` to ``max_words`` jieba words.
-
-    Same split as ``helpers.text.evaluate_shipped`` (seed from ``text_metrics.json``).
-    Leave-one-out costs one forward pass per word (and the Transformer's attention
-    grows with the square of the length), so long reviews can be skipped for time.
-    """
-    if not 2 <= min_words <= max_words <= tm.MAX_WORDS:
-        raise ValueError(f"need 2 <= min_words <= max_words <= {tm.MAX_WORDS}, "
-                         f"got {min_words} and {max_words}")
-    meta = json.loads((tm.MODEL_DIR / "text_metrics.json").read_text(encoding="utf-8"))
-    out = []
-    for text, _ in tm.split_corpus(meta["seed"], subset=meta.get("subset"))["test"]:
-        words = tm.tokenize(text)
-        if min_words <= len(words) <= max_words:
-            out.append(words)
-        if len(out) == n:
-            break
-    return out
-
-
-@torch.no_grad()
-def _loo_probs(model: torch.nn.Module, vocab: tm.Vocab, docs: list[list[str]],
-               batch_size: int = 256) -> tuple[torch.Tensor, list[int]]:
-    """Float64 class probabilities of every document with one word deleted.
-
-    Like ``textmodels.predict``, but the softmax runs in float64 on the logits: near
-    p = 1 a float32 probability has steps of 6e-8 and many deletions would tie.
-
-    Shapes:
-        probs: (sum_n T_n, 2); the rows of document n are ``starts[n]:starts[n + 1]``.
-    """
-    variants = [d[:i] + d[i + 1:] for d in docs for i in range(len(d))]
-    starts = np.cumsum([0] + [len(d) for d in docs]).tolist()
-    add_cls = isinstance(model, tm.TinyTransformerClassifier)
-    order = sorted(range(len(variants)), key=lambda i: len(variants[i]))
-    probs = torch.empty(len(variants), 2, dtype=torch.float64)
-    for s in range(0, len(order), batch_size):
-        idx = order[s : s + batch_size]
-        logits = model(*tm.make_batch([variants[i] for i in idx], vocab, add_cls))[0]  # (B, 2)
-        probs[idx] = logits.double().softmax(-1)
-    return probs, starts
-
-
 # ----------------------------------------------------------------------------- the models
 def gru_scores(model: tm.AttnGRUClassifier, vocab: tm.Vocab, docs: Sequence[Sequence[str]],
                batch_size: int = 100) -> list[TokenScores]:
@@ -158,7 +99,7 @@ def gru_scores(model: tm.AttnGRUClassifier, vocab: tm.Vocab, docs: Sequence[Sequ
     Shapes:
         docs: N lists of T_n >= 2 words -> N items, each score (T_n,).
     """
-    docs = _check_docs(model, docs, 2)
+    docs = check_docs(model, docs, 2)
     items: list[TokenScores] = [TokenScores(d) for d in docs]
     pred = torch.empty(len(docs), dtype=torch.long)
     order = sorted(range(len(docs)), key=lambda i: len(docs[i]))
@@ -178,7 +119,7 @@ def gru_scores(model: tm.AttnGRUClassifier, vocab: tm.Vocab, docs: Sequence[Sequ
             pred[i] = c[k]
             items[i].scores.update(attention=weights[k, :t].detach(), grad_input=gxi[k, :t],
                                    p=logits[k].detach().double().softmax(-1))
-    probs, starts = _loo_probs(model, vocab, docs)  # (sum T_n, 2)
+    probs, starts = loo_probs(model, vocab, docs)  # (sum T_n, 2)
     for i, it in enumerate(items):
         p0 = it.scores.pop("p")[pred[i]]
         it.scores["loo"] = p0 - probs[starts[i] : starts[i + 1], pred[i]]
@@ -198,7 +139,7 @@ def transformer_scores(model: tm.TinyTransformerClassifier, vocab: tm.Vocab,
     Shapes:
         docs: N lists of T_n >= 2 words -> N items, each score (T_n,).
     """
-    docs = _check_docs(model, docs, 2)
+    docs = check_docs(model, docs, 2)
     items: list[TokenScores] = []
     for s in range(0, len(docs), batch_size):
         chunk = docs[s : s + batch_size]
@@ -209,7 +150,7 @@ def transformer_scores(model: tm.TinyTransformerClassifier, vocab: tm.Vocab,
             items.append(TokenScores(d, {"raw": a[-1].mean(0)[0, 1:], "c": torch.tensor(c),
                                          "rollout": attention_rollout(a)[0, 1:],
                                          "p": logits[k].double().softmax(-1)[c]}))
-    probs, starts = _loo_probs(model, vocab, docs)  # (sum T_n, 2)
+    probs, starts = loo_probs(model, vocab, docs)  # (sum T_n, 2)
     for i, it in enumerate(items):
         c = int(it.scores.pop("c"))
         it.scores["loo"] = it.scores.pop("p") - probs[starts[i] : starts[i + 1], c]

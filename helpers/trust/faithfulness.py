@@ -1,4 +1,4 @@
-"""Faithfulness of a saliency map: deletion and insertion curves, confidence drop.
+"""Faithfulness of a saliency map: deletion and insertion curves.
 
 A map is *faithful* when the pixels it ranks first are the ones the model needs.
 Deletion (Petsiuk et al. 2018, RISE) replaces the pixels in decreasing order of
@@ -25,9 +25,25 @@ from torch import nn
 
 from ..contract import check_maps, logits_of, targets_from
 from .baselines import gaussian_blur, random_map, sobel_map  # noqa: F401 (part of this API)
+from .confidence import confidence_change, confidence_values  # noqa: F401 (part of this API)
 
 Substrate = str | torch.Tensor | Callable[[torch.Tensor], torch.Tensor]
 SUBSTRATES = ("zeros", "mean", "blur")
+
+
+@dataclass(frozen=True)
+class CurveKind:
+    """What tells deletion from insertion: the default substrate (RISE's: zeros for
+    deletion, a blur for insertion) and how to read the AUC (a faithful map makes
+    deletion fall fast, insertion rise fast)."""
+
+    name: str
+    substrate: str
+    higher_is_better: bool
+
+
+KINDS = {k.name: k for k in (CurveKind("deletion", "zeros", False),
+                             CurveKind("insertion", "blur", True))}
 
 
 @dataclass
@@ -151,7 +167,7 @@ def perturbation_curves(
     Shapes:
         x: ``(N, 3, H, W)``; maps: ``(N, H, W)``.
     """
-    if kind not in ("deletion", "insertion"):
+    if kind not in KINDS:
         raise ValueError(f"kind must be 'deletion' or 'insertion', got {kind!r}")
     if score not in ("probability", "logit"):
         raise ValueError(f"score must be 'probability' or 'logit', got {score!r}")
@@ -160,7 +176,7 @@ def perturbation_curves(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if substrate is None:
-        substrate = "zeros" if kind == "deletion" else "blur"
+        substrate = KINDS[kind].substrate
     base = make_substrate(x, substrate)  # (N, 3, H, W)
     n, k = x.shape[0], steps + 1
     targets = targets_from(class_idx, n, logits_of(model, x) if class_idx is None else None)
@@ -200,52 +216,26 @@ def perturbation_curve(
     return Curve(kind, f, curves[0], auc(f, curves[0]), classes[0])
 
 
-def deletion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor,
-                   class_idx: int | None = None, steps: int = 50,
-                   substrate: Substrate = "zeros", batch_size: int = 32,
-                   score: str = "probability") -> Curve:
-    """:func:`perturbation_curve` with ``kind="deletion"`` (lower AUC = more faithful)."""
-    return perturbation_curve(model, x, saliency, "deletion", class_idx, steps, substrate,
-                              batch_size, score)
+def _one_kind(kind: str) -> Callable[..., Curve]:
+    """:func:`perturbation_curve` of one kind, with that kind's default substrate."""
+    k = KINDS[kind]
 
+    def curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor,
+              class_idx: int | None = None, steps: int = 50, substrate: Substrate = k.substrate,
+              batch_size: int = 32, score: str = "probability") -> Curve:
+        return perturbation_curve(model, x, saliency, kind, class_idx, steps, substrate,
+                                  batch_size, score)
 
-def insertion_curve(model: nn.Module, x: torch.Tensor, saliency: np.ndarray | torch.Tensor,
-                    class_idx: int | None = None, steps: int = 50,
-                    substrate: Substrate = "blur", batch_size: int = 32,
-                    score: str = "probability") -> Curve:
-    """:func:`perturbation_curve` with ``kind="insertion"`` (higher AUC = more faithful)."""
-    return perturbation_curve(model, x, saliency, "insertion", class_idx, steps, substrate,
-                              batch_size, score)
-
-
-@torch.no_grad()
-def confidence_values(model: nn.Module, x: torch.Tensor, maps: np.ndarray | torch.Tensor,
-                      class_idx: object = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: the drop ``max(0, Y - O) / Y`` and whether confidence increased (``Y < O``).
-
-    ``Y`` is the target's probability for ``x``, ``O`` for ``map * x`` (the image
-    multiplied by its map in the model's input space).
+    curve.__name__ = curve.__qualname__ = f"{kind}_curve"
+    better = "higher" if k.higher_is_better else "lower"
+    curve.__doc__ = (f':func:`perturbation_curve` with ``kind="{kind}"`` '
+                     f"({better} AUC = more faithful)." + """
 
     Shapes:
-        x: ``(N, 3, H, W)``; maps: ``(N, H, W)`` in [0, 1]; returns two ``(N,)`` arrays.
-    """
-    m = check_maps(x, maps)  # (N, H, W)
-    p = logits_of(model, x).float().softmax(dim=1)  # (N, classes)
-    targets = targets_from(class_idx, x.shape[0], p)
-    y = targets.scores(p)  # (N,)
-    o = targets.scores(logits_of(model, m[:, None] * x).float().softmax(dim=1))  # (N,)
-    return (torch.relu(y - o) / y).cpu().numpy(), (y < o).float().cpu().numpy()
+        x: ``(1, 3, H, W)``; saliency: ``(H, W)``; curve: ``(steps + 1,)``.
+    """)
+    return curve
 
 
-def confidence_change(model: nn.Module, x: torch.Tensor, maps: np.ndarray | torch.Tensor,
-                      class_idx: object = None) -> dict[str, float]:
-    """Average Drop and Increase in Confidence (Chattopadhay et al. 2018), as in torchcam.
-
-    ``avg_drop = mean_i max(0, Y_i - O_i) / Y_i``;  ``increase = mean_i [Y_i < O_i]``
-    (fractions; the papers print them as percentages). See :func:`confidence_values`.
-
-    Shapes:
-        x: ``(N, 3, H, W)``; maps: ``(N, H, W)`` in [0, 1].
-    """
-    drop, increase = confidence_values(model, x, maps, class_idx)
-    return {"avg_drop": float(drop.mean()), "increase": float(increase.mean())}
+deletion_curve = _one_kind("deletion")
+insertion_curve = _one_kind("insertion")

@@ -12,6 +12,7 @@ Introduced in notebooks/09_4_trust.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .faithfulness import Substrate, confidence_values, perturbation_curves
+from .confidence import confidence_values
+from .faithfulness import KINDS, Substrate, perturbation_curves
 
 Maps = np.ndarray | torch.Tensor
 
@@ -53,35 +55,32 @@ class Score:
                 f"{'higher' if self.higher_is_better else 'lower'} is better)")
 
 
-def _curve_score(kind: str, model: nn.Module, x: torch.Tensor, maps: Maps, targets: object,
-                 steps: int, substrate: Substrate | None, batch_size: int) -> Score:
-    f, curves, classes = perturbation_curves(model, x, maps, kind, targets, steps, substrate,
-                                             batch_size)
-    aucs = np.sum(np.diff(f) * (curves[:, 1:] + curves[:, :-1]) / 2, axis=1)  # trapezoid
-    return Score(kind, aucs, kind == "insertion",
-                 {"fractions": f, "curves": curves, "targets": classes})
+def _curve_metric(kind: str) -> Callable[..., Score]:
+    """The AUC metric of one kind of curve, with that kind's default substrate."""
+    k = KINDS[kind]
 
+    def metric(model: nn.Module, x: torch.Tensor, maps: Maps, targets: object = None, *,
+               steps: int = 50, substrate: Substrate | None = k.substrate,
+               batch_size: int = 32) -> Score:
+        f, curves, classes = perturbation_curves(model, x, maps, kind, targets, steps, substrate,
+                                                 batch_size)
+        aucs = np.sum(np.diff(f) * (curves[:, 1:] + curves[:, :-1]) / 2, axis=1)  # trapezoid
+        return Score(kind, aucs, k.higher_is_better,
+                     {"fractions": f, "curves": curves, "targets": classes})
 
-def deletion(model: nn.Module, x: torch.Tensor, maps: Maps, targets: object = None, *,
-             steps: int = 50, substrate: Substrate | None = "zeros",
-             batch_size: int = 32) -> Score:
-    """Deletion AUC of each image (Petsiuk et al. 2018): lower = more faithful.
-
-    Shapes:
-        x: ``(N, 3, H, W)``; maps: ``(N, H, W)``; details ``curves (N, steps + 1)``.
-    """
-    return _curve_score("deletion", model, x, maps, targets, steps, substrate, batch_size)
-
-
-def insertion(model: nn.Module, x: torch.Tensor, maps: Maps, targets: object = None, *,
-              steps: int = 50, substrate: Substrate | None = "blur",
-              batch_size: int = 32) -> Score:
-    """Insertion AUC of each image (Petsiuk et al. 2018): higher = more faithful.
+    better = "higher" if k.higher_is_better else "lower"
+    metric.__name__ = metric.__qualname__ = kind
+    metric.__doc__ = (f"{kind.capitalize()} AUC of each image (Petsiuk et al. 2018): "
+                      f"{better} = more faithful." + """
 
     Shapes:
         x: ``(N, 3, H, W)``; maps: ``(N, H, W)``; details ``curves (N, steps + 1)``.
-    """
-    return _curve_score("insertion", model, x, maps, targets, steps, substrate, batch_size)
+    """)
+    return metric
+
+
+deletion = _curve_metric("deletion")
+insertion = _curve_metric("insertion")
 
 
 def average_drop(model: nn.Module, x: torch.Tensor, maps: Maps, targets: object = None) -> Score:

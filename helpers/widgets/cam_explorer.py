@@ -8,7 +8,8 @@ that the model saw (``bundle.crop_box``), not stretched over the whole photo,
 through the figures' one path (:func:`helpers.draw.explain.heat_of`): the layer's ReLU map
 ``raw`` is upsampled once (:func:`helpers.explanation.upsampled`, bilinear) straight to
 the box's pixels, and :func:`helpers.draw.viz.blend` mixes it with the photo. The
-method menu lists every CAM method of :mod:`helpers.registry`, with its label.
+method menu lists every CAM method of :mod:`helpers.registry`, with its label
+(:mod:`.cam_methods`: the menus and the one call of a map).
 
 Example::
 
@@ -29,20 +30,15 @@ import torch
 from PIL import Image
 
 from .. import cam
-from .. import registry
 from ..draw import viz
 from ..draw.explain import heat_of
 from ..models import ModelBundle
 from .base import Explorer
+from .cam_methods import choose, compute, label, layer_names
 from .classes import ClassPicker
 from .common import LRU, WIDE, ImagePicker, alpha_slider, error_html
 from .photo import display_photo
 
-
-
-def label(name: str) -> str:
-    """The menu label: ``"CAM"`` (class weights) or the registry's label."""
-    return "CAM" if name == "cam" else registry.label(name)
 COLORMAPS = ("jet", "turbo", "viridis", "inferno", "magma")
 CACHE_SIZE = 64  # maps kept (each about 0.2 MB)
 
@@ -89,17 +85,8 @@ class CamExplorer(Explorer):
         super().__init__()
         self.bundle = bundle
         self.has_cam = bundle.classifier_weight is not None
-        self.layer_names = [name for name, _ in bundle.feature_layers]
-        if bundle.gradcam_layer_name not in self.layer_names:
-            self.layer_names.append(bundle.gradcam_layer_name)
-        names = (["cam"] if self.has_cam else []) + list(cam.METHODS)
-        if method not in ("cam", *cam.METHODS):
-            raise ValueError(f"method must be one of {['cam', *cam.METHODS]}, got {method!r}")
-        if method == "cam" and not self.has_cam:
-            method = "grad_cam"
-        layer = layer or bundle.gradcam_layer_name
-        if layer not in self.layer_names:
-            raise ValueError(f"layer {layer!r} is not one of bundle.feature_layers")
+        self.layer_names = layer_names(bundle)
+        names, method, layer = choose(bundle, method, layer)
         self.width = width
         self.cache, self.heat = LRU(CACHE_SIZE), LRU(CACHE_SIZE)
         self.passes = 0
@@ -175,12 +162,7 @@ class CamExplorer(Explorer):
         key = self._key(class_idx)
         if class_idx is not None and key in self.cache:
             return self.cache.fetch(key, None)
-        model = self.bundle.model
-        if self.method.value == "cam":
-            res = cam.class_weight_cam(model, self.bundle.cam_layer,
-                                       self.bundle.classifier_weight, self.photo.x, class_idx)
-        else:
-            res = cam.METHODS[self.method.value](model, self.layer.value, self.photo.x, class_idx)
+        res = compute(self.bundle, self.method.value, self.layer.value, self.photo.x, class_idx)
         self.passes += 1
         if class_idx is None:  # Eigen-CAM's targets are None: file it under the top-1 class
             class_idx = res.class_idx if res.class_idx is not None else int(res.probs.argmax())

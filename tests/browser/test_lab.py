@@ -16,6 +16,7 @@ from driver import (
     wait_for_change, widget_root,
 )
 
+from channel_views import NB_9_1, check_channel_views
 from conftest import BUILD
 
 
@@ -36,15 +37,17 @@ def _explore(page, root, name: str, label: str, presses: int, key: str) -> None:
     root.screenshot(path=str(BUILD / f"{name}.png"))
 
 
-def test_layer_explorer_9_1_reacts_to_sliders(lab, page):
-    open_notebook(page, lab, "09_1_layer_outputs.ipynb")
-    state = run_all(page, "09_1_layer_outputs.ipynb", until="widgets.feature_map_explorer(")
+def test_notebook_9_1_explorers_react_to_their_controls(lab, page):
+    """9.1 runs whole once: the feature-map explorer's sliders, then the channel views."""
+    open_notebook(page, lab, NB_9_1)
+    state = run_all(page, NB_9_1)
     assert state["errors"] == [] and state["done"] == state["total"], state
-    root = widget_root(page, "09_1_layer_outputs.ipynb", "照片权重")
+    root = widget_root(page, NB_9_1, "照片权重")
     root.screenshot(path=str(BUILD / "09_1_explorer_start.png"))
     _explore(page, root, "09_1_explorer_layer", "层", 3, "ArrowLeft")  # starts at the last layer
     _explore(page, root, "09_1_explorer_alpha", "照片权重", 4, "ArrowLeft")
     assert root.locator(".jp-OutputArea-output[data-mime-type*='error']").count() == 0
+    check_channel_views(page)
 
 
 def test_cam_explorer_9_2_2_reacts_to_class_choice(lab, page):

@@ -262,13 +262,19 @@ def hook_import(item: Item) -> str:  # every later `import grader` gets a grader
             f"def {item.name}(*args):\n    {STUB}\n")
 
 
+from classroom_tricks import (  # noqa: E402 (kinds that attack the watcher itself)
+    builtin_routed_profiler_off, builtin_worker, disarm_watcher, library_says_yes, numpy_scalar_lie,
+    relabelled_code, signal_handler, tensor_own_methods, vectorized_comparison)
+
 GAMING = [alias_reference, wrap_reference, dict_reference, attribute_reference, eval_reference,
           sys_modules_reference, importlib_reference, gc_reference, partial_reference,
           lambda_reference, callable_object, builtin_callback, copied_code, exec_source, profiler_off,
           thread_reference, subprocess_reference, library_implementation, print_tick, constant,
           input_unchanged, patch_check, patch_library, always_equal, peek_expected, replace_grader,
-          hook_import]
+          hook_import, builtin_routed_profiler_off, disarm_watcher, relabelled_code, signal_handler,
+          library_says_yes, numpy_scalar_lie, builtin_worker, tensor_own_methods, vectorized_comparison]
 """Every way of not doing the work that the grader must turn into 0 points."""
 
-BORROWING = GAMING[:GAMING.index(library_implementation) + 1]
+BORROWING = [*GAMING[:GAMING.index(library_implementation) + 1], builtin_routed_profiler_off,
+             disarm_watcher, relabelled_code, signal_handler, builtin_worker]
 """The kinds that run a reference or the library's own implementation (their reason names it)."""

@@ -135,3 +135,27 @@ def race_copy_as(account: pwd.struct_passwd, release: Path, target_dir: str, sec
         pids.append(pid)
     for pid in pids:
         os.waitpid(pid, 0)
+
+
+async def token_probes(hub, thief, victim) -> dict[str, int | list]:
+    """What ``thief``'s token gets on ``victim``'s server and account, and what no token gets.
+
+    Also the language settings the thief's own JupyterLab serves, and the thief's kernels
+    before and after the anonymous attempt (which must not have started one).
+    """
+    own = f"/user/{thief.name}"
+    before = (await hub.api("GET", f"{own}/api/kernels", thief.token)).body
+    return {
+        "server": (await hub.api("GET", f"/user/{victim.name}/api/kernels", thief.token)).code,
+        "new kernel": (await hub.api("POST", f"/user/{victim.name}/api/kernels", thief.token, {})).code,
+        "hub api": (await hub.api("GET", f"/hub/api/users/{victim.name}", thief.token)).code,
+        "stop server": (await hub.api("DELETE", f"/hub/api/users/{victim.name}/server", thief.token)).code,
+        "token": (await hub.api("POST", f"/hub/api/users/{victim.name}/tokens", thief.token, {})).code,
+        "anonymous": (await hub.api("POST", f"{own}/api/kernels", None, {})).code,
+        "language": (await hub.api("GET", f"{own}/lab/api/settings/"
+                                   "@jupyterlab/translation-extension:plugin", thief.token)).body,
+        "language packs": (await hub.api("GET", f"{own}/lab/api/translations/", thief.token)).body,
+        "kernels before": [k["id"] for k in before],
+        "kernels after": [k["id"] for k in (await hub.api("GET", f"{own}/api/kernels", thief.token)).body],
+    }
+

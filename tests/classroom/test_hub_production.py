@@ -1,9 +1,10 @@
 """The production hub attacked by a student, as root on loopback (see hub_root.py for when it runs).
 
 One hub (`sudo make hub`'s configuration with smaller limits: 1.5 GiB and 96
-processes per student) and three students: bob works (he runs notebook 9.2.2
-first), mallory attacks, and a third signs up under the name of an existing
-local account. Every attack of
+processes per student) and three students: bob and mallory first run notebook 9.2.2
+at the same time through the proxy, each as their own account; then mallory
+attacks (her token on bob's server and the hub's API, no token at all, and the
+rest below), and a third signs up under the name of an existing local account. Every attack of
 issue 18 is tried and must fail for the attacker: reading another home, the
 gradebook, the teacher's notebooks and the hub's database; taking over an
 existing account; a symlink race on the course copy; a memory hog; a fork bomb;
@@ -31,7 +32,7 @@ from hub_root import CGROUP, LOCAL_ACCOUNT, PREFIX, ROOT, TEACHER_PASSWORD, simu
 
 from browser import Browser, execute  # noqa: E402 (deploy/jupyterhub, on sys.path via hub_root)
 from hub_attacks import (FORK_BOMB, HOG, LEAVE_RACER, RACER, READS, STOP_HOGS, TIMED, alive, cgroups_of,
-                         race_copy_as)
+                         race_copy_as, token_probes)
 
 MEMORY, PIDS = 1536 * 2**20, 96  # room for one notebook 9.2.2 (about 1.1 GiB), not for a hog
 NOTEBOOK = "09_2_2_grad_cam.ipynb"
@@ -62,6 +63,10 @@ class Student:
         return pwd.getpwnam(PREFIX + self.name)
 
 
+async def _both(*runs) -> None:
+    await asyncio.gather(*runs)
+
+
 def _timed(student: Student, n: int = 3) -> float:
     return statistics.median(float(student.cell(TIMED).text) for _ in range(n))
 
@@ -89,8 +94,13 @@ def attacked(tmp_path_factory):
         bob, mallory = Student(hub, "bob"), Student(hub, "mallory")
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(Student.start, (bob, mallory)))
-        asyncio.run(simulate.run_notebook(hub, bob.run, NOTEBOOK))  # bob's real work, as himself
-        seen["bob's notebook"] = bob.run
+        # both run the notebook at once through the proxy, each as themselves
+        asyncio.run(_both(simulate.run_notebook(hub, bob.run, NOTEBOOK),
+                          simulate.run_notebook(hub, mallory.run, NOTEBOOK)))
+        seen["bob's notebook"], seen["mallory's notebook"] = bob.run, mallory.run
+        seen["probes"] = asyncio.run(token_probes(hub, mallory.run, bob.run))
+        seen["servers before attacks"] = set(hub.server_pids())
+        seen["bob's copy of the notebook"] = Path(bob.account.pw_dir, "ch9-interpret", NOTEBOOK).read_text()
         seen["bob"], seen["mallory"] = bob.account, mallory.account
         seen["home modes"] = {who.name: os.stat(who.account.pw_dir).st_mode & 0o777 for who in (bob, mallory)}
         seen["bob umask"] = bob.cell("import os\nm = os.umask(0); os.umask(m)\nopen('mine.txt', 'w').write('x')\n"
@@ -185,11 +195,41 @@ def attacked(tmp_path_factory):
     yield seen
 
 
-def test_a_student_runs_a_course_notebook_as_their_own_account(attacked):
-    run = attacked["bob's notebook"]
+@pytest.mark.parametrize("who", ["bob", "mallory"])
+def test_two_students_run_a_course_notebook_at_once_as_their_own_accounts(attacked, who):
+    run = attacked[f"{who}'s notebook"]
     assert run.errors == [] and run.first_picture is not None, run.errors
     cells = json.loads((ROOT / "notebooks" / NOTEBOOK).read_text())["cells"]
     assert run.cells == sum(c["cell_type"] == "code" for c in cells)
+
+
+def test_a_students_copy_is_the_student_version_not_the_answers(attacked):
+    assert "NotImplementedError" in attacked["bob's copy of the notebook"]
+
+
+def test_a_students_token_is_refused_on_another_students_server_and_api(attacked):
+    probes = attacked["probes"]
+    assert probes["server"] == 403 and probes["new kernel"] == 403
+    # the hub's REST API answers 404 rather than 403 for a user one may not see,
+    # so that a token cannot even learn who else has an account
+    for probe in ("hub api", "stop server", "token"):
+        assert probes[probe] in (403, 404), (probe, probes[probe])
+    assert "bob" in attacked["servers before attacks"]  # the "stop server" attempt did nothing
+
+
+def test_an_unauthenticated_request_gets_no_kernel(attacked):
+    probes = attacked["probes"]
+    assert probes["anonymous"] in (302, 401, 403)
+    assert probes["kernels after"] == probes["kernels before"]
+
+
+def test_jupyterlab_speaks_chinese_by_default_and_can_switch(attacked):
+    probes = attacked["probes"]
+    # the override sets the default; a student's own choice (Settings -> Language) would win
+    settings = probes["language"]
+    assert settings["schema"]["properties"]["locale"]["default"] == "zh_CN"
+    assert settings["settings"].get("locale", "zh_CN") == "zh_CN"
+    assert {"zh_CN", "en"} <= set(probes["language packs"]["data"])
 
 
 def test_homes_are_private_and_files_are_created_0600(attacked):

@@ -1,5 +1,6 @@
-"""JupyterLab in Chromium: the "what this channel sees" views of notebook 9.1 react to their controls.
+"""The "what this channel sees" views of notebook 9.1 react to their controls (in JupyterLab).
 
+Called by test_lab's 9.1 test once the notebook has run whole, so that 9.1 runs once.
 Screenshots are saved under build/browser/.
 """
 
@@ -7,11 +8,11 @@ from __future__ import annotations
 
 import time
 
-from driver import image_bytes, nudge_slider, open_notebook, run_all, wait_for_change, widget_root
+from driver import image_bytes, nudge_slider, wait_for_change, widget_root
 
 from conftest import BUILD
 
-NB = "09_1_layer_outputs.ipynb"
+NB_9_1 = "09_1_layer_outputs.ipynb"
 
 
 def _panel_picture(panel) -> bytes:
@@ -21,13 +22,10 @@ def _panel_picture(panel) -> bytes:
     return img.screenshot()
 
 
-def test_channel_views_9_1_react_to_layer_and_channel(lab, page):
-    open_notebook(page, lab, NB)
-    state = run_all(page, NB)
-    assert state["errors"] == [] and state["done"] == state["total"], state
-
+def check_channel_views(page) -> None:
+    """The toy-net channel explorer and the panel under the feature-map explorer redraw."""
     # The toy-net channel explorer: its caption names the dissection label; a new channel redraws.
-    root = widget_root(page, NB, "网络解剖标签")
+    root = widget_root(page, NB_9_1, "网络解剖标签")
     before = image_bytes(root)
     nudge_slider(root, "通道", 1, "ArrowRight")
     after = wait_for_change(root, before)
@@ -35,7 +33,7 @@ def test_channel_views_9_1_react_to_layer_and_channel(lab, page):
     root.screenshot(path=str(BUILD / "09_1_channel_explorer_toy.png"))
 
     # The panel folded under the 9.1 feature-map explorer: open it, then move the explorer's channel.
-    explorer = widget_root(page, NB, "照片权重")
+    explorer = widget_root(page, NB_9_1, "照片权重")
     explorer.locator(".jupyter-widget-Collapse-header").filter(has_text="这个通道看到了什么").first.click()
     panel = explorer.locator(".jupyter-widget-Collapse-contents").first
     before = _panel_picture(panel)
