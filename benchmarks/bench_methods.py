@@ -18,9 +18,10 @@ lower ``corr`` there.
 
 Eigen-CAM and Ablation-CAM have one peer, pytorch-grad-cam (``EigenCAM``, ``AblationCAM``;
 its Eigen-CAM sign is LAPACK's, ours correlates with the channel mean, so ``corr`` can be
-negative on an image where they differ). Ablation-CAM runs one forward pass per channel
-(1280 of ``bn2``) and image, with no cap in either library: it is slow (minutes at N=8
-on one CPU thread) and is timed like Score-CAM.
+negative on an image where they differ). Ablation-CAM scores one copy per channel (1280 of
+``bn2``) and image in both; pytorch-grad-cam runs the whole network on each (minutes per
+image), ours only the layers after ``bn2`` (``helpers.cam.tail``). It is timed like
+Score-CAM; its peer is called once in all, that call timed and read for ``corr``.
 
 Score-CAM is timed at equal work: ours with ``max_channels=K`` (the ``K`` most
 varied maps of 1280); pytorch-grad-cam and torchcam, which have no cap, score the
@@ -33,6 +34,7 @@ Nothing about time is asserted.
 Usage:
     .venv/bin/python benchmarks/bench_methods.py [--rounds 5] [--calls 2] [--threads 1]
         [--batches 1 8] [--score-channels 16] [--methods grad_cam ...] [--device cpu|cuda]
+        [--no-peers ablation_cam ...]
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ TORCHCAM = {"grad_cam": "GradCAM", "grad_cam_pp": "GradCAMpp", "xgrad_cam": "XGr
 CAPTUM = {"grad_cam": "LayerGradCam"}
 FLOOR = "(inference only, no_grad)"  # for scale, not a peer
 SLOW = ("score_cam", "ablation_cam")  # half the rounds, one call, warm-up in round 1 only
+ONCE = ("ablation_cam",)  # its peers: one call in all, timed and read for corr (minutes each)
 
 Setup = Callable[[], Callable[[], np.ndarray]]
 
@@ -162,25 +165,38 @@ def implementations(name: str, model, layer_name: str, x: torch.Tensor, classes:
 
         return run
 
-    if name not in SLOW:
+    if name != "score_cam":
         out[FLOOR] = (floor, lambda run: None)
     return out
 
 
-def time_all(impls, rounds: int, calls: int, device, ref: np.ndarray, model, warm: bool = True):
+def time_all(impls, rounds: int, calls: int, device, ref: np.ndarray, model, warm: bool = True,
+             once: tuple[str, ...] = ()):
     """Median ms per implementation and mean correlation with ``ref``; ``warm=False`` warms
-    up (and reads the maps for ``corr``) in the first round only, for slow methods."""
+    up (and reads the maps for ``corr``) in the first round only, for slow methods; a label
+    in ``once`` is called once in all, without warm-up: that call is timed and read."""
     times: dict[str, list[float]] = {label: [] for label in impls}
     corr: dict[str, float] = {}
+
+    def read(maps) -> float:
+        pairs = zip(np.asarray(maps).reshape(ref.shape), ref)
+        return float(np.mean([np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in pairs]))
+
     for _ in range(rounds):
         for label, (setup, teardown) in impls.items():
+            if label in once and label in corr:
+                continue
             run = setup()
             try:
-                if warm or label not in corr:
-                    maps = np.asarray(run()).reshape(ref.shape)  # warm-up, the maps for corr
-                    corr[label] = float(np.mean(
-                        [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(maps, ref)]))
-                times[label] += timed_calls(run, calls, device)
+                got: list = []
+                if label in once:
+                    times[label] += timed_calls(lambda: got.append(run()), 1, device)
+                elif warm or label not in corr:
+                    got.append(run())  # warm-up, the maps for corr
+                if got:
+                    corr[label] = read(got[0])
+                if label not in once:
+                    times[label] += timed_calls(run, calls, device)
             finally:
                 teardown(run)
             assert count_hooks(model) == 0, f"{label} left hooks on the model"
@@ -196,6 +212,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--score-channels", type=int, default=16)
     parser.add_argument("--methods", nargs="+", default=list(cam.METHODS))
+    parser.add_argument("--no-peers", nargs="*", default=[], metavar="METHOD",
+                        help="methods timed without their peers (ours and inference only)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -218,19 +236,25 @@ def main() -> None:
             classes = model(x).argmax(dim=1).tolist()
         for name in args.methods:
             impls = implementations(name, model, layer_name, x, classes, args.score_channels)
+            if name in args.no_peers:
+                impls = {k: v for k, v in impls.items() if k in ("ours", FLOOR)}
             ref = np.asarray(impls["ours"][0]()()).reshape(n, *x.shape[-2:])
             slow = name in SLOW
+            once = tuple(label for label in impls if label not in ("ours", FLOOR)
+                         ) if name in ONCE else ()
             med, corr = time_all(impls, max(1, args.rounds // 2) if slow else args.rounds,
-                                 1 if slow else args.calls, device, ref, model, warm=not slow)
+                                 1 if slow else args.calls, device, ref, model, warm=not slow,
+                                 once=once)
             corr.pop(FLOOR, None)
             peers = [label for label in med if label not in ("ours", FLOOR)]
-            fastest = min(peers, key=med.get)
             for label, ms in med.items():
                 r = f"{corr[label]:.4f}" if label in corr else "-"
                 print(f"{name:<12s} {n:>2d} {label:<34s} {ms:10.1f} {med['ours'] / ms:9.2f} "
-                      f"{r:>7s}")
-            rows.append({"method": name, "batch": n, "ours_ms": round(med["ours"], 1),
-                         "fastest_peer": fastest, "fastest_peer_ms": round(med[fastest], 1)})
+                      f"{r:>7s}", flush=True)
+            if peers:
+                fastest = min(peers, key=med.get)
+                rows.append({"method": name, "batch": n, "ours_ms": round(med["ours"], 1),
+                             "fastest_peer": fastest, "fastest_peer_ms": round(med[fastest], 1)})
     print("\nours / fastest peer (below 1: ours is faster):")
     for r in rows:
         print(f"  {r['method']:<12s} N={r['batch']:<2d} {r['ours_ms']:8.1f} ms vs "

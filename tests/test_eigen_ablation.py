@@ -131,11 +131,13 @@ def test_ablation_cam_matches_pytorch_grad_cam_on_a_toy_net(toy):
 
 
 def test_ablation_cam_matches_pytorch_grad_cam_on_the_bundled_model(bundled_case):
-    """On the centre 128² of the photo (a 4 x 4 map): both sides run the whole network once
-    per channel (1280 of them), so the full 224² photo costs over a minute."""
+    """On the centre 128² of the photo (a 4 x 4 map): the peer runs the whole network once
+    per channel (1280 of them), so the full 224² photo costs it over a minute; ours runs
+    only the layers after ``bn2`` on the ablated copies (``settings["path"] == "tail"``)."""
     model, layer, x = bundled_case
     x = x[..., 48:176, 48:176]
-    check_ablation(model, layer, x, [int(model(x).argmax())])
+    res = check_ablation(model, layer, x, [int(model(x).argmax())])
+    assert res.settings["path"] == "tail", res.settings
 
 
 def test_ablation_weights_by_hand(tiny_net, tiny_input):
