@@ -280,7 +280,11 @@ def source_notebook(nb: nbformat.NotebookNode, label: str = "notebook",
         elif i in manual and not exercises_only:
             cell.source = mark_solution(cell.source)
             names = "_".join(f.name for f in _functions(nb.cells[i].source))
-            _nbgrader(cell, f"{names}_concept", solution=True)
+            # two conceptual exercises may both be prediction()/explanation(): the second
+            # one's grade id is numbered (nbgrader refuses a notebook with a repeated id)
+            k = sum(1 for c in cells if c.metadata.get("nbgrader", {}).get("grade_id", "")
+                    .startswith(f"{names}_concept"))
+            _nbgrader(cell, f"{names}_concept" + (f"_{k + 1}" if k else ""), solution=True)
             cell.metadata["nbgrader"].update(grade=True, points=int(cell.metadata.get("points",
                                                                                      POINTS)))
             cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != "solution"]
