@@ -37,12 +37,13 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+
+import helpers  # before torchvision: helpers imports it without torch._dynamo (helpers/models/tv.py)
 from PIL import Image, ImageOps
 from torch import nn
 from torchvision import transforms
 from torchvision.transforms.functional import to_pil_image
 
-import helpers
 from helpers import exercises, hooks, images, load_image, load_model, widgets
 from helpers.draw import viz
 from helpers.arrays import minmax

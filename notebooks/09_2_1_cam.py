@@ -37,11 +37,12 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+
+import helpers  # before torchvision: helpers imports it without torch._dynamo (helpers/models/tv.py)
 import torchvision
 from PIL import Image
 from torch import nn
 
-import helpers
 from helpers import cam, exercises, hooks, images, load_image, load_model, widgets
 from helpers.draw import explain, viz
 from helpers.arrays import minmax

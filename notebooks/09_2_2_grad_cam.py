@@ -368,7 +368,8 @@ for k, t in plain.items():
 # %% slideshow={"slide_type": "subslide"}
 N_MAPS = 48  # the first 48 held-out images
 TOL = round(15 * 64 / 224)  # the pointing game's 15 px tolerance at 224 px, scaled to 64 px
-x_toy, y_toy, m_toy = toy.images[:N_MAPS], toy_y[:N_MAPS].tolist(), toy_mask[:N_MAPS]
+x_toy, y_toy, m_toy = toy.images[:N_MAPS].clone(), toy_y[:N_MAPS].tolist(), toy_mask[:N_MAPS].clone()
+del toy, toy_mask, no_marker  # only these 48 images are used below: free the 500 (a slice would keep them)
 base_maps = {"centre": np.stack([centre_map((64, 64))] * N_MAPS),
              "random": np.stack([random_map((64, 64), seed=i) for i in range(N_MAPS)]),
              "sobel": np.stack([sobel_map(x_toy[i:i + 1]) for i in range(N_MAPS)])}
@@ -464,7 +465,7 @@ lin = nets["vgg_linear"]
 lin_layer = shapes.target_layer(lin)
 W = lin.classifier[-1].weight.detach().view(6, 32, 8, 8)  # d s_y / d A^k_ij, the same for every image
 bias = lin.classifier[-1].bias.detach()  # (6,)
-x20 = toy.images[:20]
+x20 = x_toy[:20]  # the first 20 held-out images
 with torch.no_grad():
     logits20 = lin(x20)  # (20, 6)
 worst, gc_sums, hr_sums = 0.0, [], []
@@ -510,6 +511,7 @@ for k, n in mk.items():
     with torch.no_grad():
         acc = float((n(indep.images).argmax(dim=1) == label).float().mean())
     print(f"{k}: held-out accuracy on its own task (marker independent of shape) {acc:.3f}")
+del indep  # not used below: free its images
 print(f"\naccuracy / mean logit of the true class, {len(world)} held-out images")
 print(f"{'net':<14s}" + "".join(f"{c:>16s}" for c in reliance.CONDITIONS) + "   uses")
 for k, t in table.items():
@@ -527,8 +529,9 @@ for k, t in table.items():
 
 # %% slideshow={"slide_type": "subslide"}
 N_WORLD = 24
-xw, yw = world.images[:N_WORLD], world.shape_labels[:N_WORLD].tolist()
-sm, mm = world.shape_masks[:N_WORLD], world.marker_masks[:N_WORLD]
+xw, yw = world.images[:N_WORLD].clone(), world.shape_labels[:N_WORLD].tolist()
+sm, mm = world.shape_masks[:N_WORLD].clone(), world.marker_masks[:N_WORLD].clone()
+del world  # only these 24 images are used below: free the 500 (a slice would keep them)
 OPTIONS = {"occlusion": {"window": 8, "stride": 8}, "integrated_gradients": {"steps": 8},
            "smoothgrad": {"samples": 8}, "rise": {"count": 200}}  # RISE: 200 masks per toy image
 wmaps = {k: attribution.every_map(n, shapes.target_layer(n), xw, yw, options=OPTIONS) for k, n in mk.items()}
