@@ -99,7 +99,7 @@ def tampered() -> list[str]:
                      and getattr(module, name).__self__ is module)]
     for label, space in spaces.items():
         lib = label.partition(".")[0]
-        homes = _HOMES.get(lib, ()) + (lib,) if lib in _HOMES else None  # (the verdict's libraries)
+        homes = _HOMES.get(lib, ()) + (lib,) if lib in _HOMES and label not in _OPEN_CLASSES else None
         for name, value in list(vars(space).items()):
             if _untrusted_code(value) or homes and _foreign(name, value, homes):
                 found.append(f"{label}.{name}")
@@ -107,6 +107,9 @@ def tampered() -> list[str]:
 
 
 _HOMES = {"numpy": (), "torch": ("typing", "typing_extensions")}
+_OPEN_CLASSES = ("torch.nn.Module",)
+"""Classes that other libraries extend by design (transformers sets ``nn.Module.smart_apply``
+when it builds a model, as notebook 9.3 does): only notebook code is looked for there."""
 """The libraries the verdicts compare with, and the packages their namespaces also hold callables of."""
 _DESCRIPTORS = (types.MethodDescriptorType, types.WrapperDescriptorType, types.ClassMethodDescriptorType)
 

@@ -131,3 +131,18 @@ def test_the_student_edition_builder_refuses_a_leak(tmp_path, monkeypatch):
     nbformat.write(nb, path)
     with pytest.raises(RuntimeError, match="code of ref_gradcam_weights"):
         make_student.build(tmp_path / "out", [path])
+
+
+def test_a_library_extending_nn_module_is_not_tampering(tiny_bert):
+    """transformers adds ``nn.Module.smart_apply`` when it builds a model (notebook 9.3 does):
+    the full 9.3 assignment scored 0 on the teacher's own answers before this was allowed."""
+    from grader import tamper
+
+    assert hasattr(torch.nn.Module, "smart_apply")  # the fixture built a BERT
+    assert tamper.tampered() == []
+    saved = torch.nn.Module.__call__
+    torch.nn.Module.__call__ = eval("lambda self, *a, **k: None")  # notebook-like code is still caught
+    try:
+        assert tamper.tampered() == ["torch.nn.Module.__call__"]
+    finally:
+        torch.nn.Module.__call__ = saved
