@@ -130,12 +130,12 @@ def _env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _config(course: Path) -> None:
+def _config(course: Path, timeout: int = LOOP_TIMEOUT) -> None:
     shutil.copy(ROOT / "course" / "nbgrader_config.py", course)
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(f"\n# class test: short per-cell timeout, more for the import cell\n"
                 f"c.Execute.timeout_func = lambda cell: 300 if 'helpers.setup()' in cell.source"
-                f" else {LOOP_TIMEOUT}\n")
+                f" else {timeout}\n")
 
 
 def _nbgrader(course: Path, env: dict, *args: str, check: bool = True, wait: bool = True):
@@ -230,9 +230,10 @@ def graded(tmp_path_factory):
             _submit(course, "broken", assignment, "this is not a notebook {")
             expected["broken", assignment] = dict.fromkeys(ids, 0)
     courses = _split(course, tmp)
+    full = _full_release(tmp, env)
     # the victim first, so the vandal finds its graded files in place; the other courses
-    # (copies with their own gradebook) are graded meanwhile, on the other core
-    others = [_nbgrader(c, env, "autograde", "*", "--force", wait=False) for c in courses[1:]]
+    # (copies with their own gradebook, and the full releases) are graded meanwhile
+    others = [_nbgrader(c, env, "autograde", "*", "--force", wait=False) for c in [*courses[1:], full]]
     first = _nbgrader(course, env, "autograde", "*", "--student=complete", "--force")
     victim_before = {d: _digest(course / d / "complete") for d in ("submitted", "autograded")}
     rest = _nbgrader(course, env, "autograde", "*", "--student=[!c]*", "--force", check=False)
@@ -247,7 +248,41 @@ def graded(tmp_path_factory):
             f.writelines(lines if k == 0 else lines[1:])
     where = {p.name: c for c in courses for p in (c / "submitted").iterdir()}
     return dict(course=course, where=where, expected=expected, logs=[first, rest, *exports], tmp=tmp,
-                victim_before=victim_before, gaming=gaming)
+                victim_before=victim_before, gaming=gaming, full=full)
+
+
+def _full_release(tmp: Path, env: dict) -> Path:
+    """A course of the whole notebooks, as ``make assignments`` releases them, with the teacher's
+    notebooks (the source versions: every answer filled in) handed in by ``teacher``."""
+    full = tmp / "full"
+    full.mkdir()
+    _config(full, timeout=600)  # whole notebooks: cells that compute for a while on a busy machine
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_assignments.py"), "--course", str(full)],
+                   check=True, env=env, capture_output=True)
+    for source in (full / "source").glob("*/*.ipynb"):
+        _submit(full, "teacher", source.parent.name, nbformat.read(source, 4))
+    return full
+
+
+def test_the_whole_notebooks_give_the_teachers_answers_full_marks(graded):
+    """What a teacher releases: whole notebooks, with the conceptual answers graded by hand.
+
+    Every autograded test gives the teacher's own answers full marks (a library that extends
+    torch.nn.Module once made all of 9.3 score 0 here, and a repeated grade id stopped 9.2.2)."""
+    from nbgrader.api import Gradebook
+
+    wrong, manual = [], 0
+    with Gradebook(f"sqlite:///{graded['full'] / 'gradebook.db'}") as gb:
+        assert {a.name for a in gb.assignments} == set(SECTIONS)
+        for assignment in SECTIONS:
+            for nb in gb.find_submission(assignment, "teacher").notebooks:
+                for g in nb.grades:
+                    if g.auto_score is None:
+                        manual += 1  # a conceptual answer, for the teacher to read
+                    elif g.auto_score != g.max_score:
+                        wrong.append(f"{assignment}/{g.name}: {g.auto_score} of {g.max_score}")
+    assert not wrong, wrong
+    assert manual >= len(SECTIONS)
 
 
 # The students graded beside the victim (the vandal must find its files); the others are
