@@ -73,6 +73,20 @@ def _banned(arg: Any) -> str | None:
     return None
 
 
+_GATES: list[Gate] = []
+"""This grader load's one audit hook. A hook cannot be removed, so it is made once per load
+(hidden tests load the grader afresh: one per graded exercise) and reused by every trial;
+a hook per trial made an in-process run of 500 gradings slow down step by step."""
+
+
+def _gate(hits: list[str]) -> Gate:
+    if not _GATES:
+        _GATES.append(Gate(hits, Caught))
+    gate = _GATES[0]
+    gate.open, gate.hits = False, hits
+    return gate
+
+
 def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple[Any, list[str]]:
     """``fn(*args)`` in its own thread under the profiler, the calling thread watched too.
 
@@ -88,7 +102,7 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
     box: dict[str, Any] = {}
     done = _thread.allocate_lock()
     done.acquire()
-    gate = Gate(hits, Caught)
+    gate = _gate(hits)
 
     def profile(frame: types.FrameType, event: str, arg: Any) -> None:
         if event == "call":
