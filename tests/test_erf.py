@@ -195,3 +195,14 @@ def test_each_probe_gets_its_own_centre():
     weight = torch.tensor([0, 0, 0, 0, 3, 3, 3, 2], dtype=torch.float64)
     want_dx = float((weight * cols).sum() / weight.sum()) - 4.0  # 64.5 / 11 - 4
     assert c[1, 0, 0].tolist() == pytest.approx([0.0, want_dx], abs=1e-9)
+
+
+def test_probes_in_small_batches_give_the_same_centres():
+    """Probes are computed a few at a time (memory); the centres do not depend on the grouping."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2))
+    x = torch.randn(5, 3, 32, 32)
+    one = erf_centres(net, "2", x, batch_size=5)
+    assert torch.allclose(erf_centres(net, "2", x, batch_size=2), one, equal_nan=True, atol=1e-9)
+    with pytest.raises(ValueError, match="batch_size"):
+        erf_centres(net, "2", x, batch_size=0)

@@ -27,7 +27,7 @@ from ..hooks import Capture, Replace
 
 
 def erf_centres(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
-                cells: Sequence[tuple[int, int]] | None = None) -> torch.Tensor:
+                cells: Sequence[tuple[int, int]] | None = None, *, batch_size: int = 2) -> torch.Tensor:
     """Per probe and cell, ``(dy, dx)`` from where a cell is drawn to where it looks.
 
     Formula:
@@ -43,6 +43,9 @@ def erf_centres(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
         x: the probe inputs (random or real images); one backward pass per cell
             serves them all.
         cells: ``(i, j)`` of the cells to measure; ``None``: every cell.
+        batch_size: probes per forward pass (each probe's graph is kept for its
+            backward passes: 16 probes of 224² through the bundled model took over
+            1 GiB at once, enough to be killed under a class hub's memory limit).
 
     Returns:
         ``(N, h, w, 2)`` float64, in input pixels; ``NaN`` for a cell not measured or whose gradient is
@@ -53,6 +56,11 @@ def erf_centres(model: nn.Module, layer: nn.Module | str, x: torch.Tensor,
     """
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         raise ValueError(f"x must be a batch (N, 3, H, W), got {getattr(x, 'shape', type(x))}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if x.shape[0] > batch_size:  # probes are independent: their centres are computed apart
+        return torch.cat([erf_centres(model, layer, part, cells, batch_size=batch_size)
+                          for part in x.split(batch_size)])
     name, module = layer_of(model, layer)
     x = x.detach().float().requires_grad_(True)
     n, size_y, size_x = x.shape[0], x.shape[-2], x.shape[-1]
