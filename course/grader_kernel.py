@@ -63,11 +63,17 @@ def _mount(*args: str, check: bool = True) -> None:
 
 
 def confine(course: Path, args: list[str]) -> None:
-    """Inside the new namespaces: make the file system read-only, drop capabilities, exec."""
-    # read what the kernel needs before /tmp is replaced: its connection file, matplotlib's
-    # font list (building it again takes seconds)
-    connection = Path(args[args.index("-f") + 1])
-    keep = {"kernel.json": connection.read_bytes()}
+    """Inside the new namespaces: make the file system read-only, drop capabilities, exec.
+
+    ``args`` are the kernel's (with ``-f CONNECTION_FILE``), or, after ``--``, any command
+    (the isolated grading process of ``grader/isolated.py``).
+    """
+    # read what the process needs before /tmp is replaced: the kernel's connection file,
+    # matplotlib's font list (building it again takes seconds)
+    keep = {}
+    connection = Path(args[args.index("-f") + 1]) if args[:1] != ["--"] else None
+    if connection is not None:
+        keep["kernel.json"] = connection.read_bytes()
     for folder in (Path(s).expanduser() for s in ("~/.cache/matplotlib", "~/.matplotlib")):
         keep |= {f"matplotlib/{p.name}": p.read_bytes() for p in folder.glob("fontlist-*.json")}
     course_fd = os.open(course, os.O_RDONLY | os.O_DIRECTORY)  # the course, even under /tmp
@@ -100,26 +106,47 @@ def confine(course: Path, args: list[str]) -> None:
     for name, data in keep.items():
         (home / name).parent.mkdir(parents=True, exist_ok=True)
         (home / name).write_bytes(data)
-    args = [str(home / "kernel.json") if a == str(connection) else a for a in args]
+    if connection is None:
+        command = args[1:]
+    else:
+        command = _kernel([str(home / "kernel.json") if a == str(connection) else a for a in args])
     os.environ.update(HOME=str(home), MPLCONFIGDIR=str(home / "matplotlib"),
                       IPYTHONDIR=str(home / "ipython"), XDG_CACHE_HOME=str(home / "cache"),
                       JUPYTER_RUNTIME_DIR=str(home / "runtime"), TMPDIR="/tmp")
     os.execvp("setpriv", ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs",
-                          "--", *_kernel(args)])
+                          "--", *command])
+
+
+def _confinable(course: Path | None) -> bool:
+    tools = all(shutil.which(t) for t in ("unshare", "setpriv", "mount"))
+    return os.geteuid() == 0 and course is not None and tools and \
+        subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode == 0
+
+
+def _unshare(course: Path, args: list[str]) -> list[str]:
+    return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
+            "--", sys.executable, str(Path(__file__).resolve()), "--confine", str(course), *args]
+
+
+def confined(command: list[str], folder: Path) -> list[str]:
+    """``command`` run confined like a grader kernel, from ``folder`` inside a course
+    (or ``command`` itself, with a note on stderr, where confinement is impossible)."""
+    course = course_root(Path(folder).resolve())
+    if not _confinable(course):
+        print(f"{NAME}: cannot confine the grading process here; it runs with your rights", file=sys.stderr)
+        return list(command)
+    return _unshare(course, ["--", *command])
 
 
 def launch(args: list[str]) -> None:
     """Replace this process with the confined kernel (or a plain one where that is impossible)."""
     course = course_root(Path.cwd())
-    tools = all(shutil.which(t) for t in ("unshare", "setpriv", "mount"))
-    if os.geteuid() != 0 or course is None or not tools or \
-            subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode != 0:
+    if not _confinable(course):
         print(f"{NAME}: cannot confine the kernel here (needs root, mount namespaces, util-linux, "
               "and a course folder); the submission runs with your rights", file=sys.stderr)
         os.execv(sys.executable, _kernel(args))
-    os.execvp("unshare", ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
-                          "--", sys.executable, str(Path(__file__).resolve()), "--confine",
-                          str(course), *args])
+    command = _unshare(course, args)
+    os.execvp(command[0], command)
 
 
 def main(argv: list[str]) -> int:
@@ -129,7 +156,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["--confine"]:
         confine(Path(argv[1]), argv[2:])
-    if "-f" not in argv:
+    if "-f" not in argv:  # (a kernel needs its connection file)
         print(__doc__, file=sys.stderr)
         return 2
     launch(argv)

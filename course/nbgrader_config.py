@@ -7,8 +7,12 @@ See docs/teaching.md (用 nbgrader 布置和批改作业).
 """
 
 import os
+import sys
 
 from jupyter_client.kernelspec import KernelSpecManager
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern,
+                                    LimitOutput, SaveAutoGrades)
 
 c = get_config()  # noqa: F821 (provided by traitlets)
 
@@ -19,6 +23,17 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (os.path.dirname(c.CourseDirectory.root), os.environ.get("PYTHONPATH")) if p)
 c.CourseDirectory.course_id = "ch9-interpret"
+
+# Every exercise is graded twice: by its hidden test in the submission's kernel, and again in a
+# new, confined process that no code of the submission ran in before the grader was loaded
+# (grader/isolated.py). A test cell keeps its points only when both pass; a kernel that lies
+# about its results (a rewritten reply, an input transformer) cannot answer for the second.
+sys.path.insert(0, os.path.dirname(c.CourseDirectory.root))
+from grader.isolated import IsolatedGrading  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [Execute, IsolatedGrading, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.IsolatedGrading.timeout = float(os.environ.get("CH9_GRADER_TIMEOUT", "300"))
 
 # The release version gets the same stub as the student edition (scripts/make_student.py),
 # so the instant check answers "not done yet" instead of failing.

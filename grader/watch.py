@@ -73,6 +73,9 @@ def _banned(arg: Any) -> str | None:
     return None
 
 
+STARTED = [0]
+"""Threads :func:`watched_call` started (:mod:`grader.child` tells them from a submission's)."""
+
 _GATES: list[Gate] = []
 """This grader load's one audit hook. A hook cannot be removed, so it is made once per load
 (hidden tests load the grader afresh: one per graded exercise) and reused by every trial;
@@ -134,6 +137,7 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
     own = (watched_call.__code__, runner.__code__)  # the grader's own c_calls
     sys.setprofile(profile)
     try:
+        STARTED[0] += 1
         _thread.start_new_thread(runner, ())
         while True:
             try:

@@ -262,9 +262,10 @@ def hook_import(item: Item) -> str:  # every later `import grader` gets a grader
             f"def {item.name}(*args):\n    {STUB}\n")
 
 
-from classroom_tricks import (  # noqa: E402 (kinds that attack the watcher itself)
-    builtin_routed_profiler_off, builtin_worker, disarm_watcher, library_says_yes, numpy_scalar_lie,
-    relabelled_code, signal_handler, tensor_own_methods, vectorized_comparison)
+from classroom_tricks import (  # noqa: E402 (kinds that attack the watcher itself, or the kernel)
+    builtin_routed_profiler_off, builtin_worker, disarm_watcher, kernel_says_ok, key_from_disk,
+    library_says_yes, numpy_scalar_lie, relabelled_code, rewrite_hidden_cell, signal_handler,
+    tensor_own_methods, thread_by_builtin, vectorized_comparison)
 
 GAMING = [alias_reference, wrap_reference, dict_reference, attribute_reference, eval_reference,
           sys_modules_reference, importlib_reference, gc_reference, partial_reference,
@@ -272,8 +273,13 @@ GAMING = [alias_reference, wrap_reference, dict_reference, attribute_reference, 
           thread_reference, subprocess_reference, library_implementation, print_tick, constant,
           input_unchanged, patch_check, patch_library, always_equal, peek_expected, replace_grader,
           hook_import, builtin_routed_profiler_off, disarm_watcher, relabelled_code, signal_handler,
-          library_says_yes, numpy_scalar_lie, builtin_worker, tensor_own_methods, vectorized_comparison]
+          library_says_yes, numpy_scalar_lie, builtin_worker, tensor_own_methods, vectorized_comparison,
+          kernel_says_ok, rewrite_hidden_cell, thread_by_builtin, key_from_disk]
 """Every way of not doing the work that the grader must turn into 0 points."""
+
+KERNEL_ONLY = [kernel_says_ok, rewrite_hidden_cell, thread_by_builtin, key_from_disk]
+"""The kinds that beat the hidden test in the student's kernel: only nbgrader autograde, with its
+second verdict from a process of its own (grader/isolated.py), turns them into 0 points."""
 
 BORROWING = [*GAMING[:GAMING.index(library_implementation) + 1], builtin_routed_profiler_off,
              disarm_watcher, relabelled_code, signal_handler, builtin_worker]

@@ -91,3 +91,43 @@ def tensor_own_methods(item: Item) -> str:  # a plain tensor whose own attribute
 def vectorized_comparison(item: Item) -> str:  # numpy's own vectorize around notebook code as allclose
     return ("import numpy\n\nnumpy.allclose = numpy.vectorize(lambda *args, **kwargs: True, otypes=[bool])\n\n\n"
             f"def {item.name}(*args):\n    return args[0]\n")
+
+
+# Kinds that own the student's kernel: the hidden test in the kernel cannot see them (issue 24's
+# held-out trials). Only the second verdict, in a process of its own (grader/isolated.py), does.
+
+def kernel_says_ok(item: Item) -> str:  # every reply says "ok" and no traceback is shown
+    return ("_ip = get_ipython()\n_kernel = _ip.kernel\n\n\n"
+            "def _wrap(original):\n    async def _do_execute(*args, **kwargs):\n"
+            "        reply = await original(*args, **kwargs)\n        reply['status'] = 'ok'\n        return reply\n"
+            "    _do_execute.wrapped = True\n    return _do_execute\n\n\n"
+            "if not getattr(_kernel.do_execute, 'wrapped', False):\n    _kernel.do_execute = _wrap(_kernel.do_execute)\n"
+            "_ip.showtraceback = lambda *args, **kwargs: None\n\n\n"
+            f"def {item.name}(*args):\n    raise NotImplementedError\n")
+
+
+def rewrite_hidden_cell(item: Item) -> str:  # an IPython input transformer replaces the hidden test
+    return ("def _rewrite(lines):\n"
+            "    if any('_ch9_hidden_test' in line for line in lines):\n"
+            "        return ['print(\"✓ 评分通过\")\\n']\n    return lines\n\n\n"
+            "get_ipython().input_transformers_cleanup.append(_rewrite)\n\n\n"
+            f"def {item.name}(*args):\n    raise NotImplementedError\n")
+
+
+def thread_by_builtin(item: Item) -> str:  # the reference run on a thread that a builtin starts
+    # (Python 3.11 raises no audit event for it; the profiler is not on that thread)
+    return ("import _thread\nimport importlib\nimport time\n\n"
+            f"_mods = {{'r': importlib.import_module('{REF}')}}\n\n\n"
+            f"def {item.name}(*args):\n    box = []\n    ref = getattr(_mods['r'], '{item.reference_name()}')\n"
+            "    for _ in map(_thread.start_new_thread, [lambda: box.append(ref(*args))], [()]):\n        pass\n"
+            "    while not box:\n        time.sleep(0.002)\n    return box[0]\n")
+
+
+def key_from_disk(item: Item) -> str:  # the answer key read from its file while grading, renamed, run
+    return ("import importlib.util\n\nimport numpy as np_\nimport torch as torch_\n\n\n"
+            f"def {item.name}(*args):\n"
+            "    folder = importlib.util.find_spec('grader').submodule_search_locations[0]\n"
+            "    source = open(folder + '/references.py').read().replace('torch.', 'torch_.').replace('np.', 'np_.')\n"
+            "    space = {'torch_': torch_, 'np_': np_}\n"
+            "    exec(compile(source, '<my notes>', 'exec'), space)\n"
+            f"    return space['{item.reference_name()}'](*args)\n")

@@ -52,7 +52,8 @@ CONFINED = os.geteuid() == 0 and shutil.which("unshare") is not None and \
 SECTIONS = {p.stem: sub.items(p) for p in sub.teacher_notebooks()}
 # they spoil the rest of their notebook
 POLLUTING = (sub.patch_library, sub.thread_reference, sub.replace_grader, sub.hook_import,
-             sub.library_says_yes, sub.builtin_worker, sub.vectorized_comparison)
+             sub.library_says_yes, sub.builtin_worker, sub.vectorized_comparison, sub.kernel_says_ok,
+             sub.rewrite_hidden_cell)
 
 
 def extra_gaming_slots(taken: int) -> list[tuple[str, str, int]]:

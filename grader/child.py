@@ -1,0 +1,258 @@
+"""The grading process of :mod:`grader.isolated`: ``python -m grader.child``, request on stdin.
+
+Order matters, and is the defence: everything the grader needs is read and
+loaded *before* the first line of the student's code runs; from then on a
+:class:`Shield` audit hook (which cannot be removed) refuses to open the
+grader's files or another process's memory, to load ``ctypes``, to start a
+process or open a socket; each verdict is signed with a key that lives only in
+:func:`main`'s frame (frames and memory searches are refused while answers run,
+:mod:`grader.audit`) and written to a copy of stdout that the student's
+``print`` no longer reaches.
+
+The request (a Python literal): ``key`` (hex), ``root`` (the project),
+``cells`` (``[(source, is_solution), ...]``) and ``exercises``
+(``[(check, name, seed), ...]``).
+"""
+
+import os
+import sys
+
+# names this module binds before any student code runs (C functions and types the student
+# cannot change; the module's globals can be rebound, so main() copies what it uses into locals)
+_lstat, _readlink, _getcwd, _fsdecode = os.lstat, os.readlink, os.getcwd, os.fsdecode
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
+
+
+def _resolve(path, lstat=_lstat, readlink=_readlink, getcwd=_getcwd, type=type, len=len):  # noqa: A002
+    """The real absolute path, symlinks followed, with C functions only (no patchable Python).
+
+    Builtins are bound as defaults: the notebook can rebind ``builtins.type`` or this
+    module's globals, not the values a function was defined with.
+    """
+    if type(path) is bytes:
+        path = path.decode("utf-8", "surrogateescape")
+    if not path.startswith("/"):
+        path = getcwd() + "/" + path
+    parts, done, hops = path.split("/"), [], 0
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        here = "/" + "/".join([*done, part])
+        try:
+            mode = lstat(here).st_mode
+        except OSError:
+            done.append(part)
+            continue
+        if mode & _S_IFMT == _S_IFLNK and hops < 40:
+            hops += 1
+            target = readlink(here)
+            if target.startswith("/"):
+                done = []
+            parts = target.split("/") + parts
+            continue
+        done.append(part)
+    return "/" + "/".join(done)
+
+
+EVENTS = frozenset({"subprocess.Popen", "os.system", "os.fork", "os.forkpty", "os.kill", "os.killpg",
+                    "signal.pthread_kill", "sys.addaudithook", "os.startfile"})
+PREFIXES = ("ctypes.", "socket.", "os.exec", "os.spawn", "os.posix_spawn", "_posixsubprocess", "cpython.")
+PROC = ("/mem", "/pagemap", "/environ")
+# While the cells run, nothing of the grader runs but main(), whose frame holds the key: no frame,
+# tracer, profiler or memory search at all (during grading, grader.audit's Gate refuses them
+# inside the answer; the grader itself needs them outside it).
+CELLS = frozenset({"sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
+                   "gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+FRAMES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+
+
+def shield(grader):
+    """An audit hook for the student phase, and its state ``{"on", "cells", "refused"}``.
+
+    What no answer needs is refused from any caller: opening the grader's files or another
+    process's memory, ctypes, processes, sockets, more audit hooks; while the cells run,
+    frames, tracers and memory searches too. A closure, not a class: the notebook can reach
+    this module and rebind its names, not the values the hook was made with.
+    """
+    state = {"on": False, "cells": False, "refused": []}
+    grader = grader.rstrip("/") + "/"
+
+    def hook(event, args, state=state, grader=grader, events=EVENTS, prefixes=PREFIXES, proc=PROC,
+             cells=CELLS, frames=FRAMES, type=type, len=len, int=int, str=str, bytes=bytes,  # noqa: A002
+             resolve=_resolve, refused=PermissionError):
+        if not state["on"]:
+            return
+        why = None
+        if event == "open":
+            path = args[0] if args else None
+            if type(path) is int:
+                return
+            if type(path) is not str and type(path) is not bytes:
+                why = f"open({type(path).__name__})：评分进程里只能用字符串路径打开文件"
+            else:
+                real = resolve(path) + "/"
+                if real.startswith(grader) or real.startswith("/proc/") and \
+                        (real.rstrip("/").endswith(proc) or "/map_files/" in real):
+                    why = f"打开 {path!s}"
+        elif event in events or event.startswith(prefixes) or state["cells"] and event in cells:
+            why = event
+        elif state["cells"] and event == "object.__getattr__" and len(args) > 1 and args[1] in frames:
+            why = f"取栈帧（{args[1]}）"
+        if why:
+            # A refused open or frame reveals nothing, so it only fails where it is asked for:
+            # torch formats a stack (linecache asks for the grader's lines), namedtuple and enum
+            # read their caller's module from a frame. The rest marks the whole notebook.
+            if event != "open" and event not in cells and event != "object.__getattr__":
+                state["refused"].append(why)
+            raise refused(f"评分进程不允许：{why}")
+
+    return hook, state
+
+
+def _read_request():
+    raw = b""
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        raw += chunk
+    os.close(0)
+    return raw
+
+
+def main():
+    import ast
+    import builtins
+    import _hashlib
+    import _io
+
+    request = ast.literal_eval(_read_request().decode("utf-8"))
+    key = bytes.fromhex(request["key"])
+    root = request["root"]
+    out = os.dup(1)  # the verdicts' channel; the student's print goes to /dev/null
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    write, digest, text_repr = os.write, _hashlib.hmac_digest, repr
+    own_namespace = os.getpid() == 1  # unshare --pid: this process is alone in its PID namespace
+    counter = os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY) if own_namespace else None
+    pread, number = os.pread, int
+
+    def tasks():  # the last PID (thread or process) made in this namespace
+        return number(pread(counter, 32, 0)) if counter is not None else 0
+
+    def say(name, passed, message):
+        text = text_repr((name, passed, message))
+        signature = digest(key, text.encode("utf-8"), "sha256").hex()
+        write(out, (signature + " " + text + "\n").encode("utf-8"))
+
+    # the grader, afresh from its files and outside sys.modules (as the hidden test loads it)
+    def read(path, probe=False):
+        with _io.FileIO(path) as fh:
+            return b"" if probe else fh.readall()
+
+    folder = root + "/grader"
+    boot = {"__builtins__": builtins.__dict__, "__name__": "_ch9_boot"}
+    exec(compile(read(folder + "/boot.py"), folder + "/boot.py", "exec"), boot)  # noqa: S102
+    fresh = boot["Fresh"](root, ("grader", "helpers"), read)
+    grading = fresh.load("grader.grading")
+    grading.use_fresh(fresh)
+    grading.fresh_exercises()
+    references = grading.fresh_references()
+    grading.fresh_references = lambda: references  # read once, now, before any student code
+    forbidden = fresh.load("grader.forbidden").forbidden
+    for check, _, _ in request["exercises"]:
+        forbidden(check)
+    watch = fresh.load("grader.watch")
+    watch._gate([])  # its audit hook, added now (the shield refuses sys.addaudithook later)
+    started = watch.STARTED
+    grade, error_type = grading.grade, grading.GradingError
+    grading.KEEP_ALIVE = True  # nothing the answer touched is freed (and finalized) in the grader
+
+    # a signal handler is given the interrupted frame (main's, with the key): none may be set
+    import gc
+    import signal
+    getsignal, callbacks, collecting = signal.getsignal, gc.callbacks, gc.isenabled
+    gc.disable()  # no cycle of the notebook's objects is collected (and finalized) in the grader
+    signals = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
+    defaults = {s: (getsignal(s),) for s in signals}
+    mask, block, leave = signal.pthread_sigmask, signal.SIG_BLOCK, os._exit  # (bound before the cells)
+
+    # The modules the cells import, imported now: libraries read frames while they load (typing,
+    # enum, namedtuple), which the cells may not. Only installed modules: sys.path has neither
+    # the submission's folder nor PYTHONPATH (python -I).
+    import importlib
+    for source, _ in request["cells"]:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module, *(f"{node.module}.{a.name}" for a in node.names)] \
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            for module in names:
+                try:
+                    importlib.import_module(module)
+                except BaseException:  # noqa: BLE001 (a name that is not a module; the cell will say)
+                    pass
+
+    hook, guard = shield(_resolve(folder))
+    sys.addaudithook(hook)
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    failures = []
+    before = tasks()
+    guard["on"] = guard["cells"] = True
+    for i, (source, solution) in enumerate(request["cells"]):
+        try:
+            statements = ast.parse(source).body
+        except SyntaxError as err:
+            statements = []
+            if solution:
+                failures.append(f"SyntaxError: {err}")
+        for statement in statements:  # one at a time: an error spoils only its own statement
+            try:
+                code = compile(ast.Module([statement], []), f"<ipython-input-{i}-graded>", "exec")
+                exec(code, namespace)  # noqa: S102
+            except BaseException as err:  # noqa: BLE001 (the student's code: any error is recorded)
+                if solution:
+                    failures.append(f"{type(err).__name__}: {err}")
+    guard["cells"] = False
+    say("", True, "ready")
+    mask(block, signals)  # and none is delivered to this thread
+    extra = tasks() - before
+    for check, name, seed in request["exercises"]:
+        del callbacks[:]  # (a gc callback would run the notebook's code inside the grader's)
+        handlers = [s for s in signals if getsignal(s) not in defaults.get(s, (None,))]
+        if collecting():
+            guard["refused"].append("打开了垃圾回收（gc.enable）")
+        if extra or guard["refused"] or handlers:
+            what = f"启动了 {extra} 个线程或进程" if extra else f"设置了信号处理函数（{handlers[:3]}）" \
+                if handlers else "；".join(dict.fromkeys(guard["refused"]))
+            say(name, False, f"{name} 不能评分：笔记本的代码在独立评分进程里{what}。本题 0 分。")
+            continue
+        before, ours = tasks(), started[0]
+        try:
+            grade(check, name, namespace, seed=seed)
+            passed, message = True, ""
+        except error_type as err:
+            passed, message = False, str(err)
+        except BaseException as err:  # noqa: BLE001
+            passed, message = False, f"{name} 在独立评分进程里出错：{type(err).__name__}: {err}。本题 0 分。"
+        extra = tasks() - before - (started[0] - ours)
+        if passed and (extra or guard["refused"] or collecting()):
+            what = f"启动了 {extra} 个线程或进程" if extra else "打开了垃圾回收（gc.enable）" if collecting() \
+                else "；".join(dict.fromkeys(guard["refused"]))
+            passed, message = False, f"{name} 在评分时{what}。本题 0 分。"
+        if not passed and failures and name not in namespace:
+            message += "（答案单元格出错：" + "；".join(failures[:3]) + "）"
+        say(name, passed, message)
+    leave(0)
+
+
+if __name__ == "__main__":
+    main()
