@@ -63,31 +63,44 @@ EVENTS = frozenset({"subprocess.Popen", "os.system", "os.fork", "os.forkpty", "o
                     "signal.pthread_kill", "sys.addaudithook", "os.startfile"})
 PREFIXES = ("ctypes.", "socket.", "os.exec", "os.spawn", "os.posix_spawn", "_posixsubprocess", "cpython.")
 PROC = ("/mem", "/pagemap", "/environ")
-# While the cells run, nothing of the grader runs but main(), whose frame holds the key: no frame,
-# tracer, profiler or memory search at all (during grading, grader.audit's Gate refuses them
-# inside the answer; the grader itself needs them outside it).
-CELLS = frozenset({"sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
-                   "gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+# Frames, tracers, profilers and memory searches: only the grader's own functions named in
+# ``allowed`` may ask for them (the caller is looked up by the hook itself). Anything else would
+# reach main()'s frame, which holds the key, even from code the notebook slipped into a library
+# function that the grader calls.
+SENSITIVE = frozenset({"sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
+                       "gc.get_objects", "gc.get_referrers", "gc.get_referents"})
 FRAMES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 
 
-def shield(grader):
-    """An audit hook for the student phase, and its state ``{"on", "cells", "refused"}``.
+def shield(grader, allowed):
+    """An audit hook for the student phase, and its state ``{"on", "refused"}``.
 
     What no answer needs is refused from any caller: opening the grader's files or another
-    process's memory, ctypes, processes, sockets, more audit hooks; while the cells run,
-    frames, tracers and memory searches too. A closure, not a class: the notebook can reach
-    this module and rebind its names, not the values the hook was made with.
+    process's memory, ctypes, processes, sockets, more audit hooks; frames, tracers and memory
+    searches unless the caller's code is one of ``allowed`` (the grader's). A closure, not a
+    class: the notebook can reach this module and rebind its names, not the values the hook was
+    made with.
     """
-    state = {"on": False, "cells": False, "refused": []}
+    state = {"on": False, "refused": [], "inside": False}
     grader = grader.rstrip("/") + "/"
+    getframe = sys._getframe
 
     def hook(event, args, state=state, grader=grader, events=EVENTS, prefixes=PREFIXES, proc=PROC,
-             cells=CELLS, frames=FRAMES, type=type, len=len, int=int, str=str, bytes=bytes,  # noqa: A002
-             resolve=_resolve, refused=PermissionError):
-        if not state["on"]:
+             sensitive=SENSITIVE, frames=FRAMES, allowed=allowed, getframe=getframe, type=type,  # noqa: A002
+             len=len, int=int, str=str, bytes=bytes, resolve=_resolve, refused=PermissionError):
+        if not state["on"] or state["inside"]:  # (inside: this hook's own getframe)
             return
         why = None
+        if event in sensitive or event == "object.__getattr__" and len(args) > 1 and args[1] in frames:
+            state["inside"] = True
+            try:
+                caller = getframe(1).f_code  # 0: this hook; 1: who asked
+            finally:
+                state["inside"] = False
+            if caller in allowed:
+                return
+            why = event if event in sensitive else f"取栈帧（{args[1]}）"
+            raise refused(f"评分进程不允许：{why}")  # (reveals nothing: fails only where asked)
         if event == "open":
             path = args[0] if args else None
             if type(path) is int:
@@ -99,19 +112,26 @@ def shield(grader):
                 if real.startswith(grader) or real.startswith("/proc/") and \
                         (real.rstrip("/").endswith(proc) or "/map_files/" in real):
                     why = f"打开 {path!s}"
-        elif event in events or event.startswith(prefixes) or state["cells"] and event in cells:
+        elif event in events or event.startswith(prefixes):
             why = event
-        elif state["cells"] and event == "object.__getattr__" and len(args) > 1 and args[1] in frames:
-            why = f"取栈帧（{args[1]}）"
+        elif event == "object.__setattr__" and len(args) > 1 and args[1] == "__code__":
+            why = "改写函数的代码（__code__）"
         if why:
-            # A refused open or frame reveals nothing, so it only fails where it is asked for:
-            # torch formats a stack (linecache asks for the grader's lines), namedtuple and enum
-            # read their caller's module from a frame. The rest marks the whole notebook.
-            if event != "open" and event not in cells and event != "object.__getattr__":
+            # A refused open reveals nothing, so it only fails where it is asked for (linecache
+            # asks for the grader's lines when a stack is formatted). The rest marks the notebook.
+            if event != "open":
                 state["refused"].append(why)
             raise refused(f"评分进程不允许：{why}")
 
     return hook, state
+
+
+def _codes(code):
+    """``code`` and the code of every function defined inside it."""
+    yield code
+    for const in code.co_consts:
+        if type(const) is type(code):
+            yield from _codes(const)
 
 
 def _read_request():
@@ -201,12 +221,24 @@ def main():
                 except BaseException:  # noqa: BLE001 (a name that is not a module; the cell will say)
                     pass
 
-    hook, guard = shield(_resolve(folder))
+    # the grader's functions that set the profiler, look for threads or stop a tracer
+    tamper = fresh.load("grader.tamper")
+    own = [grade, watch.watched_call, tamper.foreign_threads, tamper.tampered]
+    allowed = frozenset(c for f in own for c in _codes(f.__code__))
+    # torch keeps the caller's stack as text when it seeds CUDA or XPU lazily: traceback's own
+    # functions may take frames, they hand out only text (no locals)
+    import traceback
+    own += [traceback.format_stack, traceback.extract_stack, traceback.print_stack]
+    allowed = frozenset(c for f in own for c in _codes(f.__code__))
+    watch.BEFORE_START.append(lambda: [s for s in signals if getsignal(s) not in defaults[s]])
+    watch.AFTER_RETURN.append(gc.disable)
+
+    hook, guard = shield(_resolve(folder), allowed)
     sys.addaudithook(hook)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     failures = []
     before = tasks()
-    guard["on"] = guard["cells"] = True
+    guard["on"] = True
     for i, (source, solution) in enumerate(request["cells"]):
         try:
             statements = ast.parse(source).body
@@ -221,7 +253,6 @@ def main():
             except BaseException as err:  # noqa: BLE001 (the student's code: any error is recorded)
                 if solution:
                     failures.append(f"{type(err).__name__}: {err}")
-    guard["cells"] = False
     say("", True, "ready")
     mask(block, signals)  # and none is delivered to this thread
     extra = tasks() - before

@@ -73,6 +73,11 @@ def _banned(arg: Any) -> str | None:
     return None
 
 
+BEFORE_START: list[Callable[[], list]] = []
+"""Checks run just before the answer's thread starts (:mod:`grader.child`: no signal handler may
+be set, it would be given the waiting thread's frame); anything they return refuses the run."""
+AFTER_RETURN: list[Callable[[], Any]] = []
+"""Called on the answer's thread as soon as it returns, before the audit gate closes."""
 STARTED = [0]
 """Threads :func:`watched_call` started (:mod:`grader.child` tells them from a submission's)."""
 
@@ -128,12 +133,17 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
             except BaseException as err:  # the student's error, or Caught
                 box["value"] = err
             finally:
+                for call in AFTER_RETURN:
+                    call()
                 gate.open = False
                 box["intact"] = sys.getprofile() is profile
                 sys.setprofile(None)
         finally:
             done.release()
 
+    for check in BEFORE_START:
+        if found := check():
+            return None, [f"设置了信号处理函数（{found[:3]}）"]
     own = (watched_call.__code__, runner.__code__)  # the grader's own c_calls
     sys.setprofile(profile)
     try:
