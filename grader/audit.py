@@ -12,8 +12,9 @@ a generator's ``gi_frame``: the watcher's frame holds its state), signalling
 sockets, ``ctypes`` and removing audit hooks.
 
 Python 3.11 raises no audit event when a thread starts, so a thread started
-through a builtin (``map(_thread.start_new_thread, ...)``) runs unwatched
-(docs/teaching.md). An audit hook cannot be removed: each hidden test adds
+through a builtin (``map(_thread.start_new_thread, ...)``) runs unwatched in the
+kernel; the second verdict (:mod:`grader.child`) counts threads by its PID
+namespace instead (docs/teaching.md). An audit hook cannot be removed: each hidden test adds
 one, which does nothing once its gate is closed.
 """
 

@@ -15,8 +15,8 @@ is therefore graded by the real grader.
 Limits (the hidden test runs in the student's kernel): code that edits the
 interpreter's memory (``ctypes``), a trace function that rewrites this loader's
 variables between its lines, or an IPython input transformer that rewrites the
-hidden cell itself is not stopped here; the teacher sees such code in the
-submission (docs/teaching.md).
+hidden cell itself is not stopped here: autograde's second verdict, from a process
+of its own (:mod:`grader.isolated`), is (docs/teaching.md).
 
 This file runs with the builtins the cell checked for ``compile`` and ``exec``
 only, so :func:`_clean` uses syntax and the interpreter's types alone, and every

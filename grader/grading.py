@@ -25,10 +25,12 @@ The hidden test does not import this package: :mod:`grader.boot` loads it
 afresh from its files, outside ``sys.modules``, on builtins it checked, so a
 notebook that rewrote ``grader`` in the kernel (``grader.grade = ...``,
 ``sys.modules['grader']``, ``builtins.__import__``) is graded by the real one.
-Limits (one process): ``ctypes``, a trace function that rewrites the loader's
-variables, or an IPython input transformer can still fool it; the teacher sees
-such code in the submission. The grader kernel (``course/grader_kernel.py``)
-keeps a submission from writing outside.
+Limits (one process, the student's): ``ctypes``, a trace function that rewrites
+the loader's variables, or an IPython input transformer can still fool it. So
+nbgrader autograde grades every exercise a second time with this same function in
+a process of its own (:mod:`grader.isolated`), and a test cell keeps its points only
+when both pass. The grader kernel (``course/grader_kernel.py``) keeps a submission
+from writing outside.
 """
 
 from __future__ import annotations
