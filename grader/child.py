@@ -10,8 +10,10 @@ process or open a socket; each verdict is signed with a key that lives only in
 ``print`` no longer reaches.
 
 The request (a Python literal): ``key`` (hex), ``root`` (the project),
-``cells`` (``[(source, is_solution), ...]``) and ``exercises``
-(``[(check, name, seed), ...]``).
+``cells`` (``[(cell index, source, is_solution), ...]``) and ``exercises``
+(``[(check, name, seed, index of its test cell), ...]``). Besides the verdicts it says,
+signed too, which cell it runs (``cell:<index>``) and which exercise it grades
+(``grade:<name>``), so a cell that hangs can be left out of the next process.
 """
 
 import os
@@ -185,7 +187,7 @@ def main():
     references = grading.fresh_references()
     grading.fresh_references = lambda: references  # read once, now, before any student code
     forbidden = fresh.load("grader.forbidden").forbidden
-    for check, _, _ in request["exercises"]:
+    for check, *_ in request["exercises"]:
         forbidden(check)
     watch = fresh.load("grader.watch")
     watch._gate([])  # its audit hook, added now (the shield refuses sys.addaudithook later)
@@ -206,7 +208,7 @@ def main():
     # enum, namedtuple), which the cells may not. Only installed modules: sys.path has neither
     # the submission's folder nor PYTHONPATH (python -I).
     import importlib
-    for source, _ in request["cells"]:
+    for _, source, _ in request["cells"]:
         try:
             tree = ast.parse(source)
         except SyntaxError:
@@ -236,34 +238,38 @@ def main():
     hook, guard = shield(_resolve(folder), allowed)
     sys.addaudithook(hook)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    failures = []
-    before = tasks()
+    failures, pending, started_by_cells = [], list(request["cells"]), 0
     guard["on"] = True
-    for i, (source, solution) in enumerate(request["cells"]):
-        try:
-            statements = ast.parse(source).body
-        except SyntaxError as err:
-            statements = []
-            if solution:
-                failures.append(f"SyntaxError: {err}")
-        for statement in statements:  # one at a time: an error spoils only its own statement
+    # In the notebook's order, as the kernel ran it: an exercise sees the cells above its test
+    # cell only (what a later cell replaces does not spoil an earlier answer).
+    for check, name, seed, at in sorted(request["exercises"], key=lambda e: e[3]):
+        before = tasks()
+        while pending and pending[0][0] < at:
+            index, source, solution = pending.pop(0)
+            say("", True, f"cell:{index}")
             try:
-                code = compile(ast.Module([statement], []), f"<ipython-input-{i}-graded>", "exec")
-                exec(code, namespace)  # noqa: S102
-            except BaseException as err:  # noqa: BLE001 (the student's code: any error is recorded)
+                statements = ast.parse(source).body
+            except SyntaxError as err:
+                statements = []
                 if solution:
-                    failures.append(f"{type(err).__name__}: {err}")
-    say("", True, "ready")
-    mask(block, signals)  # and none is delivered to this thread
-    extra = tasks() - before
-    for check, name, seed in request["exercises"]:
+                    failures.append(f"SyntaxError: {err}")
+            for statement in statements:  # one at a time: an error spoils only its own statement
+                try:
+                    code = compile(ast.Module([statement], []), f"<ipython-input-{index}-graded>", "exec")
+                    exec(code, namespace)  # noqa: S102
+                except BaseException as err:  # noqa: BLE001 (the student's code: any error is recorded)
+                    if solution:
+                        failures.append(f"{type(err).__name__}: {err}")
+        started_by_cells += tasks() - before
+        say("", True, f"grade:{name}")
+        mask(block, signals)  # no signal is delivered to this thread while it grades
         del callbacks[:]  # (a gc callback would run the notebook's code inside the grader's)
         handlers = [s for s in signals if getsignal(s) not in defaults.get(s, (None,))]
         if collecting():
             guard["refused"].append("打开了垃圾回收（gc.enable）")
-        if extra or guard["refused"] or handlers:
-            what = f"启动了 {extra} 个线程或进程" if extra else f"设置了信号处理函数（{handlers[:3]}）" \
-                if handlers else "；".join(dict.fromkeys(guard["refused"]))
+        if started_by_cells or guard["refused"] or handlers:
+            what = f"启动了 {started_by_cells} 个线程或进程" if started_by_cells else \
+                f"设置了信号处理函数（{handlers[:3]}）" if handlers else "；".join(dict.fromkeys(guard["refused"]))
             say(name, False, f"{name} 不能评分：笔记本的代码在独立评分进程里{what}。本题 0 分。")
             continue
         before, ours = tasks(), started[0]

@@ -71,21 +71,21 @@ def hidden_tests(nb: Any) -> list[tuple[int, str, str]]:
 _KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def program(nb: Any) -> list[tuple[str, bool]]:
-    """What the grading process runs, in order: ``(source, is a solution cell)``.
+def program(nb: Any) -> list[tuple[int, str, bool]]:
+    """What the grading process runs, in order: ``(cell index, source, is a solution cell)``.
 
     Solution cells whole; of every other code cell (test cells excepted) only its
     imports and its function and class definitions. IPython magics and shell lines
     are dropped.
     """
     out = []
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type != "code" or meta.get("grade") and not meta.get("solution"):
             continue
         source = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
         if meta.get("solution"):
-            out.append((source, True))
+            out.append((index, source, True))
             continue
         try:
             tree = ast.parse(source)
@@ -97,7 +97,7 @@ def program(nb: Any) -> list[tuple[str, bool]]:
             kept = [ast.unparse(n) if isinstance(n, _KEPT[2:]) and n.decorator_list
                     else ast.get_source_segment(source, n) for n in tree.body if isinstance(n, _KEPT)]
         if kept:
-            out.append(("\n\n".join(k for k in kept if k), False))
+            out.append((index, "\n\n".join(k for k in kept if k), False))
     return out
 
 
@@ -128,21 +128,31 @@ def grade_isolated(nb: Any, folder: str | os.PathLike, timeout: float = 300.0,
         ``{function name: (passed, message)}`` for every hidden test.
     """
     tests = hidden_tests(nb)
-    todo = [(check, name) for _, check, name in tests]
+    todo = [(index, check, name) for index, check, name in tests]
     code = program(nb)
     verdicts: dict[str, tuple[bool, str]] = {}
+    hung: list[int] = []  # cells that ran past the timeout: left out of the next process
     while todo:
         key = secrets.token_bytes(32)
-        request = {"key": key.hex(), "cells": code, "root": str(ROOT),
-                   "exercises": [(c, n, (seeds or {}).get(n, secrets.randbits(63))) for c, n in todo]}
-        got = _run_child(request, key, Path(folder), timeout, [n for _, n in todo])
+        request = {"key": key.hex(), "root": str(ROOT),
+                   "cells": [c for c in code if c[0] not in hung],
+                   "exercises": [(c, n, (seeds or {}).get(n, secrets.randbits(63)), i) for i, c, n in todo]}
+        got, cell = _run_child(request, key, Path(folder), timeout, [n for _, _, n in todo])
+        if cell is not None:
+            hung.append(cell)
         verdicts.update(got)
-        todo = [(c, n) for c, n in todo if n not in verdicts]
+        todo = [t for t in todo if t[2] not in verdicts]
     return verdicts
 
 
 def _run_child(request: dict, key: bytes, folder: Path, timeout: float,
-               names: list[str]) -> dict[str, tuple[bool, str]]:
+               names: list[str]) -> tuple[dict[str, tuple[bool, str]], int | None]:
+    """The verdicts of one grading process, and the cell it hung in (None when it did not).
+
+    The process says which cell it runs and which exercise it grades (signed lines): past
+    the timeout, a cell is left out of the next process (as nbgrader interrupts a cell and
+    goes on), an exercise earns 0.
+    """
     confine = _confinement()
     # -I: neither the submission's folder nor PYTHONPATH on sys.path (a grader/ or numpy.py
     # handed in with the notebook is not imported); the project goes first, by hand
@@ -154,11 +164,11 @@ def _run_child(request: dict, key: bytes, folder: Path, timeout: float,
     proc = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     verdicts: dict[str, tuple[bool, str]] = {}
-    ready = False  # the notebook's cells have run (the process's first signed line)
+    doing = ""  # the process's last "cell:<index>" or "grade:<name>"
     try:
         proc.stdin.write(repr(request).encode("utf-8"))
         proc.stdin.close()
-        buffer, deadline = b"", time.monotonic() + timeout * 2  # start-up and definitions
+        buffer, deadline = b"", time.monotonic() + timeout * 2  # start-up and the first cells
         while True:
             left = deadline - time.monotonic()
             readable = select.select([proc.stdout], [], [], max(left, 0))[0]
@@ -168,16 +178,16 @@ def _run_child(request: dict, key: bytes, folder: Path, timeout: float,
                 if late is None:
                     break
                 why = "超时" if not readable else "评分进程提前结束了"
-                if not ready:  # the cells themselves never finished: nothing can be graded
-                    return {n: (False, f"独立进程运行笔记本的代码时{why}：{n} 本题 0 分。") for n in names}
+                if doing.startswith("cell:") and not readable:  # a cell hung: run the rest without it
+                    return verdicts, int(doing[5:])
                 verdicts[late] = (False, f"独立进程评分时{why}（已评 {len(verdicts)} 题）：{late} 本题 0 分。")
                 break
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 verdict = _verdict(line, key)
-                if verdict and verdict[0] == "":
-                    ready, deadline = True, time.monotonic() + timeout
+                if verdict and verdict[0] == "":  # progress
+                    doing, deadline = verdict[2], time.monotonic() + timeout
                 elif verdict and verdict[0] in names:
                     name, result = verdict[0], verdict[1:]
                     if verdicts.setdefault(name, result) != result:  # the key leaked: no verdict holds
@@ -187,7 +197,7 @@ def _run_child(request: dict, key: bytes, folder: Path, timeout: float,
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    return verdicts
+    return verdicts, None
 
 
 def _verdict(line: bytes, key: bytes) -> tuple[str, bool, str] | None:

@@ -69,8 +69,8 @@ def test_the_program_keeps_solutions_whole_and_only_definitions_elsewhere():
     ])
     nb.cells[1].metadata["nbgrader"] = {"solution": True, "grade": False}
     nb.cells[2].metadata["nbgrader"] = {"solution": False, "grade": True, "points": 1}
-    assert program(nb) == [("import math\n\ndef f():\n    return x", False),
-                           ("y = 2\ndef g():\n    return y", True)]
+    assert program(nb) == [(0, "import math\n\ndef f():\n    return x", False),
+                           (1, "y = 2\ndef g():\n    return y", True)]
     assert hidden_tests(nb) == [(2, "cam.check_region_drop", "g")]
 
 
@@ -118,6 +118,26 @@ def test_an_answer_that_never_returns_fails_alone(course):
     verdicts = _grade(course, _with(course, {item.name: loop}), timeout=15)
     assert not verdicts[item.name][0] and "超时" in verdicts[item.name][1], verdicts
     assert verdicts[other.name] == (True, ""), verdicts
+
+
+@needs_confinement
+def test_a_cell_is_run_only_for_the_exercises_below_it(course):
+    # as in the kernel: a later answer cell that replaces numpy.allclose spoils itself, not an
+    # earlier exercise, which was graded before that cell ran
+    first, second = ITEMS[0], ITEMS[1]
+    spoiler = "import numpy\n\nnumpy.allclose = lambda *a, **k: True\n\n\n" + second.solution
+    verdicts = _grade(course, _with(course, {second.name: spoiler}))
+    assert verdicts[first.name] == (True, ""), verdicts
+    assert not verdicts[second.name][0] and "numpy.allclose" in verdicts[second.name][1], verdicts
+
+
+@needs_confinement
+def test_a_cell_that_hangs_is_left_out_and_the_rest_is_graded(course):
+    first, second = ITEMS[0], ITEMS[1]
+    hang = first.solution + "\n\nwhile True:\n    pass\n"
+    verdicts = _grade(course, _with(course, {first.name: hang}), timeout=10)
+    assert not verdicts[first.name][0] and "没有找到函数" in verdicts[first.name][1], verdicts
+    assert verdicts[second.name] == (True, ""), verdicts
 
 
 @needs_confinement
