@@ -22,7 +22,11 @@ teacher's answers but one gaming attempt, a deleted test cell, a cell that loops
 forever and a cell that writes into another student's files and the gradebook)
 and ``broken`` (not JSON). The gaming attempts of ``mixed``, ``gaming``,
 ``gaming2``... and ``vandal`` together cover every kind in ``classroom_sim.GAMING`` at least once
-(:func:`plan_gaming`); each must score 0 for its own reason.
+(:func:`plan_gaming`); each must score 0 for its own reason. The course's nbgrader
+configuration grades every exercise twice, in the student's kernel and in a confined
+process of its own (grader/isolated.py): the kinds that own the kernel
+(``classroom_sim.KERNEL_ONLY``: a rewritten reply, an input transformer...) score 0
+only through that second verdict, and every honest answer must pass both.
 """
 
 from __future__ import annotations
