@@ -1,8 +1,8 @@
-"""The grading process of :mod:`grader.isolated`: ``python -m grader.child``, request on stdin.
+"""The grading process of :mod:`grader.isolated`: :func:`main`, the request on stdin.
 
 Order matters, and is the defence: everything the grader needs is read and
 loaded *before* the first line of the student's code runs; from then on a
-:class:`Shield` audit hook (which cannot be removed) refuses to open the
+:func:`shield` audit hook (which cannot be removed) refuses to open the
 grader's files or another process's memory, to load ``ctypes``, to start a
 process or open a socket; each verdict is signed with a key that lives only in
 :func:`main`'s frame (frames and memory searches are refused while answers run,
@@ -19,9 +19,13 @@ signed too, which cell it runs (``cell:<index>``) and which exercise it grades
 import os
 import sys
 
+from grader.audit import EVENTS as _GATE_EVENTS
+from grader.audit import FRAME_ATTRIBUTES as FRAMES
+from grader.audit import PREFIXES
+
 # names this module binds before any student code runs (C functions and types the student
 # cannot change; the module's globals can be rebound, so main() copies what it uses into locals)
-_lstat, _readlink, _getcwd, _fsdecode = os.lstat, os.readlink, os.getcwd, os.fsdecode
+_lstat, _readlink, _getcwd = os.lstat, os.readlink, os.getcwd
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
 
 
@@ -61,9 +65,6 @@ def _resolve(path, lstat=_lstat, readlink=_readlink, getcwd=_getcwd, type=type, 
     return "/" + "/".join(done)
 
 
-EVENTS = frozenset({"subprocess.Popen", "os.system", "os.fork", "os.forkpty", "os.kill", "os.killpg",
-                    "signal.pthread_kill", "sys.addaudithook", "os.startfile"})
-PREFIXES = ("ctypes.", "socket.", "os.exec", "os.spawn", "os.posix_spawn", "_posixsubprocess", "cpython.")
 PROC = ("/mem", "/pagemap", "/environ")
 # Frames, tracers, profilers and memory searches: only the grader's own functions named in
 # ``allowed`` may ask for them (the caller is looked up by the hook itself). Anything else would
@@ -71,7 +72,7 @@ PROC = ("/mem", "/pagemap", "/environ")
 # function that the grader calls.
 SENSITIVE = frozenset({"sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
                        "gc.get_objects", "gc.get_referrers", "gc.get_referents"})
-FRAMES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
+EVENTS = _GATE_EVENTS - SENSITIVE  # the rest of what grader.audit's Gate refuses: from anyone, always
 
 
 def shield(grader, allowed):
@@ -208,12 +209,14 @@ def main():
     # enum, namedtuple), which the cells may not. Only installed modules: sys.path has neither
     # the submission's folder nor PYTHONPATH (python -I).
     import importlib
-    for _, source, _ in request["cells"]:
+    pending = []  # (cell index, its statements, solution?, its syntax error)
+    for index, source, solution in request["cells"]:
         try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
+            pending.append((index, ast.parse(source).body, solution, None))
+        except SyntaxError as err:
+            pending.append((index, [], solution, err))
+    for _, statements, _, _ in pending:
+        for node in statements:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module, *(f"{node.module}.{a.name}" for a in node.names)] \
                 if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
@@ -226,7 +229,6 @@ def main():
     # the grader's functions that set the profiler, look for threads or stop a tracer
     tamper = fresh.load("grader.tamper")
     own = [grade, watch.watched_call, tamper.foreign_threads, tamper.tampered]
-    allowed = frozenset(c for f in own for c in _codes(f.__code__))
     # torch keeps the caller's stack as text when it seeds CUDA or XPU lazily: traceback's own
     # functions may take frames, they hand out only text (no locals)
     import traceback
@@ -238,21 +240,25 @@ def main():
     hook, guard = shield(_resolve(folder), allowed)
     sys.addaudithook(hook)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    failures, pending, started_by_cells = [], list(request["cells"]), 0
+    failures, started_by_cells = [], 0
+
+    def unfit(threads):  # why the notebook cannot be graded any more, or ""
+        if collecting():
+            guard["refused"].append("打开了垃圾回收（gc.enable）")
+        handlers = [s for s in signals if getsignal(s) not in defaults[s]]
+        return f"启动了 {threads} 个线程或进程" if threads else \
+            f"设置了信号处理函数（{handlers[:3]}）" if handlers else "；".join(dict.fromkeys(guard["refused"]))
+
     guard["on"] = True
     # In the notebook's order, as the kernel ran it: an exercise sees the cells above its test
     # cell only (what a later cell replaces does not spoil an earlier answer).
     for check, name, seed, at in sorted(request["exercises"], key=lambda e: e[3]):
         before = tasks()
         while pending and pending[0][0] < at:
-            index, source, solution = pending.pop(0)
+            index, statements, solution, error = pending.pop(0)
             say("", True, f"cell:{index}")
-            try:
-                statements = ast.parse(source).body
-            except SyntaxError as err:
-                statements = []
-                if solution:
-                    failures.append(f"SyntaxError: {err}")
+            if error and solution:
+                failures.append(f"SyntaxError: {error}")
             for statement in statements:  # one at a time: an error spoils only its own statement
                 try:
                     code = compile(ast.Module([statement], []), f"<ipython-input-{index}-graded>", "exec")
@@ -264,12 +270,7 @@ def main():
         say("", True, f"grade:{name}")
         mask(block, signals)  # no signal is delivered to this thread while it grades
         del callbacks[:]  # (a gc callback would run the notebook's code inside the grader's)
-        handlers = [s for s in signals if getsignal(s) not in defaults.get(s, (None,))]
-        if collecting():
-            guard["refused"].append("打开了垃圾回收（gc.enable）")
-        if started_by_cells or guard["refused"] or handlers:
-            what = f"启动了 {started_by_cells} 个线程或进程" if started_by_cells else \
-                f"设置了信号处理函数（{handlers[:3]}）" if handlers else "；".join(dict.fromkeys(guard["refused"]))
+        if what := unfit(started_by_cells):
             say(name, False, f"{name} 不能评分：笔记本的代码在独立评分进程里{what}。本题 0 分。")
             continue
         before, ours = tasks(), started[0]
@@ -280,10 +281,7 @@ def main():
             passed, message = False, str(err)
         except BaseException as err:  # noqa: BLE001
             passed, message = False, f"{name} 在独立评分进程里出错：{type(err).__name__}: {err}。本题 0 分。"
-        extra = tasks() - before - (started[0] - ours)
-        if passed and (extra or guard["refused"] or collecting()):
-            what = f"启动了 {extra} 个线程或进程" if extra else "打开了垃圾回收（gc.enable）" if collecting() \
-                else "；".join(dict.fromkeys(guard["refused"]))
+        if passed and (what := unfit(tasks() - before - (started[0] - ours))):
             passed, message = False, f"{name} 在评分时{what}。本题 0 分。"
         if not passed and failures and name not in namespace:
             message += "（答案单元格出错：" + "；".join(failures[:3]) + "）"

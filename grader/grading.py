@@ -60,11 +60,11 @@ _FRESH = "_ch9_grading_fresh_helpers"
 _loaded: list[types.ModuleType] = []  # the fresh copy this module made
 _BOOTED = re.compile(r"^_ch9_fresh_[0-9a-f]+\.")  # grader.boot's prefix of module names
 _boot: list[Any] = []  # the hidden test's loader (grader.boot.Fresh), when it loaded this module
-# names that only code reading the caller's frame (or tracing it) needs
 KEEP_ALIVE = False
 KEEP: list[Any] = []
 """What the student's function was given and gave back, kept alive by :mod:`grader.child` (an
 object of the answer's, freed inside the grader's own code, would run its ``__del__`` there)."""
+# names that only code reading the caller's frame (or tracing it) needs
 _FRAME_NAMES = frozenset({"_getframe", "f_back", "f_locals", "f_globals", "currentframe",
                           "getouterframes", "tb_frame", "gi_frame", "settrace", "setprofile"})
 

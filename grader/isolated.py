@@ -32,6 +32,7 @@ a failure here is added to the cell's outputs as an error, with the reason.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import hmac
 import importlib.util
@@ -101,7 +102,9 @@ def program(nb: Any) -> list[tuple[int, str, bool]]:
     return out
 
 
+@functools.cache
 def _confinement() -> Any:
+    """``course/grader_kernel.py``, loaded once (it is not in a package)."""
     spec = importlib.util.spec_from_file_location("_ch9_grader_kernel", ROOT / "course" / "grader_kernel.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -127,8 +130,7 @@ def grade_isolated(nb: Any, folder: str | os.PathLike, timeout: float = 300.0,
     Returns:
         ``{function name: (passed, message)}`` for every hidden test.
     """
-    tests = hidden_tests(nb)
-    todo = [(index, check, name) for index, check, name in tests]
+    todo = hidden_tests(nb)
     code = program(nb)
     verdicts: dict[str, tuple[bool, str]] = {}
     hung: list[int] = []  # cells that ran past the timeout: left out of the next process
@@ -212,17 +214,13 @@ def _verdict(line: bytes, key: bytes) -> tuple[str, bool, str] | None:
     return (name, passed, message) if isinstance(passed, bool) and isinstance(message, str) else None
 
 
-def _error(message: str) -> dict:
-    from nbformat.v4 import new_output
-    return new_output("error", ename="GradingError", evalue=message, traceback=[message])
-
-
 try:  # the preprocessor needs nbgrader (the course's environment has it; the unit tests may not)
     from nbgrader.preprocessors import NbGraderPreprocessor
 except ImportError:  # pragma: no cover
     NbGraderPreprocessor = None
 
 if NbGraderPreprocessor is not None:
+    from nbformat.v4 import new_output
     from traitlets import Float
 
     class IsolatedGrading(NbGraderPreprocessor):
@@ -241,8 +239,8 @@ if NbGraderPreprocessor is not None:
                 passed, message = verdicts.get(name, (False, f"独立进程没有给出 {name} 的结果。本题 0 分。"))
                 outputs = nb.cells[index].outputs
                 if passed:
-                    from nbformat.v4 import new_output
                     outputs.append(new_output("stream", name="stdout", text=f"{PASSED}：{name}\n"))
                 else:  # first: nbgrader scores a cell by its first error or result
-                    outputs.insert(0, _error(message))
+                    outputs.insert(0, new_output("error", ename="GradingError", evalue=message,
+                                                 traceback=[message]))
             return nb, resources
