@@ -6,8 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
-# Tests and nbval always use the bundled models, fully offline.
-TEST_ENV := CH9_MODEL_SOURCE=bundled HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Tests and nbval always use the bundled models, fully offline. One torch thread per process:
+# the tests run two or more kernels at once on 2 cores, and two kernels of 2 threads each spin
+# on each other (09_2_1 and 09_3 at once: 46 s and 53 s with 2 threads, 11 s and 19 s with 1;
+# benchmarks/bench_threads.py). The stored notebook outputs are made the same way.
+TEST_ENV := CH9_MODEL_SOURCE=bundled HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 OMP_NUM_THREADS=1
 
 HUB    := deploy/jupyterhub
 CHP    := $(HUB)/node_modules/.bin/configurable-http-proxy

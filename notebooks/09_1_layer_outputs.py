@@ -592,7 +592,8 @@ fixed_u8 = np.clip(scaled, 0, 255).astype(np.uint8)  # fix: clip before the cast
 wrapped = book_u8 != fixed_u8  # (h, w)
 print(f"bicubic range after *255: [{scaled.min():.1f}, {scaled.max():.1f}]; "
       f"outside 0..255: {int(((scaled < 0) | (scaled > 255)).sum())} pixels")
-print(f"wrapped by .astype(np.uint8): {int(wrapped.sum())} of {wrapped.size} pixels ({wrapped.mean():.3f})")
+print(f"wrapped by .astype(np.uint8): about {round(int(wrapped.sum()), -2)} of {wrapped.size} pixels "
+      f"({wrapped.mean():.3f}; the last digits move with float rounding)")
 hi, lo = np.unravel_index(scaled.argmax(), scaled.shape), np.unravel_index(scaled.argmin(), scaled.shape)
 print(f"e.g. {scaled[hi]:.1f} -> {book_u8[hi]} and {scaled[lo]:.1f} -> {book_u8[lo]} (this machine's cast); "
       f"clipped: {fixed_u8[hi]} and {fixed_u8[lo]}")

@@ -492,7 +492,7 @@ diff_toy = {k: float(np.mean(np.abs(np.array(toy_auc[k]["insertion"])
                                     - np.array(toy_auc["grad_cam"]["insertion"]))))
             for k in ("xgrad_cam", "hires_cam")}
 print(f"EfficientNet-Lite0 (GAP head), cat: largest difference between the three normalized maps "
-      f"{diff_photo:.2e}")
+      + ("below 1e-5, float32 rounding" if diff_photo < 1e-5 else f"{diff_photo:.2e}"))
 print(f"toy vgg net (flatten head), {S['toy']['n']} images: mean |insertion AUC - Grad-CAM's| "
       + ", ".join(f"{k} {v:.3f}" for k, v in diff_toy.items()))
 

@@ -36,7 +36,8 @@ the state folder, no limits). Never use it for a real class.
 Other environment: CH9_HUB_API_PORT / CH9_PROXY_API_PORT (internal, default 8081 /
 8001), CH9_HUB_ADMIN_TOKEN (a service token for scripts; default: read from or
 written to the private folder), CH9_HUB_PASSWORD (test mode only), CH9_HUB_HOMES
-(/home), CH9_HUB_CGROUP (ch9-hub), CH9_HUB_CULL_EVERY (300).
+(/home), CH9_HUB_CGROUP (ch9-hub), CH9_HUB_CULL_EVERY (300), CH9_HUB_THREADS (torch threads
+per kernel, 1).
 """
 
 import os
@@ -119,6 +120,12 @@ c.Spawner.environment = {
     # students hand in through their working copy, not nbgrader's exchange: its server
     # extensions (formgrader, course and assignment lists) stay off in their servers
     "JUPYTER_CONFIG_PATH": str(HERE / "singleuser"),
+    # torch threads per kernel ($CH9_HUB_THREADS, default 1): torch starts one per core and
+    # OpenMP's threads spin while they wait, so two students computing at once on 2 cores each
+    # ran 3-4 times slower with 2 threads than with 1 (benchmarks/bench_threads.py); PASSIVE:
+    # a thread that waits sleeps instead of spinning, for a teacher who raises the count
+    "OMP_NUM_THREADS": str(max(1, int(env("CH9_HUB_THREADS", "1")))),
+    "OMP_WAIT_POLICY": "PASSIVE",
 }
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 120

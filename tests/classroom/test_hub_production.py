@@ -103,6 +103,8 @@ def attacked(tmp_path_factory):
         seen["bob's copy of the notebook"] = Path(bob.account.pw_dir, "ch9-interpret", NOTEBOOK).read_text()
         seen["bob"], seen["mallory"] = bob.account, mallory.account
         seen["home modes"] = {who.name: os.stat(who.account.pw_dir).st_mode & 0o777 for who in (bob, mallory)}
+        seen["bob threads"] = bob.cell("import os, torch\nprint(torch.get_num_threads(), os.environ['OMP_WAIT_POLICY'])"
+                                       ).text.split()
         seen["bob umask"] = bob.cell("import os\nm = os.umask(0); os.umask(m)\nopen('mine.txt', 'w').write('x')\n"
                                      "print(oct(m), oct(os.stat('mine.txt').st_mode & 0o777))").text.split()
         seen["bob copy"] = {p.name: (p.stat().st_uid, p.stat().st_mode & 0o777)
@@ -230,6 +232,12 @@ def test_jupyterlab_speaks_chinese_by_default_and_can_switch(attacked):
     assert settings["schema"]["properties"]["locale"]["default"] == "zh_CN"
     assert settings["settings"].get("locale", "zh_CN") == "zh_CN"
     assert {"zh_CN", "en"} <= set(probes["language packs"]["data"])
+
+
+def test_a_students_kernel_runs_one_torch_thread_that_sleeps_while_it_waits(attacked):
+    """Two students computing at once on a few cores: torch's default (a spinning thread per core)
+    made each 3-4 times slower (benchmarks/bench_threads.py)."""
+    assert attacked["bob threads"] == ["1", "PASSIVE"]
 
 
 def test_homes_are_private_and_files_are_created_0600(attacked):
