@@ -63,8 +63,9 @@ unit: install
 classroom: install hub-install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom
 
-# Every notebook on the textbook's torchvision path (VGG16-bn, ResNet18) with stand-in
-# weights in a temporary TORCH_HOME: it must run without an error (outputs not compared).
+# The notebooks without exercises on the textbook's torchvision path (VGG16-bn, ResNet18) with
+# stand-in weights in a temporary TORCH_HOME: they must run without an error (outputs not
+# compared). Those with exercises take the path in `make editions`, as their student edition.
 tvpath: install
 	$(TEST_ENV) $(BIN)/python -m pytest tests/tvpath
 

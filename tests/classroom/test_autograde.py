@@ -238,7 +238,7 @@ def graded(tmp_path_factory):
     full = _full_release(tmp, env)
     # the victim first, so the vandal finds its graded files in place; the other courses
     # (copies with their own gradebook, and the full releases) are graded meanwhile
-    others = [_nbgrader(c, env, "autograde", "*", "--force", wait=False) for c in [*courses[1:], full]]
+    others = [_nbgrader(c, env, "autograde", "*", "--force", wait=False) for c in [*courses[1:], *full]]
     first = _nbgrader(course, env, "autograde", "*", "--student=complete", "--force")
     victim_before = {d: _digest(course / d / "complete") for d in ("submitted", "autograded")}
     rest = _nbgrader(course, env, "autograde", "*", "--student=[!c]*", "--force", check=False)
@@ -256,9 +256,27 @@ def graded(tmp_path_factory):
                 victim_before=victim_before, gaming=gaming, full=full)
 
 
-def _full_release(tmp: Path, env: dict) -> Path:
+def _stored_seconds(notebook: Path) -> float:
+    """How long the teacher's notebook computed when its outputs were stored (cell timestamps)."""
+    from datetime import datetime
+
+    total = 0.0
+    for cell in nbformat.read(notebook, 4).cells:
+        t = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in t and "shell.execute_reply" in t:
+            start, end = (datetime.fromisoformat(t[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            total += (end - start).total_seconds()
+    return total
+
+
+def _full_release(tmp: Path, env: dict) -> list[Path]:
     """A course of the whole notebooks, as ``make assignments`` releases them, with the teacher's
-    notebooks (the source versions: every answer filled in) handed in by ``teacher``."""
+    notebooks (the source versions: every answer filled in) handed in by ``teacher``.
+
+    Graded as two copies of the course, each with half the notebooks by their stored run time:
+    the whole notebooks are the longest part of the class test, and one nbgrader runs one
+    notebook at a time on one core."""
     full = tmp / "full"
     full.mkdir()
     _config(full, timeout=600)  # whole notebooks: cells that compute for a while on a busy machine
@@ -266,7 +284,16 @@ def _full_release(tmp: Path, env: dict) -> Path:
                    check=True, env=env, capture_output=True)
     for source in (full / "source").glob("*/*.ipynb"):
         _submit(full, "teacher", source.parent.name, nbformat.read(source, 4))
-    return full
+    half = tmp / "full2"
+    shutil.copytree(full, half, ignore=shutil.ignore_patterns("submitted"))
+    load = [0.0, 0.0]
+    for name in sorted(SECTIONS, key=lambda a: -_stored_seconds(ROOT / "notebooks" / f"{a}.ipynb")):
+        k = load.index(min(load))
+        load[k] += _stored_seconds(ROOT / "notebooks" / f"{name}.ipynb")
+        if k:
+            (half / "submitted" / "teacher").mkdir(parents=True, exist_ok=True)
+            shutil.move(full / "submitted" / "teacher" / name, half / "submitted" / "teacher" / name)
+    return [full, half]
 
 
 def test_the_whole_notebooks_give_the_teachers_answers_full_marks(graded):
@@ -277,9 +304,14 @@ def test_the_whole_notebooks_give_the_teachers_answers_full_marks(graded):
     from nbgrader.api import Gradebook
 
     wrong, manual = [], 0
-    with Gradebook(f"sqlite:///{graded['full'] / 'gradebook.db'}") as gb:
-        assert {a.name for a in gb.assignments} == set(SECTIONS)
-        for assignment in SECTIONS:
+    graded_in = {}
+    for course in graded["full"]:
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            assert {a.name for a in gb.assignments} == set(SECTIONS)
+        graded_in |= dict.fromkeys((p.name for p in (course / "submitted" / "teacher").iterdir()), course)
+    assert set(graded_in) == set(SECTIONS) and len(set(graded_in.values())) == 2
+    for assignment in SECTIONS:
+        with Gradebook(f"sqlite:///{graded_in[assignment] / 'gradebook.db'}") as gb:
             for nb in gb.find_submission(assignment, "teacher").notebooks:
                 for g in nb.grades:
                     if g.auto_score is None:

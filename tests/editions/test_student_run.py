@@ -2,7 +2,10 @@
 
 Each notebook's student edition is executed in a fresh kernel. Errors are
 allowed only in exercise cells; every check cell must print the ○ message and
-no traceback.
+no traceback. A notebook that follows the model source runs on the textbook's
+torchvision path here, with stand-in weights (tests/tvpath/standin.py): nbval
+runs every teacher notebook on the bundled model, so this run is the one that
+proves every cell but the answers also works with VGG16-bn and ResNet18.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests" / "tvpath"))
 from make_student import build  # noqa: E402
+from standin import check_torchvision_run, follows_source, user_checkpoints, write_torch_home  # noqa: E402
 
 NOTEBOOKS = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
              if any("solution" in c.metadata.get("tags", []) for c in nbformat.read(p, 4).cells)]
@@ -32,8 +37,18 @@ def _text(cell) -> str:
     return "".join(parts)
 
 
+@pytest.fixture(scope="module")
+def torch_home(tmp_path_factory):
+    return write_torch_home(tmp_path_factory.mktemp("torch_home"))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_student_edition_runs_and_checks_answer_not_done(path, tmp_path):
+def test_student_edition_runs_and_checks_answer_not_done(path, tmp_path, request, monkeypatch):
+    torchvision = follows_source(path)
+    if torchvision:
+        before = user_checkpoints()
+        monkeypatch.setenv("CH9_MODEL_SOURCE", "torchvision")
+        monkeypatch.setenv("TORCH_HOME", str(request.getfixturevalue("torch_home")))
     (student,) = build(tmp_path, [path])
     nb = nbformat.read(student, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
@@ -49,3 +64,6 @@ def test_student_edition_runs_and_checks_answer_not_done(path, tmp_path):
     for c in checks:
         text = _text(c)
         assert "○" in text and "Traceback" not in text and "ERROR" not in text, text
+    if torchvision:
+        check_torchvision_run(path.name, "\n".join(_text(c) for c in cells))
+        assert user_checkpoints() == before, "the run wrote into the user's own torch cache"

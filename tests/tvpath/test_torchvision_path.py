@@ -1,53 +1,40 @@
-"""Every notebook on the textbook's torchvision path (VGG16-bn, ResNet18), with stand-in weights.
+"""The notebooks on the textbook's torchvision path (VGG16-bn, ResNet18), with stand-in weights.
 
-The weight files are seeded random weights saved under torchvision's file names
-in a temporary TORCH_HOME that this test makes (scripts/standin_weights.py), so
-nothing is downloaded and the user's own torch cache is never touched. Stored
-outputs are compared (nbval) only for the bundled run; here each notebook that
-follows the model source must run top to bottom without an error, say which
-source it used, and flag the stand-in file as not the published one.
+Stored outputs are compared (nbval) only for the bundled run; here a notebook
+that follows the model source must run top to bottom without an error, say which
+source it used, and flag the stand-in file as not the published one (standin.py).
+The notebooks with exercises take this path in their student edition
+(tests/editions), which runs every cell but the answers: each notebook is run
+on the torchvision path once per ``make test``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[2]
-# A notebook is on the path when it loads a classifier without pinning the source.
-FOLLOWS_SOURCE = re.compile(r"load_model\((?![^)]*source=)")
+from standin import ROOT, check_torchvision_run, follows_source, user_checkpoints, write_torch_home
+
+
+def _has_exercises(path: Path) -> bool:
+    return any("solution" in c.metadata.get("tags", []) for c in nbformat.read(path, 4).cells)
+
+
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")
-                   if FOLLOWS_SOURCE.search(p.with_suffix(".py").read_text(encoding="utf-8")))
-
-
-def _standin_module():
-    spec = importlib.util.spec_from_file_location("standin", ROOT / "scripts/standin_weights.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _user_checkpoints() -> set[str]:
-    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "torch/hub/checkpoints"
-    return {p.name for p in home.glob("*")} if home.is_dir() else set()
+                   if follows_source(p) and not _has_exercises(p))
 
 
 @pytest.fixture(scope="module")
 def torch_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("torch_home")
-    _standin_module().write_standin_weights(home)
-    return home
+    return write_torch_home(tmp_path_factory.mktemp("torch_home"))
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_on_torchvision_path(name, torch_home, monkeypatch):
-    before = _user_checkpoints()
+    before = user_checkpoints()
     monkeypatch.setenv("CH9_MODEL_SOURCE", "torchvision")
     monkeypatch.setenv("TORCH_HOME", str(torch_home))
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
@@ -56,6 +43,16 @@ def test_notebook_runs_on_torchvision_path(name, torch_home, monkeypatch):
     client.execute()  # raises CellExecutionError with the failing cell on any error
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                      for o in c.get("outputs", []) if o.get("output_type") == "stream")
-    assert "(torchvision weights)" in text, f"{name} never said it used the torchvision weights"
-    assert "does NOT match the published hash" in text, f"{name} did not flag the stand-in file"
-    assert _user_checkpoints() == before, "the run wrote into the user's own torch cache"
+    check_torchvision_run(name, text)
+    assert user_checkpoints() == before, "the run wrote into the user's own torch cache"
+
+
+def test_every_notebook_on_the_path_is_run_here_or_as_a_student_edition():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "editions"))
+    from test_student_run import NOTEBOOKS as EDITIONS
+
+    on_path = {p.name for p in (ROOT / "notebooks").glob("*.ipynb") if follows_source(p)}
+    assert on_path == set(NOTEBOOKS) | {p.name for p in EDITIONS if follows_source(p)}
+    assert "00_start_here.ipynb" in NOTEBOOKS and "09_2_2_grad_cam.ipynb" not in NOTEBOOKS
