@@ -122,7 +122,7 @@ c.Spawner.environment = {
     "JUPYTER_CONFIG_PATH": str(HERE / "singleuser"),
     # torch threads per kernel ($CH9_HUB_THREADS, default 1): torch starts one per core and
     # OpenMP's threads spin while they wait, so two students computing at once on 2 cores each
-    # ran 3-4 times slower with 2 threads than with 1 (benchmarks/bench_threads.py); PASSIVE:
+    # ran up to 4.5 times slower with 2 threads than with 1 (benchmarks/bench_threads.py); PASSIVE:
     # a thread that waits sleeps instead of spinning, for a teacher who raises the count
     "OMP_NUM_THREADS": str(max(1, int(env("CH9_HUB_THREADS", "1")))),
     "OMP_WAIT_POLICY": "PASSIVE",

@@ -138,25 +138,33 @@ RUN_IN_KERNEL = """async (code) => {
 }"""
 
 
-def run_widget_cell(page, name: str, cell: str, needs: str, timeout: float = 300) -> dict:
+def run_widget_cell(page, name: str, cell: str, needs: str | None = None, cells: tuple[str, ...] = (),
+                    timeout: float = 300) -> dict:
     """Clear outputs and run only what a widget needs: the first code cell (imports and
-    ``helpers.setup()``), then ``needs`` in the kernel, then the cell containing ``cell``.
+    ``helpers.setup()``), then ``needs`` in the kernel, or the notebook's ``cells`` (each given
+    by a line it contains, run as cells, in order), then the cell containing ``cell``.
 
     For a notebook whose widget cell comes after long computations it does not use
     (that every cell runs is nbval's proof); ``needs`` is the notebook's own line that
     makes what the cell uses (for example its ``load_model`` call). Returns the state of
-    the two cells.
+    the cells run.
     """
     notebook_state(page, name)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.wait_for_function(f"() => ({NOTEBOOK_STATE})().done === 0", timeout=30_000)
-    first = page.evaluate(RUN_CELL, "helpers.setup()")
-    assert first >= 0, f"no code cell of {name} calls helpers.setup()"
-    _wait_idle(page, name, [first], timeout)
-    assert page.evaluate(RUN_IN_KERNEL, needs) == "ok", f"{needs!r} failed in the kernel of {name}"
-    index = page.evaluate(RUN_CELL, cell)
-    assert index > first, f"no code cell of {name} after the first contains {cell!r}"
-    return _wait_idle(page, name, [first, index], timeout)
+    run = [page.evaluate(RUN_CELL, "helpers.setup()")]
+    assert run[0] >= 0, f"no code cell of {name} calls helpers.setup()"
+    _wait_idle(page, name, run, timeout)
+    if needs is not None:
+        assert page.evaluate(RUN_IN_KERNEL, needs) == "ok", f"{needs!r} failed in the kernel of {name}"
+    for text in (*cells, cell):
+        index = page.evaluate(RUN_CELL, text)
+        assert index > run[-1], f"no code cell of {name} after cell {run[-1]} contains {text!r}"
+        run.append(index)
+        state = _wait_idle(page, name, run, timeout)
+        if state["errors"]:
+            return state
+    return state
 
 
 def _wait_idle(page, name: str, cells: list[int], timeout: float) -> dict:

@@ -236,7 +236,7 @@ def test_jupyterlab_speaks_chinese_by_default_and_can_switch(attacked):
 
 def test_a_students_kernel_runs_one_torch_thread_that_sleeps_while_it_waits(attacked):
     """Two students computing at once on a few cores: torch's default (a spinning thread per core)
-    made each 3-4 times slower (benchmarks/bench_threads.py)."""
+    made each up to 4.5 times slower (benchmarks/bench_threads.py)."""
     assert attacked["bob threads"] == ["1", "PASSIVE"]
 
 
