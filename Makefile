@@ -41,12 +41,12 @@ lab: install
 
 # Unit tests and the notebook runs (nbval, the torchvision path, the student editions) use
 # JOBS workers of pytest-xdist; the cells of one notebook stay on one worker, in order
-# (conftest.py). The classroom tests run in two parts: the nbgrader class, the in-process grading
-# and the hub log-in (which mostly waits for the culler) side by side on two workers, then the
-# tests that time things or set short time-outs alone (the production hub's busy-loop limit,
-# the grading process's hangs). The browser tests run alone: they drive a server.
-CLASS_AT_ONCE := tests/classroom/test_autograde.py tests/classroom/test_grading.py \
-	tests/classroom/test_hub_login.py
+# (conftest.py). The classroom tests run in two parts: the nbgrader class and the hub log-in
+# (which mostly waits for the culler) side by side on two workers, then the rest alone: the
+# tests that time things or set short time-outs (the production hub's busy-loop limit, the
+# grading process's hangs) and the in-process grading, which refuses to grade beside a thread
+# it did not start (an xdist worker runs execnet's). The browser tests run alone: they drive a server.
+CLASS_AT_ONCE := tests/classroom/test_autograde.py tests/classroom/test_hub_login.py
 CLASSROOM := $(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile $(CLASS_AT_ONCE) && \
 	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom $(addprefix --ignore=,$(CLASS_AT_ONCE))
 JOBS   ?= 2
