@@ -9,18 +9,19 @@ same cells), and the students are graded in three copies of the course at once
 (each with its own gradebook, so no two nbgrader processes share one database; the
 results are read from each and the grade exports joined). Students, in every section:
 
-* ``complete``: the teacher's answers (some are the reference's very formula);
 * ``mixed``: the first half the reference's code retyped in the cell under the
   student's own names (full marks: code typed by the student is not judged by
   its look), the rest gaming attempts;
 * ``gaming``: one gaming attempt per exercise;
-* ``gaming2``, ``gaming3``...: more gaming attempts, section by section, only as many as it takes
-  for every kind to fit (:func:`extra_gaming_slots`);
+* ``gaming2``, ``gaming3``...: more gaming attempts, in the section with the most exercises, only
+  as many as it takes for every kind to fit (:func:`extra_gaming_slots`);
 
 and in 09_2_2 only: ``stubs`` (the release version untouched), ``vandal`` (the
 teacher's answers but one gaming attempt, a deleted test cell, a cell that loops
-forever and a cell that writes into another student's files and the gradebook)
-and ``broken`` (not JSON). The gaming attempts of ``mixed``, ``gaming``,
+forever and a cell that writes into another student's files, ``stubs``', and the gradebook)
+and ``broken`` (not JSON). The teacher's answers to every exercise are graded in the
+whole notebooks, as ``make assignments`` releases them (:func:`_full_release`), where the
+same hidden tests run after every cell of the notebook. The gaming attempts of ``mixed``, ``gaming``,
 ``gaming2``... and ``vandal`` together cover every kind in ``classroom_sim.GAMING`` at least once
 (:func:`plan_gaming`); each must score 0 for its own reason. The course's nbgrader
 configuration grades every exercise twice, in the student's kernel and in a confined
@@ -61,15 +62,16 @@ POLLUTING = (sub.patch_library, sub.thread_reference, sub.replace_grader, sub.ho
 
 
 def extra_gaming_slots(taken: int) -> list[tuple[str, str, int]]:
-    """Slots of more gaming students (``gaming2``, ``gaming3``...), a whole section at a time, until
-    every kind of ``classroom_sim.GAMING`` has a slot (the first students' sections already have a
-    last slot for every kind that spoils its notebook: :func:`plan_gaming` says so when not)."""
+    """Slots of more gaming students (``gaming2``, ``gaming3``...), one notebook each, of the
+    section with the most exercises (every notebook graded costs a kernel and a grading process,
+    whatever its size), until every kind of ``classroom_sim.GAMING`` has a slot (:func:`plan_gaming`
+    says so when the notebooks' last slots are too few for the kinds that spoil their notebook)."""
+    section, items = max(SECTIONS.items(), key=lambda kv: len(kv[1]))
     extra: list[tuple[str, str, int]] = []
-    for n in range(2, 10):
-        for a, items in sorted(SECTIONS.items(), key=lambda kv: -len(kv[1])):
-            if taken + len(extra) >= len(sub.GAMING):
-                return extra
-            extra += [(f"gaming{n}", a, k) for k in range(len(items))]
+    for n in range(2, 2 + len(sub.GAMING)):
+        if taken + len(extra) >= len(sub.GAMING):
+            break
+        extra += [(f"gaming{n}", section, k) for k in range(len(items))]
     return extra
 
 
@@ -115,8 +117,8 @@ ESCAPE = """\
 # tries to write outside its own folder: another student's work, the gradebook, the course root
 from pathlib import Path
 course = next(p for p in Path.cwd().parents if (p / "nbgrader_config.py").exists())
-for target in [course / "submitted" / "complete" / "{a}" / "{a}.ipynb",
-               course / "autograded" / "complete" / "{a}" / "{a}.ipynb",
+for target in [course / "submitted" / "stubs" / "{a}" / "{a}.ipynb",
+               course / "autograded" / "stubs" / "{a}" / "{a}.ipynb",
                course / "gradebook.db", course / "escaped.txt"]:
     try:
         with open(target, "a") as f:
@@ -203,6 +205,7 @@ def graded(tmp_path_factory):
     env = _env(tmp)
     subprocess.run([sys.executable, str(ROOT / "course" / "grader_kernel.py"), "--install",
                     "--prefix", str(tmp / "prefix")], check=True, env=env, capture_output=True)
+    full_made = _make_full(tmp, env)  # generated meanwhile, on the other core
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_assignments.py"), "--course",
                     str(course), "--exercises-only"], check=True, env=env, capture_output=True)
     expected: dict[tuple[str, str], dict[str, int]] = {}  # (student, assignment) -> grade_id -> points
@@ -214,8 +217,7 @@ def graded(tmp_path_factory):
     for assignment, items in SECTIONS.items():
         release = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", 4)
         ids = [f"{i.name}_test" for i in items]
-        plans = {"complete": {i.name: i.solution for i in items}}
-        plans["mixed"] = {i.name: retyped(i) for i in items[:len(items) // 2]}
+        plans = {"mixed": {i.name: retyped(i) for i in items[:len(items) // 2]}}
         for student in dict.fromkeys(s for s, _, _ in slots if s.startswith(("mixed", "gaming"))):
             answers = {i.name: gaming[student, assignment, k](i) for k, i in enumerate(items)
                        if (student, assignment, k) in gaming}
@@ -225,8 +227,8 @@ def graded(tmp_path_factory):
             plans["stubs"] = {}
         for student, answers in plans.items():
             _submit(course, student, assignment, _submission(release, answers))
-            expected[student, assignment] = {f"{i.name}_test": int(student == "complete" or (
-                student == "mixed" and k < len(items) // 2)) for k, i in enumerate(items)}
+            expected[student, assignment] = {f"{i.name}_test": int(student == "mixed" and k < len(items) // 2)
+                                             for k, i in enumerate(items)}
         if assignment == MALFORMED_IN:
             k = len(items) - 1
             nb, deleted = _vandal(release, items, assignment, {items[k].name: gaming["vandal", assignment, k](items[k])})
@@ -235,18 +237,23 @@ def graded(tmp_path_factory):
             _submit(course, "broken", assignment, "this is not a notebook {")
             expected["broken", assignment] = dict.fromkeys(ids, 0)
     courses = _split(course, tmp)
-    full = _full_release(tmp, env)
+    full = _full_release(tmp, env, full_made)
     # the victim first, so the vandal finds its graded files in place; the other courses
     # (copies with their own gradebook, and the full releases) are graded meanwhile
     others = [_nbgrader(c, env, "autograde", "*", "--force", wait=False) for c in [*courses[1:], *full]]
-    first = _nbgrader(course, env, "autograde", "*", "--student=complete", "--force")
-    victim_before = {d: _digest(course / d / "complete") for d in ("submitted", "autograded")}
-    rest = _nbgrader(course, env, "autograde", "*", "--student=[!c]*", "--force", check=False)
+    first = _nbgrader(course, env, "autograde", MALFORMED_IN, f"--student={VICTIM}", "--force")
+    victim_before = {d: _digest(course / d / VICTIM) for d in ("submitted", "autograded")}
+    rest = _nbgrader(course, env, "autograde", "*", f"--student=[!{VICTIM[0]}]*", "--force", check=False)
     for proc in others:
         out, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err[-3000:]
-    exports = [_nbgrader(c, env, "export", "--to", str(tmp / f"grades{k}.csv"))
-               for k, c in enumerate(courses)]
+        assert proc.returncode == 0, _why(err)
+    exporting = [_nbgrader(c, env, "export", "--to", str(tmp / f"grades{k}.csv"), wait=False)
+                 for k, c in enumerate(courses)]
+    exports = []
+    for proc in exporting:
+        out, err = proc.communicate(timeout=600)  # first: the return code is known after it
+        exports.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    assert all(e.returncode == 0 for e in exports), [e.stderr[-3000:] for e in exports]
     with open(tmp / "grades.csv", "w", encoding="utf-8") as f:  # one table, as one course
         for k in range(len(courses)):
             lines = (tmp / f"grades{k}.csv").read_text(encoding="utf-8").splitlines(keepends=True)
@@ -254,6 +261,14 @@ def graded(tmp_path_factory):
     where = {p.name: c for c in courses for p in (c / "submitted").iterdir()}
     return dict(course=course, where=where, expected=expected, logs=[first, rest, *exports], tmp=tmp,
                 victim_before=victim_before, gaming=gaming, full=full)
+
+
+def _why(err: str) -> str:
+    """What a failed nbgrader printed: its lines that name an error (a kernel's own complaint
+    comes long before nbgrader's traceback), then its last lines."""
+    words = ("ch9-grader", "Error", "error", "refusing", "Killed", "Traceback")
+    named = [line for line in err.splitlines() if any(w in line for w in words)]
+    return "\n".join(named[:40]) + "\n...\n" + err[-2000:]
 
 
 def _stored_seconds(notebook: Path) -> float:
@@ -270,7 +285,16 @@ def _stored_seconds(notebook: Path) -> float:
     return total
 
 
-def _full_release(tmp: Path, env: dict) -> list[Path]:
+def _make_full(tmp: Path, env: dict) -> subprocess.Popen:
+    """``make assignments`` of the whole notebooks into ``tmp/full``, started (see :func:`_full_release`)."""
+    full = tmp / "full"
+    full.mkdir()
+    _config(full, timeout=600)  # whole notebooks: cells that compute for a while on a busy machine
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "make_assignments.py"), "--course", str(full)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _full_release(tmp: Path, env: dict, made: subprocess.Popen) -> list[Path]:
     """A course of the whole notebooks, as ``make assignments`` releases them, with the teacher's
     notebooks (the source versions: every answer filled in) handed in by ``teacher``.
 
@@ -278,10 +302,8 @@ def _full_release(tmp: Path, env: dict) -> list[Path]:
     the whole notebooks are the longest part of the class test, and one nbgrader runs one
     notebook at a time on one core."""
     full = tmp / "full"
-    full.mkdir()
-    _config(full, timeout=600)  # whole notebooks: cells that compute for a while on a busy machine
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_assignments.py"), "--course", str(full)],
-                   check=True, env=env, capture_output=True)
+    _, err = made.communicate(timeout=600)
+    assert made.returncode == 0, err[-3000:]
     for source in (full / "source").glob("*/*.ipynb"):
         _submit(full, "teacher", source.parent.name, nbformat.read(source, 4))
     half = tmp / "full2"
@@ -324,7 +346,8 @@ def test_the_whole_notebooks_give_the_teachers_answers_full_marks(graded):
 
 # The students graded beside the victim (the vandal must find its files); the others are
 # graded in copies of the course, each with its own gradebook, at the same time.
-WITH_VICTIM = ("complete", "vandal", "broken", "stubs")
+VICTIM = "stubs"  # graded first; the vandal then tries to overwrite its files
+WITH_VICTIM = (VICTIM, "vandal", "broken")
 COPIES = 2
 
 
@@ -422,7 +445,7 @@ def test_not_json_is_reported_and_the_others_still_graded(graded):
                                          "with mount namespaces (course/grader_kernel.py)")
 def test_a_submission_cannot_touch_another_students_files(graded):
     course = graded["course"]
-    assert {d: _digest(course / d / "complete") for d in ("submitted", "autograded")} == \
+    assert {d: _digest(course / d / VICTIM) for d in ("submitted", "autograded")} == \
         graded["victim_before"]
     assert not (course / "escaped.txt").exists()
     escape = next(c for c in _graded_nb(graded, "vandal").cells if "tries to write" in c.source)
