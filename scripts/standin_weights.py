@@ -12,6 +12,7 @@ Usage: ``python scripts/standin_weights.py TORCH_HOME`` (files go to
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,9 +29,11 @@ def write_standin_weights(torch_home: Path, seed: int = 0) -> list[Path]:
     paths = []
     for name, filename in FILES.items():
         path = ckpt / filename
-        if not path.is_file():
+        if not path.is_file():  # written under another name first: a killed run leaves no half file
             torch.manual_seed(seed)
-            torch.save(getattr(tvm, name)(weights=None).state_dict(), path)
+            part = path.with_name(f".{filename}.{os.getpid()}.part")
+            torch.save(getattr(tvm, name)(weights=None).state_dict(), part)
+            os.replace(part, path)
         paths.append(path)
     return paths
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "tvpath"))
 from make_student import build  # noqa: E402
-from standin import check_torchvision_run, follows_source, user_checkpoints, write_torch_home  # noqa: E402
+from standin import check_torchvision_run, follows_source, shared_torch_home, user_checkpoints  # noqa: E402
 
 NOTEBOOKS = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
              if any("solution" in c.metadata.get("tags", []) for c in nbformat.read(p, 4).cells)]
@@ -38,8 +38,8 @@ def _text(cell) -> str:
 
 
 @pytest.fixture(scope="module")
-def torch_home(tmp_path_factory):
-    return write_torch_home(tmp_path_factory.mktemp("torch_home"))
+def torch_home():
+    return shared_torch_home()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -7,6 +7,7 @@ and the user's own torch cache is never touched.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import re
@@ -27,6 +28,21 @@ def write_torch_home(home: Path) -> Path:
     spec.loader.exec_module(mod)
     mod.write_standin_weights(home)
     return home
+
+
+def shared_torch_home() -> Path:
+    """One stand-in TORCH_HOME for every test process (``build/standin-torch-home-<torchvision>``).
+
+    The weights take about 8 s and 570 MB to write; the xdist workers of a run, and later
+    runs, share them (each file written once, under a lock, and renamed into place).
+    """
+    import torchvision
+
+    home = ROOT / "build" / f"standin-torch-home-{torchvision.__version__}"
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return write_torch_home(home)
 
 
 def user_checkpoints() -> set[str]:

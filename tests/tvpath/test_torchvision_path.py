@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from standin import ROOT, check_torchvision_run, follows_source, user_checkpoints, write_torch_home
+from standin import ROOT, check_torchvision_run, follows_source, shared_torch_home, user_checkpoints
 
 
 def _has_exercises(path: Path) -> bool:
@@ -28,8 +28,8 @@ NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")
 
 
 @pytest.fixture(scope="module")
-def torch_home(tmp_path_factory):
-    return write_torch_home(tmp_path_factory.mktemp("torch_home"))
+def torch_home():
+    return shared_torch_home()
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
