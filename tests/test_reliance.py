@@ -109,6 +109,26 @@ def test_reliance_table_on_a_net_that_reads_only_the_marker(world):
     assert reliance.used_regions(table) == ["marker"]
 
 
+def test_without_a_marker_the_table_runs_each_distinct_condition_once(world):
+    """No marker to remove: "no marker" is the original and "no both" is "no shape"; those two
+    reuse the earlier logits, and the table equals one pass per condition computed by hand."""
+    torch.manual_seed(0)
+    net = ShapesGAP().eval()
+    no_marker = torch.zeros_like(world.marker_masks)
+    calls = []
+    handle = net.register_forward_hook(lambda m, i, o: calls.append(len(i[0])))
+    try:
+        table = reliance.reliance_table(net, world.images, world.shape_labels, world.shape_masks, no_marker)
+    finally:
+        handle.remove()
+    assert calls == [len(world)] * 3  # original, no shape, control
+    with torch.no_grad():
+        for name, x in reliance.intervene(world.images, world.shape_masks, no_marker).items():
+            logits = net(x)
+            assert table[name] == {"accuracy": float((logits.argmax(1) == world.shape_labels).float().mean()),
+                                   "logit": float(logits.gather(1, world.shape_labels[:, None]).mean())}, name
+
+
 def test_used_regions_by_hand():
     t = {"original": {"logit": 10.0}, "control": {"logit": 9.0}, "no both": {"logit": 1.0},
          "no shape": {"logit": 4.0}, "no marker": {"logit": 8.0}}
