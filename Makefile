@@ -39,57 +39,69 @@ lab: install
 		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) \
 		$$( [ -z "$$DISPLAY" ] && echo --no-browser )
 
-# Unit tests and the notebook runs (nbval, the torchvision path, the student editions) use
+# Unit tests and the notebook runs (nbval, the torchvision path, the student editions) each use
 # JOBS workers of pytest-xdist; the cells of one notebook stay on one worker, in order
-# (conftest.py). The classroom tests run in two parts: the nbgrader class and the hub log-in
-# (which mostly waits for the culler) side by side on two workers, then the rest alone: the
-# tests that time things or set short time-outs (the production hub's busy-loop limit, the
-# grading process's hangs) and the in-process grading, which refuses to grade beside a thread
-# it did not start (an xdist worker runs execnet's). The browser tests run alone: they drive a server.
+# (conftest.py). The classroom tests: the nbgrader class and the hub log-in (which mostly waits
+# for the culler) on two workers; the grading process's tests (whose time-outs are short); the
+# production hub (which mostly waits for its students' kernels) and the in-process grading (which
+# refuses to grade beside a thread it did not start, such as the one an xdist worker runs).
+# The two production hubs never run at once: each removes the other's accounts.
+# make test runs parts side by side (scripts/together.sh prints each one's output when it ends):
+# the grading process's tests beside the notebook runs; the unit tests and the in-process
+# grading beside the production hub and then the browser tests, at the lowest priority (nice 19),
+# so that they take only the CPU the hub's students and the browser leave: the hub test measures
+# how much one student's busy loops slow another student's cell, and a process at normal priority
+# beside it would halve the students' share (every student's cgroup sits in one parent group,
+# which competes with each process outside it). Parts that each keep both cores busy (the
+# notebook runs, the class) run apart: side by side they took longer than one after the other.
 CLASS_AT_ONCE := tests/classroom/test_autograde.py tests/classroom/test_hub_login.py
-CLASSROOM := $(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile $(CLASS_AT_ONCE) && \
-	$(TEST_ENV) $(BIN)/python -m pytest tests/classroom $(addprefix --ignore=,$(CLASS_AT_ONCE))
+PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
+NICE   := $(TEST_ENV) nice -n 19 $(BIN)/python -m pytest
 JOBS   ?= 2
 XDIST  := -n $(JOBS) --dist loadgroup
-NOTEBOOK_RUNS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
-	notebooks tests/tvpath tests/editions
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+NOTEBOOK_RUNS := $(NBVAL) notebooks tests/tvpath tests/editions
+UNIT_TESTS := $(XDIST) tests --ignore=tests/browser --ignore=tests/editions \
+	--ignore=tests/classroom --ignore=tests/tvpath
+CLASS  := $(PYTEST) -n 2 --dist loadfile $(CLASS_AT_ONCE)
+ISOLATED := $(PYTEST) tests/classroom/test_isolated.py
+HUB_TEST := $(PYTEST) tests/classroom/test_hub_production.py
+GRADING  := tests/classroom/test_grading.py
 
 test: install hub-install
-	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) tests --ignore=tests/browser --ignore=tests/editions \
-		--ignore=tests/classroom --ignore=tests/tvpath
-	$(CLASSROOM)
-	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) $(NOTEBOOK_RUNS)
-	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
+	scripts/together.sh notebooks '$(PYTEST) $(XDIST) $(NOTEBOOK_RUNS)' isolated '$(ISOLATED)'
+	$(CLASS)
+	scripts/together.sh hub-browser '$(HUB_TEST); hub=$$?; $(PYTEST) tests/browser && exit $$hub' \
+		grading '$(NICE) $(GRADING)' unit '$(NICE) $(UNIT_TESTS)'
 
 unit: install
-	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) tests --ignore=tests/browser --ignore=tests/editions \
-		--ignore=tests/classroom --ignore=tests/tvpath
+	$(PYTEST) $(UNIT_TESTS)
 
-# The class: grading (in process), nbgrader autograde of a simulated class, the production hub
-# (as root: log-in, 2 students running 9.2.2 at once, a hostile student).
+# The class: nbgrader autograde of a simulated class, the grading process, in-process grading,
+# the production hub (as root: log-in, 2 students running 9.2.2 at once, a hostile student).
 classroom: install hub-install
-	$(CLASSROOM)
+	scripts/together.sh class '$(CLASS)' isolated '$(ISOLATED)'
+	scripts/together.sh hub '$(HUB_TEST)' grading '$(NICE) $(GRADING)'
 
 # The notebooks without exercises on the textbook's torchvision path (VGG16-bn, ResNet18) with
 # stand-in weights in a temporary TORCH_HOME: they must run without an error (outputs not
 # compared). Those with exercises take the path in `make editions`, as their student edition.
 tvpath: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests/tvpath
+	$(PYTEST) tests/tvpath
 
 browser: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests/browser
+	$(PYTEST) tests/browser
 
 nbval: install
-	$(TEST_ENV) $(BIN)/python -m pytest --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/sanitize.cfg notebooks
+	$(PYTEST) $(NBVAL) notebooks
 
 # The student edition of every notebook with exercises runs top to bottom.
 editions: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests/editions
+	$(PYTEST) tests/editions
 
 # nbval, tvpath and editions at once, as make test runs them.
 notebooks: install
-	$(TEST_ENV) $(BIN)/python -m pytest $(XDIST) $(NOTEBOOK_RUNS)
+	$(PYTEST) $(XDIST) $(NOTEBOOK_RUNS)
 
 # The student edition: solution cells replaced by stubs, in build/student/.
 student: install
