@@ -148,7 +148,6 @@ def reliance_table(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     return table
 
 
-
 def used_regions(table: dict[str, dict[str, float]], share: float = 0.25) -> list[str]:
     """Which evidence the network used: ``"shape"``, ``"marker"``, both or none.
 

@@ -4,8 +4,8 @@ One JupyterLab serves every test; each test opens its notebook alone in a new
 workspace (see driver.py). The start-here notebook and the student edition of 9.2.1
 run top to bottom, and 9.1 runs whole for its two explorers and channel views; 9.2.2, 9.3 and
 the 拓展 lab, whose explorers come after computations they do not use, run their first cell, the
-cells (or line) that make what the explorer uses, and the explorer's cell (that every cell of the teacher's notebooks runs is nbval's proof, of the student
-editions tests/editions').
+cells (or line) that make what the explorer uses, and the explorer's cell (that every cell of
+the teacher's notebooks runs is nbval's proof, of the student editions tests/editions').
 Screenshots are saved under build/browser/.
 """
 

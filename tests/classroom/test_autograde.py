@@ -244,16 +244,11 @@ def graded(tmp_path_factory):
     first = _nbgrader(course, env, "autograde", MALFORMED_IN, f"--student={VICTIM}", "--force")
     victim_before = {d: _digest(course / d / VICTIM) for d in ("submitted", "autograded")}
     rest = _nbgrader(course, env, "autograde", "*", f"--student=[!{VICTIM[0]}]*", "--force", check=False)
-    for proc in others:
-        out, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, _why(err)
-    exporting = [_nbgrader(c, env, "export", "--to", str(tmp / f"grades{k}.csv"), wait=False)
-                 for k, c in enumerate(courses)]
-    exports = []
-    for proc in exporting:
-        out, err = proc.communicate(timeout=600)  # first: the return code is known after it
-        exports.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
-    assert all(e.returncode == 0 for e in exports), [e.stderr[-3000:] for e in exports]
+    for done in map(_finished, others):
+        assert done.returncode == 0, _why(done.stderr)
+    exports = [_finished(_nbgrader(c, env, "export", "--to", str(tmp / f"grades{k}.csv"), wait=False))
+               for k, c in enumerate(courses)]
+    assert all(e.returncode == 0 for e in exports), [_why(e.stderr) for e in exports]
     with open(tmp / "grades.csv", "w", encoding="utf-8") as f:  # one table, as one course
         for k in range(len(courses)):
             lines = (tmp / f"grades{k}.csv").read_text(encoding="utf-8").splitlines(keepends=True)
@@ -261,6 +256,12 @@ def graded(tmp_path_factory):
     where = {p.name: c for c in courses for p in (c / "submitted").iterdir()}
     return dict(course=course, where=where, expected=expected, logs=[first, rest, *exports], tmp=tmp,
                 victim_before=victim_before, gaming=gaming, full=full)
+
+
+def _finished(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    """A process started with ``_nbgrader(..., wait=False)``, once it has ended."""
+    out, err = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def _why(err: str) -> str:
@@ -290,8 +291,8 @@ def _make_full(tmp: Path, env: dict) -> subprocess.Popen:
     full = tmp / "full"
     full.mkdir()
     _config(full, timeout=600)  # whole notebooks: cells that compute for a while on a busy machine
-    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "make_assignments.py"), "--course", str(full)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "make_assignments.py"), "--course",
+                             str(full)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _full_release(tmp: Path, env: dict, made: subprocess.Popen) -> list[Path]:
@@ -302,8 +303,8 @@ def _full_release(tmp: Path, env: dict, made: subprocess.Popen) -> list[Path]:
     the whole notebooks are the longest part of the class test, and one nbgrader runs one
     notebook at a time on one core."""
     full = tmp / "full"
-    _, err = made.communicate(timeout=600)
-    assert made.returncode == 0, err[-3000:]
+    done = _finished(made)
+    assert done.returncode == 0, _why(done.stderr)
     for source in (full / "source").glob("*/*.ipynb"):
         _submit(full, "teacher", source.parent.name, nbformat.read(source, 4))
     half = tmp / "full2"
