@@ -239,8 +239,12 @@ def grade(check: str, name: str, namespace: Mapping[str, Any], seed: int | None 
             yield args, lambda got, a=pristine: _verdict(ex, reference, a, got)
 
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        ok = ex_judge(ex, answer if ex.wrap is None else ex.wrap(answer), trials(), seed)
+    drawn = trials()
+    try:
+        with contextlib.redirect_stdout(printed):
+            ok = ex_judge(ex, answer if ex.wrap is None else ex.wrap(answer), drawn, seed)
+    finally:
+        drawn.close()  # judge stops at the first wrong trial: no suspended generator is left behind
     if reasons:
         raise GradingError(f"{name} 不是你自己写的：运行时调用了 {'、'.join(dict.fromkeys(reasons))}"
                            "（参考答案、检查或库里做同一计算的函数，或评分时不允许的操作）。本题 0 分。")

@@ -13,7 +13,12 @@ and talking to another process (pipes, sockets).
 
 The function runs in a thread of its own (``_thread``, so no hook that the
 notebook gave ``threading`` comes with it), whose stack holds nothing of the
-grader but :func:`watched_call`'s runner.
+grader but :func:`watched_call`'s runner. Objects that exist when it starts are
+frozen out of the cycle collector (``gc.freeze``) until it returns: a collection
+that the answer's allocations trigger would otherwise finalize someone else's
+garbage inside the watched run (a suspended generator of an earlier grading, found
+in CI, was refused as the student's call). The answer's own cycles are collected
+before the watch ends, so their finalizers are watched too.
 
 Before and after, :mod:`grader.tamper` looks for library functions that a
 notebook replaced and for threads that are not the kernel's own. What the
@@ -24,6 +29,7 @@ profiler cannot see (a builtin called by a builtin) the audit hook of
 from __future__ import annotations
 
 import _thread
+import gc
 import importlib
 import socket
 import sys
@@ -126,6 +132,7 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
     def runner() -> None:
         try:
             sys.settrace(None)
+            gc.freeze()  # what exists now (the grader's own garbage too) is finalized outside the run
             sys.setprofile(profile)
             gate.open = True
             try:
@@ -133,11 +140,14 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
             except BaseException as err:  # the student's error, or Caught
                 box["value"] = err
             finally:
+                if collecting:
+                    gc.collect()  # the answer's own cycles, finalized while it is still watched
                 for call in AFTER_RETURN:
                     call()
                 gate.open = False
                 box["intact"] = sys.getprofile() is profile
                 sys.setprofile(None)
+                gc.unfreeze()
         finally:
             done.release()
 
@@ -145,6 +155,7 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
         if found := check():
             return None, [f"设置了信号处理函数（{found[:3]}）"]
     own = (watched_call.__code__, runner.__code__)  # the grader's own c_calls
+    collecting = gc.isenabled()  # (grader.child grades with the collector off)
     sys.setprofile(profile)
     try:
         STARTED[0] += 1

@@ -8,10 +8,13 @@ simulated cell is compiled under an IPython cell's file name, as a notebook's is
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
 import io
 import re
+import sys
 import threading
+import types
 
 import pytest
 
@@ -237,3 +240,55 @@ def test_the_attacks_on_the_hidden_test_fool_a_cell_that_imports_the_grader(setu
     with defined(setups, item, trick(item)) as ns:
         exec(compile(naive, CELL, "exec"), ns)  # noqa: S102 (no error: full points)
     assert "✓ 评分通过" in capsys.readouterr().out
+
+
+class _Litter:
+    """Cyclic garbage whose finalizer does what a watched answer may not (take a frame)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        with contextlib.suppress(BaseException):  # (a refusal is recorded all the same)
+            sys._getframe()
+
+
+def test_garbage_left_before_the_answer_runs_is_not_finalized_as_the_answers(setups, capsys):
+    """CI, stop 29: a collection that an answer triggered finalized an earlier grading's suspended
+    generator inside the watched run, and the answer was refused for the grader's own code."""
+    item = ITEMS[0]
+    collects = (f"{item.solution}\n\nimport gc as _gc\n_theirs = {item.name}\n\n\n"
+                f"def {item.name}(*args):\n    _gc.collect()  # allowed: frees memory\n"
+                f"    return _theirs(*args)\n")
+    gc.disable()  # (no collection before the run starts may take the litter)
+    try:
+        _Litter()
+        _grade(setups, item, collects)
+    finally:
+        gc.enable()
+        gc.collect()
+    assert f"✓ {item.name}" in capsys.readouterr().out
+
+
+def test_the_answers_own_cycles_are_finalized_while_it_is_watched(setups):
+    """The other side: a finalizer the answer leaves behind runs before the watch ends."""
+    item = ITEMS[0]
+    litters = (f"{item.solution}\n\n_theirs = {item.name}\n\n\ndef {item.name}(*args):\n"
+               f"    _Litter()\n    return _theirs(*args)\n")
+    with defined(setups, item, litters) as ns:
+        ns["_Litter"] = _Litter
+        with pytest.raises(grader.GradingError, match="sys._getframe"):
+            grader.grade(item.check, item.name, ns)
+
+
+def test_a_failed_grading_leaves_no_suspended_generator(setups):
+    item = ITEMS[0]
+    gc.disable()
+    try:
+        with pytest.raises(grader.GradingError, match="没有通过"):
+            _grade(setups, item, f"def {item.name}(*args):\n    {sub.STUB}\n")
+        left = [o for o in gc.get_objects() if type(o) is types.GeneratorType and o.gi_frame is not None
+                and o.gi_code.co_name == "trials"]
+    finally:
+        gc.enable()
+    assert not left
