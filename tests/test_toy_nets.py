@@ -6,10 +6,12 @@ import hashlib
 
 import pytest
 import torch
+from torch import nn
 
 from helpers import cam
 from helpers.toy import nets as shapenets, world as shapes
 from helpers.toy import markers, variants
+from helpers.toy.pool import MaxPool2d
 from helpers.trust import reliance
 
 HELDOUT_SEED = 2  # never used by the training scripts (training seed 0, their held-out seed 1)
@@ -93,3 +95,45 @@ def test_marker_nets_learn_their_own_task(kind, label):
     y = b.marker_labels if label == "marker" else b.shape_labels
     pred = shapenets.predict_classes(variants.load_toy_net(kind), b.images)[:, 0]
     assert float((pred == y).float().mean()) >= 0.98
+
+
+@pytest.mark.parametrize("size", [(64, 64), (8, 6), (7, 7), (9, 8)])
+def test_toy_max_pool_equals_torchs_with_and_without_gradients(size):
+    """Values and gradients equal ``nn.MaxPool2d(2)`` bit for bit, ties included (the toy images'
+    flat regions give equal activations in a window); odd sizes fall back to torch's own."""
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(3, 5, *size)).round()  # many ties, at 0 and between positives
+    ours, torchs = MaxPool2d(2), nn.MaxPool2d(2)
+    with torch.no_grad():
+        assert torch.equal(ours(x), torchs(x))
+        assert torch.equal(ours(x[0]), torchs(x[0]))  # (C, H, W)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    grad = torch.randn_like(torchs(x))
+    ours(a).backward(grad)
+    torchs(b).backward(grad)
+    assert torch.equal(a.grad, b.grad) and int((a.grad != 0).sum()) > 0
+    assert repr(ours) == repr(torchs)
+
+
+def test_toy_max_pool_keeps_torchs_other_settings():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 8, 8)
+    for kwargs in ({"kernel_size": 3}, {"kernel_size": 2, "stride": 1}, {"kernel_size": 2, "padding": 1},
+                   {"kernel_size": 2, "ceil_mode": True}):
+        with torch.no_grad():
+            assert torch.equal(MaxPool2d(**kwargs)(x), nn.MaxPool2d(**kwargs)(x)), kwargs
+    _, where = MaxPool2d(2, return_indices=True)(x)
+    assert torch.equal(where, nn.MaxPool2d(2, return_indices=True)(x)[1])
+
+
+def test_every_toy_net_pools_with_the_fast_pool_and_gives_torchs_logits():
+    torch.manual_seed(0)
+    x = torch.rand(6, 3, 64, 64)
+    for net in (shapenets.ShapesVGG().eval(), shapenets.ShapesGAP().eval(), variants.build_toy_net("vgg_pool_linear").eval()):
+        pools = [m for m in net.modules() if isinstance(m, nn.MaxPool2d)]
+        assert pools and all(type(m) is MaxPool2d for m in pools)
+        with torch.no_grad():
+            fast = net(x)
+            for m in pools:
+                m.forward = nn.MaxPool2d.forward.__get__(m)  # torch's own kernel
+            assert torch.equal(fast, net(x))

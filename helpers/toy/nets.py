@@ -28,6 +28,7 @@ from torch import nn
 
 from ..images import DATA_DIR
 from ..models.sources import build_with_weights, load_weights
+from .pool import MaxPool2d
 
 KINDS: tuple[str, ...] = ("vgg", "gap", "vgg_shuffled")
 """The shipped networks, loaded by :func:`load_net`."""
@@ -64,7 +65,7 @@ def _backbone(channels: tuple[int, ...]) -> nn.Sequential:
         layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
                                    nn.BatchNorm2d(c_out), nn.ReLU()]
         if i < len(channels) - 1:
-            layers.append(nn.MaxPool2d(2))
+            layers.append(MaxPool2d(2))
         blocks.append(nn.Sequential(*layers))
         c_in = c_out
     return nn.Sequential(*blocks)
@@ -84,7 +85,7 @@ class ShapesVGG(nn.Module):
         self.normalize = Normalize()
         self.features = _backbone(channels)
         self.classifier = nn.Sequential(
-            nn.MaxPool2d(2), nn.Flatten(),  # (N, C * 4 * 4)
+            MaxPool2d(2), nn.Flatten(),  # (N, C * 4 * 4)
             nn.Linear(channels[-1] * 4 * 4, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, classes),
         )

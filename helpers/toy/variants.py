@@ -34,6 +34,7 @@ from pathlib import Path
 from torch import nn
 
 from ..models.sources import weight_info
+from .pool import MaxPool2d
 from .nets import (CHANNELS, MODEL_DIR, NUM_CLASSES, Normalize, ShapesGAP, ShapesVGG, _backbone,
                    load_file)
 
@@ -70,7 +71,7 @@ class ShapesFlat(ShapesVGG):
         self.normalize = Normalize()
         self.features = _backbone(channels)
         side = 4 if pool else 8
-        layers: list[nn.Module] = [nn.MaxPool2d(2)] if pool else []
+        layers: list[nn.Module] = [MaxPool2d(2)] if pool else []
         layers.append(nn.Flatten())  # (N, C * side * side)
         if hidden:
             layers += [nn.Linear(channels[-1] * side * side, hidden), nn.ReLU(),
