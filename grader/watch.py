@@ -136,7 +136,7 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
     def runner() -> None:
         try:
             sys.settrace(None)
-            gc.freeze()  # what exists now (the grader's own garbage too) is finalized outside the run
+            gc.freeze()  # what exists now (the grader's garbage too) is finalized outside the run
             gc.disable()  # and what the run makes stays in the youngest generation
             sys.setprofile(profile)
             gate.open = True
@@ -146,7 +146,7 @@ def watched_call(fn: Callable[..., Any], args: tuple, rules: Forbidden) -> tuple
                 box["value"] = err
             finally:
                 if collecting:  # the answer's own cycles, finalized while it is still watched
-                    gc.collect(0)  # (a full collection would reset the collector's count of old objects)
+                    gc.collect(0)  # (not a full one: see the module's docstring)
                 for call in AFTER_RETURN:
                     call()
                 gate.open = False

@@ -118,8 +118,8 @@ def test_toy_max_pool_equals_torchs_with_and_without_gradients(size):
 def test_toy_max_pool_keeps_torchs_other_settings():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 8, 8)
-    for kwargs in ({"kernel_size": 3}, {"kernel_size": 2, "stride": 1}, {"kernel_size": 2, "padding": 1},
-                   {"kernel_size": 2, "ceil_mode": True}):
+    for kwargs in ({"kernel_size": 3}, {"kernel_size": 2, "stride": 1},
+                   {"kernel_size": 2, "padding": 1}, {"kernel_size": 2, "ceil_mode": True}):
         with torch.no_grad():
             assert torch.equal(MaxPool2d(**kwargs)(x), nn.MaxPool2d(**kwargs)(x)), kwargs
     _, where = MaxPool2d(2, return_indices=True)(x)
@@ -129,7 +129,8 @@ def test_toy_max_pool_keeps_torchs_other_settings():
 def test_every_toy_net_pools_with_the_fast_pool_and_gives_torchs_logits():
     torch.manual_seed(0)
     x = torch.rand(6, 3, 64, 64)
-    for net in (shapenets.ShapesVGG().eval(), shapenets.ShapesGAP().eval(), variants.build_toy_net("vgg_pool_linear").eval()):
+    nets = (shapenets.ShapesVGG(), shapenets.ShapesGAP(), variants.build_toy_net("vgg_pool_linear"))
+    for net in (n.eval() for n in nets):
         pools = [m for m in net.modules() if isinstance(m, nn.MaxPool2d)]
         assert pools and all(type(m) is MaxPool2d for m in pools)
         with torch.no_grad():

@@ -22,7 +22,7 @@ from torch import nn
 
 
 class MaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d`` whose 2x2, stride-2 case on even sizes, without autograd, is four views' maximum.
+    """``nn.MaxPool2d``; 2x2, stride 2, even sizes and no autograd: the maximum of four views.
 
     Shapes:
         x: ``(N, C, H, W)`` or ``(C, H, W)``; returns ``(..., H // 2, W // 2)``.
@@ -31,11 +31,17 @@ class MaxPool2d(nn.MaxPool2d):
     def _get_name(self) -> str:
         return "MaxPool2d"
 
+    def _views_suffice(self, x: torch.Tensor) -> bool:
+        """A 2x2, stride-2 window without padding or dilation, on even sizes, and no gradient."""
+        settings = (self.kernel_size in (2, (2, 2)) and self.stride in (2, (2, 2))
+                    and self.padding in (0, (0, 0)) and self.dilation in (1, (1, 1))
+                    and not self.return_indices)
+        even = x.dim() in (3, 4) and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0
+        recorded = torch.is_grad_enabled() and x.requires_grad
+        return settings and even and x.is_floating_point() and not recorded
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (torch.is_grad_enabled() and x.requires_grad) or self.return_indices or x.dim() not in (3, 4) \
-                or x.shape[-1] % 2 or x.shape[-2] % 2 or not x.is_floating_point() \
-                or self.kernel_size not in (2, (2, 2)) or self.stride not in (2, (2, 2)) \
-                or self.padding not in (0, (0, 0)) or self.dilation not in (1, (1, 1)):
+        if not self._views_suffice(x):
             return super().forward(x)
         return torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
                              torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))

@@ -287,8 +287,8 @@ def test_a_failed_grading_leaves_no_suspended_generator(setups):
     try:
         with pytest.raises(grader.GradingError, match="没有通过"):
             _grade(setups, item, f"def {item.name}(*args):\n    {sub.STUB}\n")
-        left = [o for o in gc.get_objects() if type(o) is types.GeneratorType and o.gi_frame is not None
-                and o.gi_code.co_name == "trials"]
+        left = [o for o in gc.get_objects() if type(o) is types.GeneratorType
+                and o.gi_frame is not None and o.gi_code.co_name == "trials"]
     finally:
         gc.enable()
     assert not left
