@@ -87,6 +87,14 @@ def test_control_masks_fall_back_to_a_long_rectangle():
         reliance.control_masks(avoid, torch.tensor([200]))
 
 
+def test_no_images_is_refused_with_a_clear_message(world):
+    empty, none = world.images[:0], world.shape_masks[:0]
+    with pytest.raises(ValueError, match=r"no images \(N = 0\)"):
+        reliance.reliance_table(ShapesGAP().eval(), empty, world.shape_labels[:0], none, none)
+    with pytest.raises(ValueError, match=r"no images \(N = 0\)"):
+        reliance.fill_regions(empty, none, none)
+
+
 class MarkerReader(nn.Module):
     """Logit c = how many pixels have marker colour c: a net that uses only the marker."""
 

@@ -35,6 +35,8 @@ CONDITIONS: tuple[str, ...] = ("original", "no shape", "no marker", "no both", "
 def _check_masks(images: torch.Tensor, *masks: torch.Tensor) -> None:
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be (N, 3, H, W), got {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        raise ValueError("no images (N = 0): give at least one image with its masks")
     for m in masks:
         if m.shape != (images.shape[0], *images.shape[2:]):
             raise ValueError(f"a mask of shape {tuple(m.shape)} does not match images "
