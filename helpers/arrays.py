@@ -1,4 +1,5 @@
-"""Array mechanisms shared by every layer of the package: min-max with a flat-map guard, to_numpy.
+"""Array mechanisms shared by every layer of the package: min-max with a flat-map guard, to_numpy,
+and `agreement` (a round-off difference printed as the bound it stays under).
 
 This module sits at the bottom of the import graph: it imports nothing of ours,
 so ``images``, ``cam``, ``text``, ``viz``, ``widgets`` and ``exercises`` can all use it.
@@ -69,3 +70,20 @@ def minmax(a: T, dims: Sequence[int] | None = None) -> T:
     flat = span <= FLAT_RTOL * np.maximum(1.0, np.abs(hi))
     out = (x - lo) / np.where(flat, 1.0, span)
     return np.where(flat, 0.0, out).astype(x.dtype, copy=False)
+
+
+def agreement(diff: float, bound: float) -> str:
+    """How closely two computations of one number agree, as a notebook prints it.
+
+    ``"below {bound}"`` when ``diff < bound``, else ``diff`` itself (``.1e``). The digits under
+    a float32 round-off bound differ from one CPU to the next (AVX2 and AVX-512 kernels add in
+    another order), so a printed ``1.4e-06`` would be this machine's, not the method's; the
+    bound is what the computation promises. A NaN is printed, never hidden under the bound.
+
+    >>> agreement(1.4e-06, 1e-05), agreement(0.0, 1e-05), agreement(3e-4, 1e-05)
+    ('below 1e-05', 'below 1e-05', '3.0e-04')
+    """
+    diff, bound = float(diff), float(bound)
+    if not bound > 0:
+        raise ValueError(f"the bound must be positive, got {bound}")
+    return f"below {bound:g}" if diff < bound else f"{diff:.1e}"

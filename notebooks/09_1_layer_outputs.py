@@ -46,7 +46,7 @@ from torchvision.transforms.functional import to_pil_image
 
 from helpers import exercises, hooks, images, load_image, load_model, widgets
 from helpers.draw import viz
-from helpers.arrays import minmax
+from helpers.arrays import agreement, minmax
 from helpers.exercises import concepts
 
 helpers.setup()
@@ -887,11 +887,11 @@ for e in fv_store["entries"]:
 # 在玩具网络上可以再检验一步：网络解剖说通道 `star_channel` 是“五角星”检测器，那它的特征可视化里是否真的更像五角星？
 # 用六种形状的模板（各 7 种大小、24 个旋转角度）在图上每个位置滑动，取最大的归一化互相关（`template_scores`），比较六个分数。
 # 这个“裁判”先要自己过关：它在真实的玩具图片上能认对多少张（已知答案），以及在一个**人工植入**的五角星检测器（卷积核就是五角星模板，`template_net`）的特征可视化上，能不能认出五角星。
-# 下面先现场重算 `gap` 这次优化的前 32 步，与存档的逐步目标值比对：
+# 下面先现场重算 `gap` 这次优化的前 6 步，与存档的逐步目标值比对。只比前几步，因为梯度上升会放大浮点舍入：同一段代码在 AVX2 和 AVX-512 两种 CPU 上（加法顺序不同），目标值在前 6 步相差不到 1e-5，第 8 步已超过 1e-3，到第 29 步相差 1.5%（本项目实测，见 `benchmarks/RESULTS.md`）。后面的步数与最终的图以存档为准：
 
 # %% slideshow={"slide_type": "subslide"}
 toy_store = stored["toy_fv"]
-live_steps = 32  # the first 32 of the stored run's steps, recomputed live
+live_steps = 6  # the first 6 of the stored run's steps, recomputed live (later ones move with the CPU's rounding)
 v_live = fv.visualize(gap_net, gap_layers, 3, star_channel, **{**toy_store["gap"]["settings"], "steps": live_steps})
 same_start = np.allclose(v_live.history, toy_store["gap"]["history"][:live_steps], rtol=1e-3, atol=1e-3)
 assert same_start, "the live optimization does not retrace the stored one"
@@ -972,7 +972,7 @@ print(f"全部 {len(toy_check)} 个形状通道中判对 {toy_hits} 个（{toy_h
 live_d = dissect.dissect(gap_net, gap_layers, [3], world.images, world.masks, world.names)["features.3"]
 stored_d = cache.dissection(stored, "gap", "features.3")
 print(f"gap features.3 recomputed live on {len(world.images)} images: largest |IoU difference| to the stored run "
-      f"{float((live_d.iou - stored_d.iou).abs().max()):.1e}")
+      f"{agreement(float((live_d.iou - stored_d.iou).abs().max()), 1e-4)}")
 assert torch.allclose(live_d.iou, stored_d.iou, atol=1e-4)
 share = dict(zip(world.names, stored["dissection"]["share"]))
 print("ceiling 0.005 / share for a perfect detector:",

@@ -43,7 +43,7 @@ import helpers
 from helpers import attribution, cam, exercises, hooks, images, load_image, load_model, widgets
 from helpers.draw import explain
 from helpers.toy import world as shapes
-from helpers.arrays import minmax
+from helpers.arrays import agreement, minmax
 from helpers.trust.baselines import centre_map, random_map, sobel_map
 from helpers.exercises import concepts
 from helpers.toy import markers, variants
@@ -479,7 +479,7 @@ for y in range(6):
     hr_sums.append(logits20[:, y] - bias[y])
 kept = (W.sum(dim=(2, 3)).abs() / W.abs().sum(dim=(2, 3))).flatten()  # (6 * 32,)
 corr = float(np.corrcoef(torch.cat(gc_sums).numpy(), torch.cat(hr_sums).numpy())[0, 1])
-print(f"HiRes-CAM: sum of the map + bias = logit, largest error over 6 classes x 20 images: {worst:.1e}")
+print(f"HiRes-CAM: sum of the map + bias = logit, largest error over 6 classes x 20 images: {agreement(worst, 1e-4)}")
 print(f"|sum over the 8x8 positions of the gradient| / sum of |gradient|, per (class, channel): "
       f"median {float(kept.median()):.3f}, quartiles {float(kept.quantile(0.25)):.3f}-"
       f"{float(kept.quantile(0.75)):.3f}")
@@ -804,7 +804,7 @@ if exercises.cam.check_contribution_map(contribution_map):
         mine_err.append(abs(float(m.sum() + bias[y]) - logit))
         theirs_err.append(abs(float(theirs.sum() + bias[y]) - logit))
     print(f"vgg_linear, {len(x20)} held-out images, true class: |sum of the map + bias - logit| "
-          f"largest {max(mine_err):.1e} for yours; the classmate's map is off by a median "
+          f"largest {agreement(max(mine_err), 1e-4)} for yours; the classmate's map is off by a median "
           f"{float(np.median(theirs_err)):.3f} (largest {max(theirs_err):.3f})")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

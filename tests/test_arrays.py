@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.arrays import minmax
+from helpers.arrays import agreement, minmax
 
 
 def test_matches_direct_formula_numpy_and_torch() -> None:
@@ -47,3 +47,18 @@ def test_integer_input_is_cast() -> None:
 def test_bad_input(bad) -> None:
     with pytest.raises(ValueError):
         minmax(bad)
+
+
+def test_agreement_prints_the_bound_under_it_and_the_value_above_it() -> None:
+    """The two values one 9.2.2 check printed on an AVX2 and on an AVX-512 machine print alike."""
+    assert agreement(1.4e-06, 1e-05) == agreement(2.0e-06, 1e-05) == "below 1e-05"
+    assert agreement(0.0, 1e-3) == "below 0.001"
+    assert agreement(1e-05, 1e-05) == "1.0e-05"  # at the bound: not below it
+    assert agreement(torch.tensor(0.25), 1e-05) == "2.5e-01"
+    assert agreement(float("nan"), 1e-05) == "nan"
+
+
+@pytest.mark.parametrize("bound", [0.0, -1e-5, float("nan")])
+def test_agreement_refuses_a_bound_that_is_not_positive(bound) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        agreement(1e-7, bound)
