@@ -88,6 +88,31 @@ def test_stored_public_answers_are_up_to_date():
     assert public.main(["--check"]) == 0, "run python -m grader.public"
 
 
+def test_the_public_answers_check_allows_round_off_and_nothing_more():
+    """A number off in its last float32 digits (what another CPU computes) is the same answer; a
+    number off by the checks' own tolerance, a changed seed or a missing case is not."""
+    import copy
+    import json
+
+    fresh = json.loads(public.render(public.public_cases()))
+    rollout = fresh["attention.check_rollout"]
+    row = rollout["expected"][0]["tensor"][0]
+    off = copy.deepcopy(fresh)
+    off["attention.check_rollout"]["expected"][0]["tensor"][0] = [v * (1 + 2e-7) + 1e-9 for v in row]
+    assert public.agree(off, fresh)
+    off["attention.check_rollout"]["expected"][0]["tensor"][0][0] = row[0] + 1e-4
+    assert not public.agree(off, fresh)
+    seed = copy.deepcopy(fresh)
+    seed["attention.check_rollout"]["seed"] += 1
+    assert not public.agree(seed, fresh)
+    fewer = copy.deepcopy(fresh)
+    del fewer["attention.check_rollout"]
+    assert not public.agree(fewer, fresh) and not public.agree(fresh, fewer)
+    labels = copy.deepcopy(fresh)
+    labels["layers.check_first_layer_of_size"]["expected"][1] = "layer4.73"
+    assert not public.agree(labels, fresh)
+
+
 def test_every_exercise_has_a_reference_and_forbidden_functions_resolve():
     assert set(refs.REFERENCES) == set(EXERCISES)
     for check in EXERCISES:
