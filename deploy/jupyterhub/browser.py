@@ -92,6 +92,44 @@ class Output:
     seconds: float = 0.0
 
 
+def wait_for_kernel(hub_url: str, user: str, kernel: str, *, token: str = "", timeout: float = 120,
+                    each: float = 10) -> float:
+    """Wait until ``kernel`` answers a ``kernel_info_request`` (as JupyterLab does when a kernel
+    has restarted, before the student's next cell): the seconds it took. Unlike a cell, an
+    unanswered request that a restarted kernel reads later runs no code and prints nothing, so
+    asking again after ``each`` seconds loses nothing. Raises TimeoutError."""
+    ws_url = hub_url.replace("http", "ws", 1).rstrip("/") + f"/user/{user}/api/kernels/{kernel}/channels"
+    headers = {"Authorization": f"token {token}"}
+
+    async def ask(wait: float) -> bool:
+        ws = await websocket_connect(HTTPRequest(ws_url, headers=headers, connect_timeout=wait,
+                                                 request_timeout=wait))
+        msg = kernel_message("kernel_info_request", {}, uuid.uuid4().hex)
+        try:
+            await ws.write_message(json.dumps(msg))
+            end = time.monotonic() + wait
+            while True:
+                raw = await asyncio.wait_for(ws.read_message(), max(0.0, end - time.monotonic()))
+                if raw is None:
+                    return False
+                if isinstance(raw, str):
+                    reply = json.loads(raw)
+                    if reply.get("parent_header", {}).get("msg_id") == msg["header"]["msg_id"] \
+                            and reply["msg_type"] == "kernel_info_reply":
+                        return True
+        except (TimeoutError, OSError):
+            return False
+        finally:
+            ws.close()
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if asyncio.run(ask(min(each, max(1.0, timeout - (time.monotonic() - start))))):
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise TimeoutError(f"{user}'s kernel {kernel} did not answer within {timeout} s")
+
+
 async def _execute(ws_url: str, headers: dict[str, str], code: str, timeout: float) -> Output:
     # not tornado's 20 s for the handshake: kernels start slowly on busy cores
     ws = await websocket_connect(HTTPRequest(ws_url, headers=headers, connect_timeout=300,
