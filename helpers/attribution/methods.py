@@ -86,7 +86,8 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
     The noise comes from a private generator seeded with ``seed`` (the global
     RNG is untouched), drawn at once in captum's layout ``(N * S, 3, H, W)``,
     image-major: ``torch.manual_seed(seed)`` before captum's ``NoiseTunnel``
-    draws the same noise.
+    draws the same noise. It is drawn on the CPU and moved to ``x``'s device, so
+    a seed gives the same noise on a GPU (a CUDA generator draws other numbers).
 
     Args:
         model, x, class_idx, reduce: as for :func:`saliency`; ``None`` means
@@ -109,8 +110,8 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, class_idx: object = None, *,
     x = x.detach()
     n = x.shape[0]
     sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))  # (N,)
-    gen = torch.Generator(device=x.device).manual_seed(int(seed))
-    noise = torch.randn((n * s, *x.shape[1:]), generator=gen, device=x.device, dtype=x.dtype)
+    gen = torch.Generator().manual_seed(int(seed))  # on the CPU: the same noise on every device
+    noise = torch.randn((n * s, *x.shape[1:]), generator=gen, dtype=x.dtype).to(x.device)
     noise *= sigma.repeat_interleave(s)[:, None, None, None]  # (N * S, 3, H, W)
     total = torch.zeros_like(x)
     targets = resolve_targets(model, x, class_idx)

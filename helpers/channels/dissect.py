@@ -112,7 +112,7 @@ def iou_counts(acts: torch.Tensor, masks: torch.Tensor, t: torch.Tensor,
     for i in range(0, n, chunk):
         up = F.interpolate(acts[i:i + chunk], size=size, mode="bilinear", align_corners=False)
         on = (up > t.view(1, c, 1, 1)).flatten(2).float()  # (n, C, S*S)
-        lab = masks[i:i + chunk].flatten(2).float()  # (n, K, S*S)
+        lab = masks[i:i + chunk].to(on.device).flatten(2).float()  # (n, K, S*S), maps' device
         inter += torch.bmm(on, lab.transpose(1, 2)).sum(dim=0).double()  # (C, K)
         area_m += on.sum(dim=(0, 2)).double()
         area_l += lab.sum(dim=(0, 2)).double()
