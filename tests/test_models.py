@@ -138,3 +138,18 @@ def test_device_auto_follows_cuda_availability(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert models.get_device("auto") == torch.device("cuda")
     assert models.get_device("cpu") == torch.device("cpu")
+
+
+def test_setup_turns_tf32_off_so_gpu_maps_match_the_cpus(capsys) -> None:
+    """On a GPU, TF32 convolutions moved pixel attributions by up to 0.29 (scripts/cuda_check.py)"""
+    import helpers
+
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        helpers.setup()
+        assert torch.backends.cudnn.allow_tf32 is False
+        assert torch.backends.cuda.matmul.allow_tf32 is False
+        assert "device:" in capsys.readouterr().out
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
