@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import requests
 from simulate import DEAD, cell_messages, kernel_message
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError, websocket_connect
 
 
 class Browser:
@@ -98,12 +99,16 @@ def wait_for_kernel(hub_url: str, user: str, kernel: str, *, token: str = "", ti
     has restarted, before the student's next cell): the seconds it took. Unlike a cell, an
     unanswered request that a restarted kernel reads later runs no code and prints nothing, so
     asking again after ``each`` seconds loses nothing. Raises TimeoutError."""
-    ws_url = hub_url.replace("http", "ws", 1).rstrip("/") + f"/user/{user}/api/kernels/{kernel}/channels"
+    ws_url = (hub_url.replace("http", "ws", 1).rstrip("/")
+              + f"/user/{user}/api/kernels/{kernel}/channels")
     headers = {"Authorization": f"token {token}"}
 
     async def ask(wait: float) -> bool:
-        ws = await websocket_connect(HTTPRequest(ws_url, headers=headers, connect_timeout=wait,
-                                                 request_timeout=wait))
+        try:  # a server that refuses the channel while the kernel restarts: ask again later
+            ws = await websocket_connect(HTTPRequest(ws_url, headers=headers, connect_timeout=wait,
+                                                     request_timeout=wait))
+        except (TimeoutError, OSError, HTTPClientError, StreamClosedError):
+            return False
         msg = kernel_message("kernel_info_request", {}, uuid.uuid4().hex)
         try:
             await ws.write_message(json.dumps(msg))
@@ -117,7 +122,7 @@ def wait_for_kernel(hub_url: str, user: str, kernel: str, *, token: str = "", ti
                     if reply.get("parent_header", {}).get("msg_id") == msg["header"]["msg_id"] \
                             and reply["msg_type"] == "kernel_info_reply":
                         return True
-        except (TimeoutError, OSError):
+        except (TimeoutError, OSError, StreamClosedError, WebSocketClosedError):
             return False
         finally:
             ws.close()
