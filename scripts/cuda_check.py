@@ -76,26 +76,21 @@ def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(np.abs(a - b).max()), corr
 
 
-def module(model: torch.nn.Module, name: str) -> torch.nn.Module:
-    return dict(model.named_modules())[name]
-
-
 def every_map_both(
     make,
-    layer_name: str,
+    layer_of,
     x: torch.Tensor,
     classes: list[int],
     options: dict,
-    rows: list,
     cams_only: bool = False,
-):
-    """``every_map`` (or only the CAM methods) on the CPU and on the GPU; one row per method.
-    ``make(device)`` gives the model on that device."""
+) -> tuple[list[dict], dict]:
+    """``every_map`` (or only the CAM methods) on the CPU and on the GPU: one row per method, and
+    the timing. ``make(device)`` gives the model on that device, ``layer_of(model)`` its layer."""
     out = {}
     for side, device in sides():
         model = make(device).eval()
         start = time.perf_counter()
-        layer = module(model, layer_name)
+        layer = layer_of(model)
         if cams_only:
             maps = {
                 n: np.asarray(m(model, layer, x.to(device), classes).cam)
@@ -111,6 +106,7 @@ def every_map_both(
             "a map did not come back as an array"
         )
         out[side] = (maps, seconds, left)
+    rows = []
     for name in out["cpu"][0]:
         diff, corr = compare(out["cpu"][0][name], out["gpu"][0][name])
         rows.append(
@@ -121,7 +117,7 @@ def every_map_both(
                 "ok": bool(diff <= MAP_DIFF and corr >= MAP_CORR),
             }
         )
-    return {
+    return rows, {
         "cpu_s": out["cpu"][1],
         "gpu_s": out["gpu"][1],
         "hooks_left": out["cpu"][2] + out["gpu"][2],
@@ -129,7 +125,6 @@ def every_map_both(
 
 
 def lite0(report: dict) -> None:
-    rows: list = []
     bundles = {k: load_model("efficientnet_lite0", source="bundled", device=d) for k, d in sides()}
     report["lite0 device"] = str(next(bundles["gpu"].model.parameters()).device)
     auto = load_model("efficientnet_lite0", source="bundled", device="auto")
@@ -141,15 +136,13 @@ def lite0(report: dict) -> None:
         top = {k: b.model(x.to(b.device)).argmax(1).tolist() for k, b in bundles.items()}
     report["lite0 classes"] = top
     report["lite0 same classes"] = top["cpu"] == top["gpu"]
-    info = every_map_both(
+    report["lite0 maps"], report["lite0 timing"] = every_map_both(
         lambda d: bundles["gpu" if d == GPU else "cpu"].model,
-        bundles["cpu"].gradcam_layer_name,
+        lambda m: m.get_submodule(bundles["cpu"].gradcam_layer_name),
         x,
         top["cpu"],
         OPTIONS,
-        rows,
     )
-    report["lite0 maps"], report["lite0 timing"] = rows, info
 
 
 def resnet18(report: dict) -> None:
@@ -160,24 +153,21 @@ def resnet18(report: dict) -> None:
         return torchvision.models.resnet18(weights=None).to(device)
 
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
-    rows: list = []
     # the CAM family only: LRP refuses ResNet's skip connections (x + y has no LRP rule here)
-    info = every_map_both(make, "layer4", x, [1, 2], OPTIONS, rows, cams_only=True)
-    report["resnet18 maps"], report["resnet18 timing"] = rows, info
+    report["resnet18 maps"], report["resnet18 timing"] = every_map_both(
+        make, lambda m: m.layer4, x, [1, 2], OPTIONS, cams_only=True
+    )
 
 
 def toy(report: dict) -> None:
     batch = shapes.make_batch(8, seed=7)
-    rows: list = []
-    info = every_map_both(
+    report["toy maps"], report["toy timing"] = every_map_both(
         lambda d: shapes.load_net("vgg").to(d),
-        _toy_layer_name(),
+        shapes.target_layer,
         batch.images,
         batch.labels[:, 0].tolist(),
         TOY_OPTIONS,
-        rows,
     )
-    report["toy maps"], report["toy timing"] = rows, info
 
     world = markers.make_marker_batch(200, seed=7, agree=True)
     tables = {}
@@ -213,12 +203,6 @@ def toy(report: dict) -> None:
     iou = {k: torch.as_tensor(d[k].iou).cpu() for k in d}
     report["dissection largest IoU difference"] = float((iou["cpu"] - iou["gpu"]).abs().max())
     report["dissection same labels"] = d["cpu"].detectors() == d["gpu"].detectors()
-
-
-def _toy_layer_name() -> str:
-    net = shapes.load_net("vgg")
-    layer = shapes.target_layer(net)
-    return next(n for n, m in net.named_modules() if m is layer)
 
 
 def main() -> int:
