@@ -93,15 +93,21 @@ class Output:
     seconds: float = 0.0
 
 
+def _channels(hub_url: str, user: str, kernel: str, token: str,
+              cookie: str) -> tuple[str, dict[str, str]]:
+    """The websocket URL of ``user``'s kernel ``kernel`` through the proxy, and its auth header."""
+    ws_url = (hub_url.replace("http", "ws", 1).rstrip("/")
+              + f"/user/{user}/api/kernels/{kernel}/channels")
+    return ws_url, {"Authorization": f"token {token}"} if token else {"Cookie": cookie}
+
+
 def wait_for_kernel(hub_url: str, user: str, kernel: str, *, token: str = "", timeout: float = 120,
                     each: float = 10) -> float:
     """Wait until ``kernel`` answers a ``kernel_info_request`` (as JupyterLab does when a kernel
     has restarted, before the student's next cell): the seconds it took. Unlike a cell, an
     unanswered request that a restarted kernel reads later runs no code and prints nothing, so
     asking again after ``each`` seconds loses nothing. Raises TimeoutError."""
-    ws_url = (hub_url.replace("http", "ws", 1).rstrip("/")
-              + f"/user/{user}/api/kernels/{kernel}/channels")
-    headers = {"Authorization": f"token {token}"}
+    ws_url, headers = _channels(hub_url, user, kernel, token, "")
 
     async def ask(wait: float) -> bool:
         try:  # a server that refuses the channel while the kernel restarts: ask again later
@@ -167,6 +173,4 @@ async def _execute(ws_url: str, headers: dict[str, str], code: str, timeout: flo
 def execute(hub_url: str, user: str, kernel: str, code: str, *, token: str = "", cookie: str = "",
             timeout: float = 120) -> Output:
     """Run ``code`` in ``user``'s kernel ``kernel`` through the proxy, authenticated by token or cookie."""
-    ws_url = hub_url.replace("http", "ws", 1).rstrip("/") + f"/user/{user}/api/kernels/{kernel}/channels"
-    headers = {"Authorization": f"token {token}"} if token else {"Cookie": cookie}
-    return asyncio.run(_execute(ws_url, headers, code, timeout))
+    return asyncio.run(_execute(*_channels(hub_url, user, kernel, token, cookie), code, timeout))
